@@ -1,0 +1,41 @@
+"""Backends: the training services the pipeline can drive, behind one interface."""
+
+from ci_trainer.backends.base import (
+    AccessCheck,
+    Backend,
+    Capabilities,
+    ConvergencePoint,
+    DatasetStats,
+    EvalMetrics,
+    ExtensionUnavailable,
+    IntentScore,
+    JobState,
+    JobStatus,
+    ModelVersion,
+    Prediction,
+    Promotion,
+    PromotionStep,
+    Target,
+    TrainingJob,
+    TrainingRequest,
+)
+
+__all__ = [
+    "AccessCheck",
+    "Backend",
+    "Capabilities",
+    "ConvergencePoint",
+    "DatasetStats",
+    "EvalMetrics",
+    "ExtensionUnavailable",
+    "IntentScore",
+    "JobState",
+    "JobStatus",
+    "ModelVersion",
+    "Prediction",
+    "Promotion",
+    "PromotionStep",
+    "Target",
+    "TrainingJob",
+    "TrainingRequest",
+]

@@ -1,0 +1,111 @@
+"""`ci-trainer` command line. Parsers live here; each handler lives in its own module.
+
+Handlers are imported when their command runs, so `ci-trainer run` never pays for the
+emulator's scikit-learn import and starts in well under a second.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from ci_trainer import __version__
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ci-trainer",
+        description="Gate NLU model training in CI: validate, train, evaluate, promote, audit.",
+    )
+    parser.add_argument("--version", action="version", version=f"ci-trainer {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = commands.add_parser("run", help="run the pipeline (validate, train, evaluate, promote)")
+    _add_run_arguments(run)
+    run.add_argument(
+        "--mode",
+        choices=["validate", "train", "promote"],
+        default="train",
+        help="validate: config and datasets only; train: everything but promotion "
+        "(default); promote: promote when the gate passes",
+    )
+
+    validate = commands.add_parser("validate", help="check the config and datasets only")
+    _add_run_arguments(validate)
+    validate.set_defaults(mode="validate")
+
+    emulator = commands.add_parser("emulator", help="serve the training service emulator")
+    emulator.add_argument("--host", default="127.0.0.1")
+    emulator.add_argument("--port", type=int, default=8080)
+    emulator.add_argument(
+        "--config",
+        default="training-config.yaml",
+        help="training config whose datasets the emulator serves",
+    )
+    emulator.add_argument(
+        "--time-scale",
+        type=float,
+        default=1.0,
+        help="stretch (>1) or shrink (<1) the apparent training time",
+    )
+    emulator.add_argument("--fault-plan", default=None, help="YAML file scripting failures")
+    emulator.add_argument(
+        "--token-expires-in",
+        type=float,
+        default=3600.0,
+        help="lifetime of issued tokens in seconds",
+    )
+
+    audit = commands.add_parser("audit", help="audit log tools")
+    audit_commands = audit.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
+    verify = audit_commands.add_parser(
+        "verify", help="check the hash chain and schema of an audit log"
+    )
+    verify.add_argument("path")
+
+    schema = commands.add_parser("schema", help="print a JSON Schema")
+    schema.add_argument("which", nargs="?", choices=["config", "audit"], default="config")
+    return parser
+
+
+def _add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config", default="training-config.yaml", help="path of the training config"
+    )
+    parser.add_argument(
+        "--emulator",
+        action="store_true",
+        help="start the embedded emulator on a free loopback port and run against it",
+    )
+    parser.add_argument(
+        "--output-dir",
+        default=None,
+        help="where outputs.json and summary.md go when not on GitHub Actions",
+    )
+    parser.add_argument("--audit-log", default=None, help="audit log path (overrides the config)")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command in ("run", "validate"):
+        from ci_trainer.runner import run_cli
+
+        return run_cli(args)
+    if args.command == "emulator":
+        from ci_trainer.emulator.cli import serve_cli
+
+        return serve_cli(args)
+    if args.command == "audit":
+        from ci_trainer.audit import verify_cli
+
+        return verify_cli(args.path)
+    if args.command == "schema":
+        from ci_trainer.schemas import print_schema
+
+        return print_schema(args.which)
+    return 2  # pragma: no cover - argparse rejects unknown commands
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,166 @@
+"""The training config (`training-config.yaml`, `version: 1`) as typed models.
+
+Field names are the YAML keys. Secrets never appear here: the webhook and credentials
+are named by the environment variables that hold them. Bounds on hyperparameters are
+the training service's (the seed's `TrainingConfig`), so a bad value is caught before
+the service answers 400.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ModelSection(_Section):
+    id: str = Field(
+        min_length=1,
+        description="Model id on the training service (COGNIGY_MODEL_ID overrides it).",
+    )
+
+
+class DatasetRef(_Section):
+    id: str = Field(min_length=1, description="Dataset id on the training service.")
+    path: str | None = Field(
+        default=None,
+        description="Committed file with the same data (YAML or Cognigy intent CSV), relative to the config file. "
+        "Enables local checks and the service/git mismatch check.",
+    )
+
+
+class HoldoutSection(_Section):
+    path: str = Field(
+        description="Committed holdout file (same formats as datasets), relative to the config file."
+    )
+
+
+class ValidationSection(_Section):
+    max_imbalance_ratio: float = Field(
+        default=5.0, ge=1.0, description="Largest intent / smallest intent."
+    )
+    min_annotation_score: float = Field(
+        default=0.85, ge=0.0, le=1.0, description="Lowest average annotation score."
+    )
+    min_examples_per_intent: int = Field(default=10, ge=1)
+    fail_on_label_conflicts: bool = Field(
+        default=True, description="The same utterance under two intents fails the gate."
+    )
+    fail_on_holdout_leakage: bool = Field(
+        default=True, description="Holdout utterances found in training data fail the gate."
+    )
+    fail_on_service_mismatch: bool = Field(
+        default=False,
+        description="Service stats that differ from the committed file fail the gate (else a warning).",
+    )
+
+
+class Hyperparameters(_Section):
+    epochs: int = Field(default=50, ge=10, le=500)
+    batch_size: int = Field(default=32, ge=8, le=128)
+    learning_rate: float = Field(default=0.001, gt=0.0, le=0.1)
+    dropout: float = Field(default=0.3, ge=0.0, le=0.8)
+    early_stopping_patience: int = Field(default=5, ge=1, le=20)
+
+
+class RetryOnFailure(_Section):
+    attempts: int = Field(
+        default=0, ge=0, le=3, description="Extra trainings after a FAILED one (0 = off)."
+    )
+    batch_size_factor: float = Field(
+        default=0.5, gt=0.0, lt=1.0, description="Batch size multiplier per retry."
+    )
+
+
+class TrainingSection(_Section):
+    validation_split: float = Field(default=0.2, ge=0.1, le=0.5)
+    hyperparameters: Hyperparameters = Field(default_factory=Hyperparameters)
+    poll_interval_floor_seconds: float = Field(
+        default=10.0,
+        ge=0.1,
+        le=300,
+        description="Never poll the status faster than this (10 s advised for tenants).",
+    )
+    timeout_minutes: float = Field(
+        default=60.0, gt=0, le=24 * 60, description="Cancel the remote job after this long."
+    )
+    retry_on_failure: RetryOnFailure = Field(default_factory=RetryOnFailure)
+
+
+class PerIntentGate(_Section):
+    min_f1: float = Field(ge=0.0, le=1.0)
+    min_support: int = Field(
+        default=5, ge=1, description="Intents with fewer validation examples are not judged."
+    )
+
+
+class ChampionGate(_Section):
+    enabled: bool = True
+    margin: float = Field(
+        default=0.01, ge=0.0, le=0.5, description="Non-inferiority margin on macro-F1."
+    )
+    confidence: float = Field(default=0.95, gt=0.5, lt=1.0)
+    alpha: float = Field(
+        default=0.05,
+        gt=0.0,
+        lt=0.5,
+        description="Significance level for McNemar and per-intent tests.",
+    )
+    bootstrap_samples: int = Field(default=2000, ge=200, le=100_000)
+    seed: int = Field(default=20240601, ge=0)
+    min_support: int = Field(
+        default=10, ge=1, description="Intents with fewer holdout examples are not tested."
+    )
+
+
+class GateSection(_Section):
+    min_f1: float | None = Field(default=0.85, ge=0.0, le=1.0)
+    min_precision: float | None = Field(default=0.80, ge=0.0, le=1.0)
+    min_recall: float | None = Field(default=None, ge=0.0, le=1.0)
+    per_intent: PerIntentGate | None = None
+    champion: ChampionGate = Field(default_factory=ChampionGate)
+
+
+class PromotionSection(_Section):
+    environment: str = Field(default="production", min_length=1)
+
+
+class WebhookSection(_Section):
+    url_env: str = Field(
+        default="WEBHOOK_URL",
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        description="Env var holding the URL.",
+    )
+    secret_env: str = Field(
+        default="WEBHOOK_SECRET",
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        description="Env var holding the HMAC secret.",
+    )
+    timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+
+
+class AuditSection(_Section):
+    path: str = Field(default="cognigy_training_audit.log", min_length=1)
+    governance_tags: list[str] = Field(
+        default_factory=lambda: ["automated", "api_triggered", "threshold_validated"]
+    )
+
+
+class TrainingConfig(_Section):
+    """Root of `training-config.yaml`."""
+
+    version: Literal[1]
+    backend: Literal["cognigy-v1"] = "cognigy-v1"
+    model: ModelSection
+    datasets: list[DatasetRef] = Field(min_length=1)
+    holdout: HoldoutSection | None = None
+    validation: ValidationSection = Field(default_factory=ValidationSection)
+    training: TrainingSection = Field(default_factory=TrainingSection)
+    gate: GateSection = Field(default_factory=GateSection)
+    promotion: PromotionSection = Field(default_factory=PromotionSection)
+    webhook: WebhookSection = Field(default_factory=WebhookSection)
+    audit: AuditSection = Field(default_factory=AuditSection)

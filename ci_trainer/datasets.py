@@ -1,0 +1,301 @@
+"""Dataset files: read the committed intent data in the formats we support.
+
+Formats, chosen by content (not by name alone, since teams rename files):
+- `yaml`: a mapping intent -> list of examples; an example is a string, or
+  `{text: ..., score: 0.0..1.0}` where `score` is the annotation confidence.
+- `cognigy-csv`: Cognigy's intent export, no header; columns intent name, property type,
+  value; rows whose type is `exampleSentence` are examples, other rows are ignored.
+- `text-category-csv`: a header `text,category` (common public intent corpora).
+
+Every problem is reported with file and line; nothing here raises anything but
+`DatasetError`.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from ci_trainer.errors import DatasetError, DatasetIssue
+
+MAX_DATASET_BYTES = 64 * 1024 * 1024
+_YAML_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+@dataclass(frozen=True)
+class Example:
+    text: str
+    intent: str
+    score: float | None = None
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class Dataset:
+    path: str
+    format: str
+    sha256: str
+    examples: tuple[Example, ...]
+    _distribution: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def intent_distribution(self) -> dict[str, int]:
+        if not self._distribution:
+            self._distribution.update(Counter(example.intent for example in self.examples))
+        return self._distribution
+
+    @property
+    def intents(self) -> list[str]:
+        return sorted(self.intent_distribution)
+
+    @property
+    def average_annotation_score(self) -> float | None:
+        scores = [e.score for e in self.examples if e.score is not None]
+        return sum(scores) / len(scores) if scores else None
+
+    @property
+    def texts(self) -> list[str]:
+        return [e.text for e in self.examples]
+
+    @property
+    def labels(self) -> list[str]:
+        return [e.intent for e in self.examples]
+
+
+def normalise_text(text: str) -> str:
+    """The key under which two utterances count as the same (conflicts, leakage)."""
+    return " ".join(text.casefold().split()).strip(" .!?,;:")
+
+
+def load_dataset(path: str | Path) -> Dataset:
+    """Read a dataset file; the format is detected from its content."""
+    file = Path(path)
+    name = str(path)
+    try:
+        size = file.stat().st_size
+        if size > MAX_DATASET_BYTES:
+            raise DatasetError(
+                [
+                    DatasetIssue(
+                        name, None, f"file is {size} bytes, over the {MAX_DATASET_BYTES} byte limit"
+                    )
+                ]
+            )
+        raw = file.read_bytes()
+    except DatasetError:
+        raise
+    except OSError as exc:
+        raise DatasetError(
+            [
+                DatasetIssue(
+                    name,
+                    None,
+                    f"cannot read the file: {exc.strerror or exc}",
+                    "check the path in the config; it is relative to the config file",
+                )
+            ]
+        ) from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise DatasetError(
+            [DatasetIssue(name, line, "the file is not UTF-8", "save it as UTF-8")]
+        ) from None
+    return parse_dataset(text, name, sha256=hashlib.sha256(raw).hexdigest())
+
+
+def parse_dataset(text: str, name: str, *, sha256: str | None = None) -> Dataset:
+    digest = sha256 or hashlib.sha256(text.encode("utf-8")).hexdigest()
+    fmt = detect_format(text, name)
+    if fmt == "yaml":
+        examples = _parse_yaml(text, name)
+    elif fmt == "text-category-csv":
+        examples = _parse_text_category_csv(text, name)
+    else:
+        examples = _parse_cognigy_csv(text, name)
+    if not examples:
+        raise DatasetError(
+            [
+                DatasetIssue(
+                    name,
+                    None,
+                    "the file holds no examples",
+                    "add at least one intent with example sentences",
+                )
+            ]
+        )
+    return Dataset(path=name, format=fmt, sha256=digest, examples=tuple(examples))
+
+
+def detect_format(text: str, name: str) -> str:
+    first = next((line for line in text.splitlines() if line.strip()), "")
+    if name.lower().endswith((".yaml", ".yml")):
+        return "yaml"
+    if first.replace(" ", "").lower() in ("text,category", "text,intent"):
+        return "text-category-csv"
+    if name.lower().endswith(".csv"):
+        return "cognigy-csv"
+    # Unknown extension: a CSV row has commas before any colon; YAML keys end with a colon.
+    return "cognigy-csv" if "," in first.split(":", 1)[0] else "yaml"
+
+
+def _parse_yaml(text: str, name: str) -> list[Example]:
+    try:
+        root = yaml.compose(text, Loader=_YAML_LOADER)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise DatasetError([DatasetIssue(name, line, f"not valid YAML: {problem}")]) from None
+    if root is None:
+        return []
+    if not isinstance(root, yaml.MappingNode):
+        raise DatasetError(
+            [
+                DatasetIssue(
+                    name,
+                    root.start_mark.line + 1,
+                    "expected a mapping of intent name -> list of examples",
+                )
+            ]
+        )
+    issues: list[DatasetIssue] = []
+    examples: list[Example] = []
+    for key_node, value_node in root.value:
+        intent = _scalar_text(key_node)
+        line = key_node.start_mark.line + 1
+        if not intent:
+            issues.append(DatasetIssue(name, line, "an intent name must be a non-empty string"))
+            continue
+        if not isinstance(value_node, yaml.SequenceNode):
+            issues.append(
+                DatasetIssue(name, line, f"intent '{intent}': expected a list of examples")
+            )
+            continue
+        examples.extend(_yaml_examples(intent, value_node.value, name, issues))
+    if issues:
+        raise DatasetError(issues)
+    return examples
+
+
+def _yaml_examples(
+    intent: str, nodes: Iterable[yaml.Node], name: str, issues: list[DatasetIssue]
+) -> list[Example]:
+    out: list[Example] = []
+    for node in nodes:
+        line = node.start_mark.line + 1
+        if isinstance(node, yaml.ScalarNode):
+            text, score = str(node.value), None
+        elif isinstance(node, yaml.MappingNode):
+            fields = {_scalar_text(k): v for k, v in node.value}
+            unknown = sorted(set(fields) - {"text", "score"})
+            if unknown:
+                issues.append(
+                    DatasetIssue(
+                        name,
+                        line,
+                        f"intent '{intent}': unknown example field(s) {', '.join(unknown)}",
+                        "an example is a string or {text, score}",
+                    )
+                )
+                continue
+            text_node = fields.get("text")
+            text = str(text_node.value) if isinstance(text_node, yaml.ScalarNode) else ""
+            score = _score(fields.get("score"), intent, name, line, issues)
+        else:
+            issues.append(
+                DatasetIssue(
+                    name, line, f"intent '{intent}': an example must be a string or {{text, score}}"
+                )
+            )
+            continue
+        if not text.strip():
+            issues.append(DatasetIssue(name, line, f"intent '{intent}': empty example text"))
+            continue
+        out.append(Example(text=text.strip(), intent=intent, score=score, line=line))
+    return out
+
+
+def _score(
+    node: yaml.Node | None, intent: str, name: str, line: int, issues: list[DatasetIssue]
+) -> float | None:
+    if node is None:
+        return None
+    try:
+        value = float(node.value) if isinstance(node, yaml.ScalarNode) else None
+    except ValueError:
+        value = None
+    if value is None or not 0.0 <= value <= 1.0:
+        issues.append(
+            DatasetIssue(name, line, f"intent '{intent}': score must be a number from 0 to 1")
+        )
+        return None
+    return value
+
+
+def _scalar_text(node: yaml.Node) -> str:
+    return str(node.value).strip() if isinstance(node, yaml.ScalarNode) else ""
+
+
+def _parse_cognigy_csv(text: str, name: str) -> list[Example]:
+    issues: list[DatasetIssue] = []
+    examples: list[Example] = []
+    reader = csv.reader(io.StringIO(text))
+    try:
+        for row in reader:
+            line = reader.line_num
+            if not row or all(not cell.strip() for cell in row):
+                continue
+            if len(row) < 3:
+                issues.append(
+                    DatasetIssue(
+                        name,
+                        line,
+                        f"expected 3 columns (intent, property type, value), found {len(row)}",
+                        "Cognigy's intent CSV export has no header and three columns",
+                    )
+                )
+                continue
+            intent, kind, value = row[0].strip(), row[1].strip(), ",".join(row[2:]).strip()
+            if kind != "exampleSentence":
+                continue
+            if not intent or not value:
+                issues.append(DatasetIssue(name, line, "empty intent name or example sentence"))
+                continue
+            examples.append(Example(text=value, intent=intent, line=line))
+    except csv.Error as exc:
+        issues.append(DatasetIssue(name, reader.line_num, f"not valid CSV: {exc}"))
+    if issues:
+        raise DatasetError(issues[:50])
+    return examples
+
+
+def _parse_text_category_csv(text: str, name: str) -> list[Example]:
+    issues: list[DatasetIssue] = []
+    examples: list[Example] = []
+    reader = csv.reader(io.StringIO(text))
+    try:
+        next(reader, None)
+        for row in reader:
+            line = reader.line_num
+            if not row:
+                continue
+            if len(row) != 2 or not row[0].strip() or not row[1].strip():
+                issues.append(
+                    DatasetIssue(name, line, "expected two non-empty columns: text,category")
+                )
+                continue
+            examples.append(Example(text=row[0].strip(), intent=row[1].strip(), line=line))
+    except csv.Error as exc:
+        issues.append(DatasetIssue(name, reader.line_num, f"not valid CSV: {exc}"))
+    if issues:
+        raise DatasetError(issues[:50])
+    return examples

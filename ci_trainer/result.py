@@ -1,0 +1,265 @@
+"""RunResult: the one record of a run that report, outputs, audit and webhook all read.
+
+Nothing downstream recomputes a figure: if the summary shows it, it is a field here.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ci_trainer.backends.base import (
+    ConvergencePoint,
+    EvalMetrics,
+    IntentScore,
+    PromotionStep,
+)
+
+
+class Decision(str, enum.Enum):
+    VALIDATED = "validated"
+    APPROVED = "approved"
+    PROMOTED = "promoted"
+    REJECTED = "rejected"
+    INVALID = "invalid"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_CODES[self]
+
+
+EXIT_CODES: dict[Decision, int] = {
+    Decision.VALIDATED: 0,
+    Decision.APPROVED: 0,
+    Decision.PROMOTED: 0,
+    Decision.SKIPPED: 0,
+    Decision.REJECTED: 1,
+    Decision.INVALID: 2,
+    Decision.FAILED: 3,
+}
+
+
+class Mode(str, enum.Enum):
+    VALIDATE = "validate"
+    TRAIN = "train"
+    PROMOTE = "promote"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Provenance(_Model):
+    """Who and what triggered the run (GITHUB_* when present)."""
+
+    repository: str | None = None
+    commit: str | None = None
+    ref: str | None = None
+    event: str | None = None
+    actor: str | None = None
+    workflow: str | None = None
+    run_id: str | None = None
+    run_attempt: str | None = None
+    server_url: str | None = None
+
+
+class CheckStatus(str, enum.Enum):
+    PASSED = "passed"
+    FAILED = "failed"
+    WARNING = "warning"  # failed, but configured not to block
+    SKIPPED = "skipped"  # could not be evaluated (e.g. no annotation scores)
+
+
+class CheckResult(_Model):
+    """One dataset quality check: what was measured against what."""
+
+    check: str
+    dataset_id: str | None
+    status: CheckStatus
+    value: float | int | str | None = None
+    threshold: float | int | str | None = None
+    message: str
+    details: list[str] = Field(default_factory=list)
+
+
+class DatasetRecord(_Model):
+    id: str
+    path: str | None = None
+    sha256: str | None = None
+    example_count: int | None = None
+    intent_count: int | None = None
+    intent_distribution: dict[str, int] = Field(default_factory=dict)
+    average_annotation_score: float | None = None
+    service_example_count: int | None = None
+    service_intent_count: int | None = None
+
+
+class GateRule(_Model):
+    """One rule of the promotion gate and how the candidate fared."""
+
+    rule: str
+    passed: bool
+    value: float | None = None
+    threshold: float | None = None
+    message: str
+
+
+class ChampionComparison(_Model):
+    """Candidate vs production on the committed holdout set."""
+
+    holdout_path: str
+    holdout_sha256: str
+    n: int
+    candidate_version_id: str
+    production_version_id: str
+    candidate_macro_f1: float
+    production_macro_f1: float
+    candidate_accuracy: float
+    production_accuracy: float
+    diff_macro_f1: float
+    ci_low: float
+    ci_high: float
+    confidence: float
+    bootstrap_samples: int
+    seed: int
+    mcnemar_candidate_only: int  # candidate right, production wrong
+    mcnemar_production_only: int  # production right, candidate wrong
+    mcnemar_p: float
+    margin: float
+    intents_worse: list[str] = Field(default_factory=list)
+    intents_better: list[str] = Field(default_factory=list)
+    verdict: str  # "better", "no significant change", "worse"
+    sentence: str
+
+
+class TrainingAttempt(_Model):
+    attempt: int
+    training_id: str
+    idempotency_key: str
+    batch_size: int | None = None
+    status: str
+    message: str | None = None
+    started_at: datetime
+    finished_at: datetime | None = None
+    status_requests: int = 0
+
+
+class ResourceUsage(_Model):
+    samples: int = 0
+    peak_cpu_percent: float | None = None
+    peak_memory_percent: float | None = None
+    last_cpu_percent: float | None = None
+    last_memory_percent: float | None = None
+
+
+class ProductionInfo(_Model):
+    version_id: str | None
+    metrics: EvalMetrics | None = None
+    read_at: datetime | None = None
+
+
+class PromotionRecord(_Model):
+    attempted: bool
+    promoted: bool
+    version_id: str | None = None
+    environment: str | None = None
+    steps: list[PromotionStep] = Field(default_factory=list)
+    message: str | None = None
+
+
+class WebhookDelivery(_Model):
+    attempted: bool
+    delivered: bool = False
+    event_id: str | None = None
+    target: str | None = None  # scheme://host[:port]/path, never query or userinfo
+    status_code: int | None = None
+    attempts: int = 0
+    signed: bool = False
+    error: str | None = None
+
+
+class SupportInfo(_Model):
+    """What a support ticket needs when a 5xx ends the run. Redacted."""
+
+    endpoint: str
+    status: int | None = None
+    trace_id: str | None = None
+    response_body: str | None = None
+    dataset_ids: list[str] = Field(default_factory=list)
+    request_payload: dict[str, Any] | None = None
+
+
+class ErrorInfo(_Model):
+    type: str
+    message: str
+
+
+class Message(_Model):
+    """A notice/warning/error to show the user, optionally pointing into a file."""
+
+    level: str  # "notice" | "warning" | "error"
+    text: str
+    title: str | None = None
+    file: str | None = None
+    line: int | None = None
+    column: int | None = None
+
+
+class RunResult(_Model):
+    schema_version: int = 1
+    run_uuid: str
+    tool_version: str
+    backend: str
+    mode: Mode
+    decision: Decision
+    reason: str  # the one sentence that matters
+    reasons: list[str] = Field(default_factory=list)
+    started_at: datetime
+    finished_at: datetime
+    duration_seconds: float
+
+    model_id: str | None = None
+    target: str | None = None
+    config_path: str | None = None
+    config_sha256: str | None = None
+    thresholds: dict[str, Any] = Field(default_factory=dict)
+    provenance: Provenance = Field(default_factory=Provenance)
+
+    datasets: list[DatasetRecord] = Field(default_factory=list)
+    checks: list[CheckResult] = Field(default_factory=list)
+
+    status: str | None = None  # the service's final training status, e.g. COMPLETED
+    training_id: str | None = None
+    version_id: str | None = None
+    attempts: list[TrainingAttempt] = Field(default_factory=list)
+    training_seconds: float | None = None
+    resources: ResourceUsage = Field(default_factory=ResourceUsage)
+
+    metrics: EvalMetrics | None = None
+    weakest_intents: list[IntentScore] = Field(default_factory=list)
+    convergence: list[ConvergencePoint] = Field(default_factory=list)
+    production: ProductionInfo | None = None
+    gate: list[GateRule] = Field(default_factory=list)
+    champion: ChampionComparison | None = None
+    champion_note: str | None = None  # why the comparison was skipped, when it was
+
+    promotion: PromotionRecord = Field(
+        default_factory=lambda: PromotionRecord(attempted=False, promoted=False)
+    )
+    webhook: WebhookDelivery = Field(default_factory=lambda: WebhookDelivery(attempted=False))
+    support: SupportInfo | None = None
+    error: ErrorInfo | None = None
+    messages: list[Message] = Field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        return self.decision.exit_code
+
+    @property
+    def promoted(self) -> bool:
+        return self.promotion.promoted

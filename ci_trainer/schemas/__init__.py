@@ -1,0 +1,1 @@
+"""Committed JSON Schemas (config, audit record) and the `schema` command."""
