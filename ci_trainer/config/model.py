@@ -65,6 +65,11 @@ class Hyperparameters(_Section):
     learning_rate: float = Field(default=0.001, gt=0.0, le=0.1)
     dropout: float = Field(default=0.3, ge=0.0, le=0.8)
     early_stopping_patience: int = Field(default=5, ge=1, le=20)
+    seed: int | None = Field(
+        default=None,
+        ge=0,
+        description="Extension: fixes the training seed where the service supports it.",
+    )
 
 
 class RetryOnFailure(_Section):

@@ -1,0 +1,68 @@
+"""How the pipeline tells the outside world what is happening, without knowing GitHub.
+
+The pipeline calls a `Reporter`; the CLI gives it a `ConsoleReporter`, the action a
+GitHub one (`ci_trainer.github.GithubReporter`: `::group::`, annotations, masks).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Protocol, TextIO
+
+from ci_trainer.result import Message
+
+
+class Reporter(Protocol):
+    def stage(self, name: str) -> Iterator[None]:
+        """Context manager around one pipeline stage (a log group on Actions)."""
+        ...
+
+    def info(self, text: str) -> None: ...
+
+    def message(self, message: Message) -> None:
+        """A notice, warning or error for the user (an annotation on Actions)."""
+        ...
+
+    def secret(self, value: str) -> None:
+        """Register a value that must never be printed (called before it is used)."""
+        ...
+
+
+class ConsoleReporter:
+    """Plain text on a stream, for any CI that is not GitHub Actions."""
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self._stream = stream or sys.stderr
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        started = time.monotonic()
+        self._write(f"==> {name}")
+        try:
+            yield
+        finally:
+            self._write(f"<== {name} ({time.monotonic() - started:.1f}s)")
+
+    def info(self, text: str) -> None:
+        self._write(text)
+
+    def message(self, message: Message) -> None:
+        where = ""
+        if message.file:
+            where = message.file + (f":{message.line}" if message.line else "")
+            where += f":{message.column}" if message.line and message.column else ""
+            where += ": "
+        self._write(f"{message.level}: {where}{message.text}")
+
+    def secret(self, value: str) -> None:
+        """Nothing to register outside Actions; callers redact output themselves."""
+
+    def _write(self, text: str) -> None:
+        try:
+            self._stream.write(text + "\n")
+            self._stream.flush()
+        except (OSError, ValueError):
+            pass  # a closed or broken stream must never end the run
