@@ -256,6 +256,12 @@ class RunResult(_Model):
     error: ErrorInfo | None = None
     messages: list[Message] = Field(default_factory=list)
 
+    # Filled in by the runner after the audit record is appended (the record cannot hold
+    # its own location or hash).
+    audit_log: str | None = None
+    audit_hash: str | None = None
+    audit_error: str | None = None
+
     @property
     def exit_code(self) -> int:
         return self.decision.exit_code
