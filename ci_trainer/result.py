@@ -109,6 +109,20 @@ class GateRule(_Model):
     message: str
 
 
+class IntentChange(_Model):
+    """One intent's holdout recall, candidate vs production, and its paired exact test."""
+
+    intent: str
+    support: int  # holdout examples whose gold label is this intent
+    candidate_recall: float
+    production_recall: float
+    candidate_only: int  # candidate right, production wrong (on this intent's examples)
+    production_only: int  # production right, candidate wrong
+    p_value: float  # exact McNemar, two-sided
+    p_adjusted: float  # Holm-adjusted across the tested intents
+    significant: bool  # p_adjusted < alpha
+
+
 class ChampionComparison(_Model):
     """Candidate vs production on the committed holdout set."""
 
@@ -135,6 +149,9 @@ class ChampionComparison(_Model):
     intents_better: list[str] = Field(default_factory=list)
     verdict: str  # "better", "no significant change", "worse"
     sentence: str
+    alpha: float | None = None  # significance level of McNemar and the per-intent tests
+    min_support: int | None = None  # intents with fewer holdout examples were not tested
+    intent_changes: list[IntentChange] = Field(default_factory=list)  # every tested intent
 
 
 class TrainingAttempt(_Model):
