@@ -1,0 +1,59 @@
+"""Path confinement: files named by a config must stay inside the workspace.
+
+A pull request controls the config, so a dataset path like `../../etc/passwd`, an
+absolute path, or a committed symlink pointing out of the checkout must not make the
+action read (or report on) files outside the repository.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class OutsideWorkspace(ValueError):
+    """A path that cannot be used: empty, unreadable as a path, or outside the workspace.
+
+    `str()` says why in words a user can act on; the offending text is included because
+    it comes from the user's own config, never from a secret.
+    """
+
+
+def is_inside(path: Path, root: Path) -> bool:
+    """True when `path` is `root` or lies below it (both already resolved)."""
+    return path == root or root in path.parents
+
+
+def default_workspace(config_path: Path, cwd: Path | None = None) -> Path:
+    """The workspace a config's paths are confined to.
+
+    The current directory (on GitHub Actions the checkout), unless the config itself lies
+    outside it; then the config's own directory, so nothing above it can be reached.
+    """
+    here = (cwd or Path.cwd()).resolve()
+    config_dir = config_path.resolve().parent
+    return here if is_inside(config_dir, here) else config_dir
+
+
+def resolve_inside(relative: str | Path, *, base: Path, workspace: Path) -> Path:
+    """Resolve `relative` against `base`, following symlinks; refuse anything outside.
+
+    Raises `OutsideWorkspace` with a message naming the resolved location.
+    """
+    text = str(relative)
+    if not text.strip():
+        msg = "the path is empty"
+        raise OutsideWorkspace(msg)
+    if "\x00" in text:
+        msg = "the path contains a NUL character"
+        raise OutsideWorkspace(msg)
+    root = workspace.resolve()
+    try:
+        # resolve() follows every symlink on the way, so a link pointing out is caught.
+        resolved = (base / text).resolve()
+    except (OSError, RuntimeError) as exc:  # symlink loops: RuntimeError before 3.13
+        msg = f"the path cannot be resolved: {exc}"
+        raise OutsideWorkspace(msg) from None
+    if not is_inside(resolved, root):
+        msg = f"'{text}' resolves to {resolved}, outside the workspace {root}"
+        raise OutsideWorkspace(msg)
+    return resolved
