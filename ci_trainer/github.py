@@ -1,0 +1,354 @@
+"""The GitHub Actions runtime: workflow commands, outputs, step summary, file ownership.
+
+Hand-written on purpose: the PyPI helpers either skip escaping or write multi-line outputs
+with a fixed delimiter. Everything here follows the runner's contract (see DESIGN.md):
+
+- commands go to stdout as `::name key=value::data`; `%`, CR and LF are escaped in data,
+  and also `:` and `,` in property values;
+- at most 10 annotations of each kind are shown per step, so the 10th slot of a kind that
+  overflows becomes one line saying how many more there were (they still go to the log);
+- outputs are appended to GITHUB_OUTPUT as `name<<DELIM`, with a fresh random DELIM per
+  value that is checked not to occur in the value;
+- the step summary is appended (never overwritten) in UTF-8 and kept under 1 MiB.
+
+No write here may end the run: a broken stream or an unwritable file is reported once
+and the run goes on, because the audit record and the exit code matter more.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import sys
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TextIO
+
+from ci_trainer.result import Message, RunResult
+
+ANNOTATION_LIMIT = 10  # per kind and step, enforced by GitHub
+SUMMARY_LIMIT_BYTES = 1024 * 1024  # per step, enforced by GitHub
+ANNOTATION_KINDS = ("notice", "warning", "error")
+DEFAULT_OUTPUT_DIR = Path("ci-trainer-output")
+
+
+def escape_data(value: str) -> str:
+    """Escape the message part of a workflow command (the runner unescapes these)."""
+    return value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def escape_property(value: str) -> str:
+    """Escape a property value: as data, plus `:` and `,` which delimit properties."""
+    return escape_data(value).replace(":", "%3A").replace(",", "%2C")
+
+
+def _neutralise_command(line: str) -> str:
+    """Keep a plain log line from being read as a workflow command.
+
+    Server messages and config values reach the log; a line starting with `::` would be
+    executed by the runner (e.g. `::add-mask::` or `::set-env`), so it is shifted by a
+    space, which the runner does not treat as a command.
+    """
+    return " " + line if line.lstrip().startswith("::") else line
+
+
+class Commands:
+    """Writes workflow commands to one stream (stdout on Actions; a StringIO in tests)."""
+
+    def __init__(self, stream: TextIO | None = None, *, limit: int = ANNOTATION_LIMIT) -> None:
+        self._stream = stream if stream is not None else sys.stdout
+        self._limit = limit
+        self._shown: dict[str, int] = dict.fromkeys(ANNOTATION_KINDS, 0)
+        self._held: dict[str, list[str]] = {kind: [] for kind in ANNOTATION_KINDS}
+        self._broken = False
+
+    def echo(self, text: str) -> None:
+        """Plain log text; lines that look like commands are neutralised."""
+        self._write("\n".join(_neutralise_command(line) for line in text.split("\n")))
+
+    def add_mask(self, value: str) -> None:
+        """Ask the runner to mask `value` (and each of its lines) in all later output."""
+        if not value:
+            return
+        lines = [line for line in value.splitlines() if line.strip()]
+        for item in [value] if len(lines) <= 1 else [value, *lines]:
+            self._command("add-mask", {}, item)
+
+    def start_group(self, title: str) -> None:
+        self._command("group", {}, title)
+
+    def end_group(self) -> None:
+        self._command("endgroup", {}, "")
+
+    @contextmanager
+    def group(self, title: str) -> Iterator[None]:
+        self.start_group(title)
+        try:
+            yield
+        finally:
+            self.end_group()
+
+    def notice(self, text: str, **where: str | int | None) -> None:
+        self.annotate("notice", text, **where)
+
+    def warning(self, text: str, **where: str | int | None) -> None:
+        self.annotate("warning", text, **where)
+
+    def error(self, text: str, **where: str | int | None) -> None:
+        self.annotate("error", text, **where)
+
+    def annotate(
+        self,
+        kind: str,
+        text: str,
+        *,
+        title: str | int | None = None,
+        file: str | int | None = None,
+        line: str | int | None = None,
+        col: str | int | None = None,
+    ) -> None:
+        """One annotation; past the per-kind limit the text goes to the log instead."""
+        if kind not in ANNOTATION_KINDS:
+            msg = f"unknown annotation kind {kind!r}; expected one of {ANNOTATION_KINDS}"
+            raise ValueError(msg)
+        properties = {"file": file, "line": line, "col": col, "title": title}
+        if self._shown[kind] < self._limit - 1:
+            self._shown[kind] += 1
+            self._command(kind, properties, text)
+            return
+        # The last slot is kept for either this annotation (if it is the last) or the
+        # one-line count of those that did not fit; we only know which at `flush`.
+        self._held[kind].append(self._format(kind, properties, text))
+        self.echo(f"{kind}: {_location(file, line, col)}{text}")
+
+    def flush(self) -> None:
+        """Emit the held annotations: the one that fits, or a count of those that do not."""
+        for kind in ANNOTATION_KINDS:
+            held, self._held[kind] = self._held[kind], []
+            if len(held) == 1:
+                self._write(held[0])
+                self._shown[kind] += 1
+            elif held:
+                self._command(
+                    kind,
+                    {"title": f"{len(held)} more {kind}s"},
+                    f"{len(held)} more {kind}s than GitHub shows as annotations; "
+                    "all of them are in this step's log and in the step summary.",
+                )
+                self._shown[kind] += 1
+
+    def _command(self, name: str, properties: Mapping[str, str | int | None], data: str) -> None:
+        self._write(self._format(name, properties, data))
+
+    @staticmethod
+    def _format(name: str, properties: Mapping[str, str | int | None], data: str) -> str:
+        pairs = [
+            f"{key}={escape_property(str(value))}"
+            for key, value in properties.items()
+            if value is not None and value != ""
+        ]
+        head = f"::{name} {','.join(pairs)}" if pairs else f"::{name}"
+        return f"{head}::{escape_data(data)}"
+
+    def _write(self, line: str) -> None:
+        if self._broken:
+            return
+        try:
+            self._stream.write(line + "\n")
+            self._stream.flush()
+        except (OSError, ValueError):
+            self._broken = True  # a closed stdout must not end the run
+
+
+def _location(file: str | int | None, line: str | int | None, col: str | int | None) -> str:
+    if not file:
+        return ""
+    where = str(file)
+    if line is not None:
+        where += f":{line}"
+        if col is not None:
+            where += f":{col}"
+    return where + ": "
+
+
+class GithubReporter:
+    """`ci_trainer.events.Reporter` for Actions: log groups, annotations and masks."""
+
+    def __init__(self, commands: Commands | None = None) -> None:
+        self.commands = commands or Commands()
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        started = time.monotonic()
+        self.commands.start_group(name)
+        try:
+            yield
+        finally:
+            self.commands.echo(f"{name}: {time.monotonic() - started:.1f}s")
+            self.commands.end_group()
+
+    def info(self, text: str) -> None:
+        self.commands.echo(text)
+
+    def message(self, message: Message) -> None:
+        kind = message.level if message.level in ANNOTATION_KINDS else "warning"
+        self.commands.annotate(
+            kind,
+            message.text,
+            title=message.title,
+            file=message.file,
+            line=message.line,
+            col=message.column if message.line is not None else None,
+        )
+
+    def secret(self, value: str) -> None:
+        self.commands.add_mask(value)
+
+    def close(self) -> None:
+        self.commands.flush()
+
+
+# --- file commands -------------------------------------------------------------------
+
+
+def _fresh_delimiter(value: str) -> str:
+    while True:
+        delimiter = f"ghadelimiter_{secrets.token_hex(16)}"
+        if delimiter not in value:
+            return delimiter
+
+
+def format_outputs(outputs: Mapping[str, str]) -> str:
+    """Outputs in the runner's heredoc form, one fresh delimiter per value."""
+    blocks = []
+    for name, value in outputs.items():
+        if not name or any(bad in name for bad in ("\n", "\r", "<<", "=")):
+            msg = f"invalid output name {name!r}"
+            raise ValueError(msg)
+        delimiter = _fresh_delimiter(value)
+        blocks.append(f"{name}<<{delimiter}\n{value}\n{delimiter}\n")
+    return "".join(blocks)
+
+
+def append_text(path: Path, text: str) -> str | None:
+    """Append UTF-8 text; returns the error text instead of raising."""
+    try:
+        with path.open("a", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
+    except OSError as error:
+        return f"{path}: {error.strerror or error}"
+    return None
+
+
+def write_text(path: Path, text: str) -> str | None:
+    """Write a whole file (creating its folder); returns the error text instead of raising."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8", newline="\n")
+    except OSError as error:
+        return f"{path}: {error.strerror or error}"
+    return None
+
+
+def summary_budget(path: Path, limit: int = SUMMARY_LIMIT_BYTES) -> int:
+    """Bytes still free in this step's summary (earlier writes in the step count too)."""
+    try:
+        used = path.stat().st_size
+    except OSError:
+        used = 0
+    return max(0, limit - used)
+
+
+# --- ownership -----------------------------------------------------------------------
+
+
+def give_to_workspace_owner(paths: Iterable[Path | str], env: Mapping[str, str]) -> None:
+    """Give files we wrote into the workspace to the workspace's owner.
+
+    The container runs as root, so without this the runner's later steps (which run as
+    the `runner` user) cannot modify or delete the audit log or output files. Folders we
+    created inside the workspace on the way to a file are handed over too.
+    """
+    workspace_text = env.get("GITHUB_WORKSPACE")
+    if not workspace_text or not hasattr(os, "geteuid") or os.geteuid() != 0:
+        return
+    try:
+        workspace = Path(workspace_text).resolve()
+        owner = workspace.stat()
+    except OSError:
+        return
+    for raw in paths:
+        path = Path(raw).resolve()
+        if path == workspace or workspace not in path.parents:
+            continue  # never touch anything outside the workspace
+        for item in (path, *path.parents):
+            if item == workspace:
+                break
+            try:
+                stat = item.lstat()
+                if (stat.st_uid, stat.st_gid) != (owner.st_uid, owner.st_gid):
+                    os.chown(item, owner.st_uid, owner.st_gid, follow_symlinks=False)
+            except OSError:
+                continue
+
+
+# --- publishing a run ----------------------------------------------------------------
+
+
+def publish(
+    result: RunResult,
+    *,
+    env: Mapping[str, str],
+    output_dir: Path | None,
+    commands: Commands | None = None,
+) -> list[Path]:
+    """Write the run's outputs and step summary where this environment expects them.
+
+    On Actions (GITHUB_OUTPUT / GITHUB_STEP_SUMMARY set) they go to the runner's files;
+    otherwise to `output_dir` (default `./ci-trainer-output/`) as `outputs.json` and
+    `summary.md`. Returns the files written into `output_dir` (none on Actions). A write
+    that fails becomes a warning; it never raises.
+    """
+    # Imported here so `ci_trainer.github` stays importable while report is being edited
+    # and because report is the only heavy part (it renders Markdown).
+    from ci_trainer.report import build_outputs, render_summary
+
+    commands = commands or Commands()
+    directory = output_dir or DEFAULT_OUTPUT_DIR
+    written: list[Path] = []
+    problems: list[str] = []
+
+    outputs = build_outputs(result)
+    output_file = env.get("GITHUB_OUTPUT")
+    if output_file:
+        _note(problems, append_text(Path(output_file), format_outputs(outputs)))
+    else:
+        target = directory / "outputs.json"
+        text = json.dumps(outputs, indent=2, ensure_ascii=False) + "\n"
+        if not _note(problems, write_text(target, text)):
+            written.append(target)
+
+    summary_file = env.get("GITHUB_STEP_SUMMARY")
+    if summary_file:
+        budget = summary_budget(Path(summary_file))
+        markdown = render_summary(result, max_bytes=budget)
+        _note(problems, append_text(Path(summary_file), markdown))
+    else:
+        target = directory / "summary.md"
+        if not _note(problems, write_text(target, render_summary(result))):
+            written.append(target)
+
+    for problem in problems:
+        commands.warning(f"could not write the run's outputs or summary: {problem}")
+    give_to_workspace_owner(written, env)
+    return written
+
+
+def _note(problems: list[str], problem: str | None) -> bool:
+    if problem:
+        problems.append(problem)
+        return True
+    return False
