@@ -1,0 +1,90 @@
+"""Where the training service lives: COGNIGY_BASE_URL, else the tenant's cloud URL."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from urllib.parse import urlsplit
+
+from ci_trainer.errors import CiTrainerError
+
+_TENANT = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$", re.IGNORECASE)
+TENANT_URL = "https://{tenant}.cognigy.ai/api/v1"
+
+
+class BaseUrlError(CiTrainerError):
+    """COGNIGY_BASE_URL / COGNIGY_TENANT cannot be used (a user's mistake: exit 2)."""
+
+    decision = "invalid"
+    exit_code = 2
+
+
+def is_loopback(host: str) -> bool:
+    """localhost, 127.0.0.0/8 or ::1: the only hosts plain http is allowed for."""
+    if host.lower() in ("localhost", "localhost."):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def resolve_base_url(tenant: str | None, base_url: str | None) -> str:
+    """The API root without a trailing slash; COGNIGY_BASE_URL wins over the tenant."""
+    if base_url:
+        return _checked_base_url(base_url.strip())
+    if tenant:
+        tenant = tenant.strip()
+        if not _TENANT.match(tenant):
+            msg = f"COGNIGY_TENANT {tenant!r} is not a tenant name"
+            raise BaseUrlError(
+                msg,
+                hint="use the first label of your tenant's host name, e.g. 'acme' for "
+                "acme.cognigy.ai, or set COGNIGY_BASE_URL",
+            )
+        return TENANT_URL.format(tenant=tenant.lower())
+    msg = "no training service configured"
+    raise BaseUrlError(
+        msg,
+        hint="set COGNIGY_TENANT, or COGNIGY_BASE_URL for on-prem services and the emulator",
+    )
+
+
+def _checked_base_url(url: str) -> str:
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        _ = parts.port  # raises ValueError on a bad port
+    except ValueError:
+        msg = f"COGNIGY_BASE_URL {url!r} is not a valid URL"
+        raise BaseUrlError(
+            msg,
+            hint="use e.g. https://acme.cognigy.ai/api/v1",
+        ) from None
+    if parts.scheme not in ("http", "https") or not host:
+        msg = f"COGNIGY_BASE_URL {url!r} is not an http(s) URL"
+        raise BaseUrlError(
+            msg,
+            hint="use e.g. https://acme.cognigy.ai/api/v1",
+        )
+    if parts.username or parts.password:
+        # Never echo the URL here: its user info may hold a password.
+        msg = "COGNIGY_BASE_URL must not contain a user name or password"
+        raise BaseUrlError(
+            msg,
+            hint="pass credentials as COGNIGY_CLIENT_ID and COGNIGY_CLIENT_SECRET",
+        )
+    if parts.query or parts.fragment:
+        msg = f"COGNIGY_BASE_URL {url!r} must not have a query or fragment"
+        raise BaseUrlError(
+            msg,
+            hint="use only scheme, host, port and path, e.g. https://acme.cognigy.ai/api/v1",
+        )
+    if parts.scheme == "http" and not is_loopback(host):
+        msg = f"COGNIGY_BASE_URL {url!r} uses plain http for a non-loopback host"
+        raise BaseUrlError(
+            msg,
+            hint="use https (credentials and tokens would travel in clear text); "
+            "plain http is allowed only for localhost, 127.0.0.0/8 and ::1",
+        )
+    return url.rstrip("/")
