@@ -18,9 +18,11 @@ class _Section(BaseModel):
 
 
 class ModelSection(_Section):
+    """The model on the training service."""
+
     id: str = Field(
         min_length=1,
-        description="Model id on the training service (COGNIGY_MODEL_ID overrides it).",
+        description="Model id on the training service; the COGNIGY_MODEL_ID env var overrides it.",
     )
 
 
@@ -28,30 +30,42 @@ class DatasetRef(_Section):
     id: str = Field(min_length=1, description="Dataset id on the training service.")
     path: str | None = Field(
         default=None,
-        description="Committed file with the same data (YAML or Cognigy intent CSV), relative to the config file. "
-        "Enables local checks and the service/git mismatch check.",
+        description="Committed file with the same data (YAML, Cognigy intent CSV or text,category CSV), "
+        "relative to the config file. Enables the local checks and the service/git mismatch check.",
     )
 
 
 class HoldoutSection(_Section):
     path: str = Field(
-        description="Committed holdout file (same formats as datasets), relative to the config file."
+        description="Committed holdout file (same formats as datasets), relative to the config file. "
+        "Used for the leakage check and the champion/challenger comparison."
     )
 
 
 class ValidationSection(_Section):
     max_imbalance_ratio: float = Field(
-        default=5.0, ge=1.0, description="Largest intent / smallest intent."
+        default=5.0,
+        ge=1.0,
+        description="Highest allowed ratio of the largest intent's example count to the smallest's.",
     )
     min_annotation_score: float = Field(
-        default=0.85, ge=0.0, le=1.0, description="Lowest average annotation score."
+        default=0.85,
+        ge=0.0,
+        le=1.0,
+        description="Lowest allowed average annotation score (skipped when the data has no scores).",
     )
-    min_examples_per_intent: int = Field(default=10, ge=1)
+    min_examples_per_intent: int = Field(
+        default=10, ge=1, description="Every intent needs at least this many examples."
+    )
     fail_on_label_conflicts: bool = Field(
-        default=True, description="The same utterance under two intents fails the gate."
+        default=True,
+        description="The same (normalised) utterance under two intents fails the gate; "
+        "false makes it a warning.",
     )
     fail_on_holdout_leakage: bool = Field(
-        default=True, description="Holdout utterances found in training data fail the gate."
+        default=True,
+        description="Holdout utterances found in the training data fail the gate; "
+        "false makes it a warning.",
     )
     fail_on_service_mismatch: bool = Field(
         default=False,
@@ -60,11 +74,13 @@ class ValidationSection(_Section):
 
 
 class Hyperparameters(_Section):
-    epochs: int = Field(default=50, ge=10, le=500)
-    batch_size: int = Field(default=32, ge=8, le=128)
-    learning_rate: float = Field(default=0.001, gt=0.0, le=0.1)
-    dropout: float = Field(default=0.3, ge=0.0, le=0.8)
-    early_stopping_patience: int = Field(default=5, ge=1, le=20)
+    epochs: int = Field(default=50, ge=10, le=500, description="Training epochs.")
+    batch_size: int = Field(default=32, ge=8, le=128, description="Examples per batch.")
+    learning_rate: float = Field(default=0.001, gt=0.0, le=0.1, description="Optimizer step size.")
+    dropout: float = Field(default=0.3, ge=0.0, le=0.8, description="Dropout rate.")
+    early_stopping_patience: int = Field(
+        default=5, ge=1, le=20, description="Epochs without improvement before training stops."
+    )
     seed: int | None = Field(
         default=None,
         ge=0,
@@ -82,8 +98,15 @@ class RetryOnFailure(_Section):
 
 
 class TrainingSection(_Section):
-    validation_split: float = Field(default=0.2, ge=0.1, le=0.5)
-    hyperparameters: Hyperparameters = Field(default_factory=Hyperparameters)
+    validation_split: float = Field(
+        default=0.2,
+        ge=0.1,
+        le=0.5,
+        description="Share of the data the service holds out to compute the candidate's metrics.",
+    )
+    hyperparameters: Hyperparameters = Field(
+        default_factory=Hyperparameters, description="Sent to the service as given."
+    )
     poll_interval_floor_seconds: float = Field(
         default=10.0,
         ge=0.1,
@@ -93,45 +116,78 @@ class TrainingSection(_Section):
     timeout_minutes: float = Field(
         default=60.0, gt=0, le=24 * 60, description="Cancel the remote job after this long."
     )
-    retry_on_failure: RetryOnFailure = Field(default_factory=RetryOnFailure)
+    retry_on_failure: RetryOnFailure = Field(
+        default_factory=RetryOnFailure,
+        description="Retry a FAILED training with a smaller batch size (off by default).",
+    )
 
 
 class PerIntentGate(_Section):
-    min_f1: float = Field(ge=0.0, le=1.0)
+    min_f1: float = Field(ge=0.0, le=1.0, description="Lowest F1 allowed for any single intent.")
     min_support: int = Field(
         default=5, ge=1, description="Intents with fewer validation examples are not judged."
     )
 
 
 class ChampionGate(_Section):
-    enabled: bool = True
+    enabled: bool = Field(
+        default=True,
+        description="Compare the candidate with production on the holdout set (needs `holdout`).",
+    )
     margin: float = Field(
         default=0.01, ge=0.0, le=0.5, description="Non-inferiority margin on macro-F1."
     )
-    confidence: float = Field(default=0.95, gt=0.5, lt=1.0)
+    confidence: float = Field(
+        default=0.95, gt=0.5, lt=1.0, description="Confidence level of the bootstrap interval."
+    )
     alpha: float = Field(
         default=0.05,
         gt=0.0,
         lt=0.5,
         description="Significance level for McNemar and per-intent tests.",
     )
-    bootstrap_samples: int = Field(default=2000, ge=200, le=100_000)
-    seed: int = Field(default=20240601, ge=0)
+    bootstrap_samples: int = Field(
+        default=2000, ge=200, le=100_000, description="Paired bootstrap resamples."
+    )
+    seed: int = Field(
+        default=20240601, ge=0, description="Random seed, so a rerun gives the same interval."
+    )
     min_support: int = Field(
         default=10, ge=1, description="Intents with fewer holdout examples are not tested."
     )
 
 
 class GateSection(_Section):
-    min_f1: float | None = Field(default=0.85, ge=0.0, le=1.0)
-    min_precision: float | None = Field(default=0.80, ge=0.0, le=1.0)
-    min_recall: float | None = Field(default=None, ge=0.0, le=1.0)
-    per_intent: PerIntentGate | None = None
-    champion: ChampionGate = Field(default_factory=ChampionGate)
+    min_f1: float | None = Field(
+        default=0.85, ge=0.0, le=1.0, description="Lowest candidate F1; null disables the rule."
+    )
+    min_precision: float | None = Field(
+        default=0.80,
+        ge=0.0,
+        le=1.0,
+        description="Lowest candidate precision; null disables the rule.",
+    )
+    min_recall: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=1.0,
+        description="Lowest candidate recall; null (the default) disables the rule.",
+    )
+    per_intent: PerIntentGate | None = Field(
+        default=None, description="Per-intent F1 floor, judged where the service reports it."
+    )
+    champion: ChampionGate = Field(
+        default_factory=ChampionGate,
+        description="Champion/challenger comparison against the production model.",
+    )
 
 
 class PromotionSection(_Section):
-    environment: str = Field(default="production", min_length=1)
+    environment: str = Field(
+        default="production",
+        min_length=1,
+        description="Environment a passing model is promoted to.",
+    )
 
 
 class WebhookSection(_Section):
@@ -145,27 +201,52 @@ class WebhookSection(_Section):
         pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
         description="Env var holding the HMAC secret.",
     )
-    timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    timeout_seconds: float = Field(
+        default=10.0, gt=0, le=120, description="Timeout of one delivery attempt."
+    )
 
 
 class AuditSection(_Section):
-    path: str = Field(default="cognigy_training_audit.log", min_length=1)
+    path: str = Field(
+        default="cognigy_training_audit.log",
+        min_length=1,
+        description="JSON Lines audit log, relative to the config file; one record is appended per run.",
+    )
     governance_tags: list[str] = Field(
-        default_factory=lambda: ["automated", "api_triggered", "threshold_validated"]
+        default_factory=lambda: ["automated", "api_triggered", "threshold_validated"],
+        description="Tags written into every audit record.",
     )
 
 
 class TrainingConfig(_Section):
     """Root of `training-config.yaml`."""
 
-    version: Literal[1]
-    backend: Literal["cognigy-v1"] = "cognigy-v1"
-    model: ModelSection
-    datasets: list[DatasetRef] = Field(min_length=1)
-    holdout: HoldoutSection | None = None
-    validation: ValidationSection = Field(default_factory=ValidationSection)
-    training: TrainingSection = Field(default_factory=TrainingSection)
-    gate: GateSection = Field(default_factory=GateSection)
-    promotion: PromotionSection = Field(default_factory=PromotionSection)
-    webhook: WebhookSection = Field(default_factory=WebhookSection)
-    audit: AuditSection = Field(default_factory=AuditSection)
+    version: Literal[1] = Field(description="Config format version; this release reads 1.")
+    backend: Literal["cognigy-v1"] = Field(
+        default="cognigy-v1", description="Training service contract."
+    )
+    model: ModelSection = Field(description="The model to train.")
+    datasets: list[DatasetRef] = Field(
+        min_length=1, description="Datasets the model is trained on."
+    )
+    holdout: HoldoutSection | None = Field(
+        default=None, description="Committed holdout set; never sent for training."
+    )
+    validation: ValidationSection = Field(
+        default_factory=ValidationSection, description="The dataset gate, checked before training."
+    )
+    training: TrainingSection = Field(
+        default_factory=TrainingSection, description="How the candidate is trained and waited for."
+    )
+    gate: GateSection = Field(
+        default_factory=GateSection, description="Thresholds the candidate must meet."
+    )
+    promotion: PromotionSection = Field(
+        default_factory=PromotionSection,
+        description="Where a passing candidate goes (mode promote).",
+    )
+    webhook: WebhookSection = Field(
+        default_factory=WebhookSection,
+        description="Registry sync; sent only when the URL env var is set.",
+    )
+    audit: AuditSection = Field(default_factory=AuditSection, description="The audit log.")
