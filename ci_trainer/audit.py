@@ -242,6 +242,14 @@ def _line_text(record: dict[str, Any]) -> str:
 def _make_parents(path: Path) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+    except FileExistsError as exc:
+        # mkdir says "exists" when an ancestor is a file; name that file.
+        blocker = next((p for p in path.parents if p.exists() and not p.is_dir()), path.parent)
+        raise AuditWriteError(
+            path,
+            f"{blocker} is a file, not a directory",
+            hint="point audit.path at a file inside a directory",
+        ) from exc
     except OSError as exc:
         raise _write_error(path, exc, "creating its directory") from exc
 
