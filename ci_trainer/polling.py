@@ -21,6 +21,7 @@ the remote job is the caller's business (it knows the job and the backend).
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -35,6 +36,7 @@ DEFAULT_CEILING_SECONDS = 60.0
 # again sooner than the floor would gain nothing.
 _APPROACH_FRACTION = 0.5
 _BACKOFF_FACTOR = 1.5
+_MIN_RATE = 1e-9  # progress per second; below this the job would take over 30 years
 
 
 class PollTimeout(TrainingFailed):
@@ -122,19 +124,22 @@ class PollSchedule:
         rate = self._rate()
         if rate is None or self._latest is None:
             return None
-        return self._latest.at + (1.0 - self._latest.progress) / rate
+        finish = self._latest.at + (1.0 - self._latest.progress) / rate
+        return finish if math.isfinite(finish) else None
 
     def _rate(self) -> float | None:
         origin, latest = self._origin, self._latest
         if origin is None or latest is None or latest.progress <= 0:
             return None
+        rate: float | None = None
         if latest.at > origin.at and latest.progress > origin.progress:
-            return (latest.progress - origin.progress) / (latest.at - origin.at)
-        if origin is latest and latest.at > self.started_at:
+            rate = (latest.progress - origin.progress) / (latest.at - origin.at)
+        elif origin is latest and latest.at > self.started_at:
             # One sample only: assume the progress accrued since the job started (this
             # counts queue time too, so it errs on the side of polling later).
-            return latest.progress / (latest.at - self.started_at)
-        return None
+            rate = latest.progress / (latest.at - self.started_at)
+        # A rate this small (or a float overflow) says nothing useful about the finish.
+        return rate if rate is not None and math.isfinite(rate) and rate > _MIN_RATE else None
 
     def next_delay(self, now: float, retry_after: float | None = None) -> float:
         """Seconds to wait before the next status request (0 when the deadline is due)."""
