@@ -1,0 +1,418 @@
+"""The promotion gate: thresholds, champion/challenger, and the one decision from both.
+
+Rules are named after the config keys that set them (`min_f1`, `per_intent.min_f1`,
+`champion.margin` ...), so "the rule that failed" points at the line to look at.
+
+Choices a reviewer may want to know:
+- A threshold on a metric the service did not report (None) fails: a configured gate
+  never passes silently. The message says the figure is not available and how to drop
+  the rule.
+- Per-intent floors judge only intents with support >= `per_intent.min_support`; an
+  intent whose support the service does not report is judged (we cannot show it small).
+- Champion/challenger is a non-inferiority test on the committed holdout: the candidate
+  passes when the lower bound of the paired bootstrap CI of the macro-F1 difference is
+  above -margin, the exact McNemar test shows no significant loss, and no intent with
+  enough holdout examples lost recall significantly after Holm's correction. "Significant
+  loss" uses the two-sided p-value (the one the summary shows) with production ahead,
+  i.e. a one-sided test at alpha/2, matching the two-sided CI.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from ci_trainer import stats
+from ci_trainer.backends.base import EvalMetrics, IntentScore
+from ci_trainer.config.model import ChampionGate, GateSection, PerIntentGate
+from ci_trainer.result import ChampionComparison, GateRule, IntentChange
+
+BETTER = "better"
+WORSE = "worse"
+NO_CHANGE = "no significant change"
+
+_THRESHOLD_METRICS = (("F1", "f1"), ("precision", "precision"), ("recall", "recall"))
+
+
+@dataclass(frozen=True)
+class GateOutcome:
+    """The gate's answer: passed or not, the reason that matters first, and all reasons."""
+
+    passed: bool
+    reason: str
+    reasons: list[str] = field(default_factory=list)
+
+
+# --- formatting ---------------------------------------------------------------------------
+
+
+def _score(value: float) -> str:
+    return f"{value:.3f}"
+
+
+def _signed(value: float) -> str:
+    return f"{value:+.3f}"
+
+
+def _p(value: float) -> str:
+    return "p < 0.001" if value < 0.001 else f"p = {value:.3f}"
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
+def _quoted(names: Sequence[str]) -> str:
+    return ", ".join(f"'{name}'" for name in names)
+
+
+# --- thresholds -----------------------------------------------------------------------------
+
+
+def threshold_rules(gate: GateSection, metrics: EvalMetrics) -> list[GateRule]:
+    """F1 / precision / recall floors, then per-intent F1 floors, as configured."""
+    rules = [
+        _metric_rule(label, key, getattr(gate, f"min_{key}"), getattr(metrics, key))
+        for label, key in _THRESHOLD_METRICS
+        if getattr(gate, f"min_{key}") is not None
+    ]
+    if gate.per_intent is not None:
+        rules.append(_per_intent_rule(gate.per_intent, metrics.per_intent))
+    return rules
+
+
+def _metric_rule(label: str, key: str, threshold: float, value: float | None) -> GateRule:
+    rule = f"min_{key}"
+    if value is None:
+        return GateRule(
+            rule=rule,
+            passed=False,
+            threshold=threshold,
+            message=(
+                f"{label} not available: the service did not report it, but gate.{rule} "
+                f"{_score(threshold)} is configured (set gate.{rule}: null to gate without it)"
+            ),
+        )
+    passed = value >= threshold
+    relation = ">=" if passed else "<"
+    return GateRule(
+        rule=rule,
+        passed=passed,
+        value=value,
+        threshold=threshold,
+        message=f"{label} {_score(value)} {relation} {_score(threshold)}",
+    )
+
+
+def _per_intent_rule(floor: PerIntentGate, scores: Sequence[IntentScore]) -> GateRule:
+    rule = "per_intent.min_f1"
+    judged = [s for s in scores if s.support is None or s.support >= floor.min_support]
+    if not judged:
+        reason = (
+            "the service reported no per-intent scores"
+            if not scores
+            else f"no intent has support >= {floor.min_support}"
+        )
+        return GateRule(
+            rule=rule,
+            passed=False,
+            threshold=floor.min_f1,
+            message=(
+                f"per-intent F1 not available: {reason}, but gate.per_intent is configured "
+                "(remove gate.per_intent or lower gate.per_intent.min_support)"
+            ),
+        )
+    missing = [s.intent for s in judged if s.f1 is None]
+    below = sorted(
+        (s for s in judged if s.f1 is not None and s.f1 < floor.min_f1),
+        key=lambda s: (s.f1, s.intent),
+    )
+    known = [s.f1 for s in judged if s.f1 is not None]
+    lowest = min(known) if known else None
+    return GateRule(
+        rule=rule,
+        passed=not below and not missing,
+        value=lowest,
+        threshold=floor.min_f1,
+        message=_per_intent_message(floor, len(judged), below, missing),
+    )
+
+
+def _per_intent_message(
+    floor: PerIntentGate, judged: int, below: list[IntentScore], missing: list[str]
+) -> str:
+    scope = f"intents with support >= {floor.min_support}"
+    parts = []
+    if below:
+        named = ", ".join(f"'{s.intent}' {_score(s.f1 or 0.0)}" for s in below)
+        parts.append(f"{len(below)} of {judged} {scope} below F1 {_score(floor.min_f1)}: {named}")
+    if missing:
+        parts.append(f"F1 not available for {_quoted(missing)}")
+    if not parts:
+        return f"all {judged} {scope} have F1 >= {_score(floor.min_f1)}"
+    return "; ".join(parts)
+
+
+# --- champion / challenger ------------------------------------------------------------------
+
+
+def compare_champion(
+    holdout_gold: list[str],
+    candidate_pred: list[str | None],
+    production_pred: list[str | None],
+    champion: ChampionGate,
+    *,
+    holdout_path: str,
+    holdout_sha256: str,
+    candidate_version_id: str,
+    production_version_id: str,
+) -> ChampionComparison:
+    """Candidate vs production on the same holdout utterances, with the statistics."""
+    interval = stats.paired_bootstrap_macro_f1(
+        holdout_gold,
+        candidate_pred,
+        production_pred,
+        samples=champion.bootstrap_samples,
+        confidence=champion.confidence,
+        seed=champion.seed,
+    )
+    candidate_only, production_only = stats.discordant_pairs(
+        holdout_gold, candidate_pred, production_pred
+    )
+    changes = [
+        _intent_change(change, champion.alpha)
+        for change in stats.intent_recall_changes(
+            holdout_gold, candidate_pred, production_pred, min_support=champion.min_support
+        )
+    ]
+    comparison = ChampionComparison(
+        holdout_path=holdout_path,
+        holdout_sha256=holdout_sha256,
+        n=len(holdout_gold),
+        candidate_version_id=candidate_version_id,
+        production_version_id=production_version_id,
+        candidate_macro_f1=stats.macro_f1(holdout_gold, candidate_pred),
+        production_macro_f1=stats.macro_f1(holdout_gold, production_pred),
+        candidate_accuracy=stats.accuracy(holdout_gold, candidate_pred),
+        production_accuracy=stats.accuracy(holdout_gold, production_pred),
+        diff_macro_f1=interval.difference,
+        ci_low=interval.low,
+        ci_high=interval.high,
+        confidence=champion.confidence,
+        bootstrap_samples=champion.bootstrap_samples,
+        seed=champion.seed,
+        mcnemar_candidate_only=candidate_only,
+        mcnemar_production_only=production_only,
+        mcnemar_p=stats.mcnemar_exact(candidate_only, production_only),
+        margin=champion.margin,
+        alpha=champion.alpha,
+        min_support=champion.min_support,
+        intents_worse=[c.intent for c in changes if c.significant and _dropped(c)],
+        intents_better=[c.intent for c in changes if c.significant and not _dropped(c)],
+        intent_changes=changes,
+        verdict=NO_CHANGE,
+        sentence="",
+    )
+    verdict = _verdict(comparison, champion.alpha)
+    return comparison.model_copy(
+        update={"verdict": verdict, "sentence": _sentence(comparison, verdict)}
+    )
+
+
+def _intent_change(change: stats.IntentRecallChange, alpha: float) -> IntentChange:
+    return IntentChange(
+        intent=change.intent,
+        support=change.support,
+        candidate_recall=change.candidate_recall,
+        production_recall=change.production_recall,
+        candidate_only=change.candidate_only,
+        production_only=change.production_only,
+        p_value=change.p_value,
+        p_adjusted=change.p_adjusted,
+        # A significant test with equal recall cannot happen (it needs discordant pairs
+        # in one direction), so significance always comes with a direction.
+        significant=change.p_adjusted < alpha,
+    )
+
+
+def _dropped(change: IntentChange) -> bool:
+    return change.candidate_recall < change.production_recall
+
+
+def _significant_loss(comparison: ChampionComparison, alpha: float) -> bool:
+    return (
+        comparison.mcnemar_p < alpha
+        and comparison.mcnemar_production_only > comparison.mcnemar_candidate_only
+    )
+
+
+def _verdict(comparison: ChampionComparison, alpha: float) -> str:
+    """Worse on any significant evidence of loss; better only when nothing says worse."""
+    if comparison.intents_worse or comparison.ci_high < 0 or _significant_loss(comparison, alpha):
+        return WORSE
+    if comparison.ci_low > 0:
+        return BETTER
+    return NO_CHANGE
+
+
+def _difference_clause(c: ChampionComparison) -> str:
+    return (
+        f"macro-F1 {_score(c.candidate_macro_f1)} vs {_score(c.production_macro_f1)} "
+        f"({_signed(c.diff_macro_f1)}, {c.confidence:.0%} CI {_signed(c.ci_low)} to "
+        f"{_signed(c.ci_high)}) on {c.n} holdout utterances"
+    )
+
+
+def _intent_clause(changes: Sequence[IntentChange], names: Sequence[str]) -> str:
+    by_name = {change.intent: change for change in changes}
+    return ", ".join(
+        f"'{name}' recall {_score(by_name[name].production_recall)} -> "
+        f"{_score(by_name[name].candidate_recall)} (Holm-adjusted {_p(by_name[name].p_adjusted)})"
+        for name in names
+    )
+
+
+def _sentence(c: ChampionComparison, verdict: str) -> str:
+    difference = _difference_clause(c)
+    mcnemar = (
+        f"McNemar {_p(c.mcnemar_p)} ({c.mcnemar_candidate_only} utterances only the candidate "
+        f"got right, {c.mcnemar_production_only} only production)"
+    )
+    if verdict == WORSE and c.intents_worse:
+        return (
+            f"The candidate is worse on {_count(len(c.intents_worse), 'intent')}: "
+            f"{_intent_clause(c.intent_changes, c.intents_worse)}; overall {difference}."
+        )
+    if verdict == WORSE:
+        return f"The candidate is worse: {difference}; {mcnemar}."
+    if verdict == BETTER:
+        return f"The candidate is better: {difference}, and no intent got significantly worse."
+    return f"No significant change: {difference}, an interval that includes zero; {mcnemar}."
+
+
+def champion_rules(comparison: ChampionComparison, champion: ChampionGate) -> list[GateRule]:
+    """The non-inferiority rules; none when the champion gate is disabled."""
+    if not champion.enabled:
+        return []
+    return [
+        _margin_rule(comparison, champion.margin),
+        _mcnemar_rule(comparison, champion.alpha),
+        _intent_drop_rule(comparison, champion),
+    ]
+
+
+def _margin_rule(c: ChampionComparison, margin: float) -> GateRule:
+    passed = c.ci_low > -margin
+    bound = f"{c.confidence:.0%} CI lower bound of the macro-F1 difference {_signed(c.ci_low)}"
+    message = (
+        f"{bound} > {_signed(-margin)} (non-inferiority margin {_score(margin)})"
+        if passed
+        else f"{bound} <= {_signed(-margin)}: a loss larger than the {_score(margin)} margin "
+        "is not ruled out"
+    )
+    return GateRule(
+        rule="champion.margin", passed=passed, value=c.ci_low, threshold=-margin, message=message
+    )
+
+
+def _mcnemar_rule(c: ChampionComparison, alpha: float) -> GateRule:
+    loss = _significant_loss(c, alpha)
+    counts = (
+        f"production right and candidate wrong on {c.mcnemar_production_only} utterances, "
+        f"the reverse on {c.mcnemar_candidate_only}"
+    )
+    message = (
+        f"McNemar exact test shows a significant loss: {counts} ({_p(c.mcnemar_p)}, alpha {alpha})"
+        if loss
+        else f"McNemar exact test shows no significant loss: {counts} ({_p(c.mcnemar_p)})"
+    )
+    return GateRule(
+        rule="champion.mcnemar",
+        passed=not loss,
+        value=c.mcnemar_p,
+        threshold=alpha,
+        message=message,
+    )
+
+
+def _intent_drop_rule(c: ChampionComparison, champion: ChampionGate) -> GateRule:
+    tested = len(c.intent_changes)
+    scope = f"{_count(tested, 'intent')} with >= {champion.min_support} holdout examples"
+    if c.intents_worse:
+        message = (
+            f"significant recall drop (Holm, alpha {champion.alpha}) among {scope}: "
+            f"{_intent_clause(c.intent_changes, c.intents_worse)}"
+        )
+    elif tested:
+        message = f"no significant recall drop among {scope}"
+    else:
+        message = (
+            f"no intent has >= {champion.min_support} holdout examples, so none was tested "
+            "(add holdout examples or lower gate.champion.min_support)"
+        )
+    return GateRule(
+        rule="champion.per_intent",
+        passed=not c.intents_worse,
+        value=float(len(c.intents_worse)),
+        threshold=0.0,
+        message=message,
+    )
+
+
+# --- the decision ---------------------------------------------------------------------------
+
+
+def decide(rules: Sequence[GateRule]) -> GateOutcome:
+    """Pass only when every rule passes; rules are given most important first."""
+    failed = [rule.message for rule in rules if not rule.passed]
+    if failed:
+        more = len(failed) - 1
+        noun = "rule" if more == 1 else "rules"
+        suffix = f" (and {more} more failed {noun})" if more else ""
+        return GateOutcome(passed=False, reason=f"{failed[0]}{suffix}", reasons=failed)
+    if not rules:
+        return GateOutcome(
+            passed=True,
+            reason="No gate rule is configured or applicable, so nothing blocked the candidate.",
+        )
+    names = ", ".join(rule.rule for rule in rules)
+    return GateOutcome(
+        passed=True,
+        reason=f"All {len(rules)} gate rules passed ({names}).",
+        reasons=[rule.message for rule in rules],
+    )
+
+
+def promotion_rules(
+    gate: GateSection, metrics: EvalMetrics, comparison: ChampionComparison | None
+) -> list[GateRule]:
+    """Every rule of our gate: thresholds, then champion/challenger when it was compared."""
+    rules = threshold_rules(gate, metrics)
+    if comparison is not None:
+        rules += champion_rules(comparison, gate.champion)
+    return rules
+
+
+# --- the gates we compare against in benchmarks/decision_quality.py -------------------------
+
+
+def threshold_only_gate(gate: GateSection, metrics: EvalMetrics) -> GateOutcome:
+    """The seed's gate: fixed floors on the service's validation metrics, nothing else."""
+    return decide(threshold_rules(gate, metrics))
+
+
+def raw_delta_gate(
+    candidate_macro_f1: float, production_macro_f1: float, *, min_delta: float = 0.0
+) -> GateOutcome:
+    """What other NLU actions show: promote when the candidate's score is not lower."""
+    delta = candidate_macro_f1 - production_macro_f1
+    passed = delta >= min_delta
+    relation = ">=" if passed else "<"
+    rule = GateRule(
+        rule="raw_delta",
+        passed=passed,
+        value=delta,
+        threshold=min_delta,
+        message=f"macro-F1 change {_signed(delta)} {relation} {_signed(min_delta)}",
+    )
+    return decide([rule])
