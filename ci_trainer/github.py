@@ -24,6 +24,7 @@ import sys
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
@@ -55,14 +56,39 @@ def _neutralise_command(line: str) -> str:
     return " " + line if line.lstrip().startswith("::") else line
 
 
+@dataclass
+class Tally:
+    """Annotations shown and held back so far, per kind."""
+
+    shown: dict[str, int] = field(default_factory=lambda: dict.fromkeys(ANNOTATION_KINDS, 0))
+    held: dict[str, list[str]] = field(
+        default_factory=lambda: {kind: [] for kind in ANNOTATION_KINDS}
+    )
+
+
+STDOUT_TALLY = Tally()
+
+
 class Commands:
     """Writes workflow commands to one stream (stdout on Actions; a StringIO in tests)."""
 
-    def __init__(self, stream: TextIO | None = None, *, limit: int = ANNOTATION_LIMIT) -> None:
+    def __init__(
+        self,
+        stream: TextIO | None = None,
+        *,
+        limit: int = ANNOTATION_LIMIT,
+        tally: Tally | None = None,
+    ) -> None:
         self._stream = stream if stream is not None else sys.stdout
         self._limit = limit
-        self._shown: dict[str, int] = dict.fromkeys(ANNOTATION_KINDS, 0)
-        self._held: dict[str, list[str]] = {kind: [] for kind in ANNOTATION_KINDS}
+        # GitHub's limit is per step, i.e. per process writing to stdout: every writer on
+        # stdout shares one tally, so the reporter's annotations and `publish`'s count
+        # together and `publish` can flush what the reporter held back.
+        if tally is None:
+            tally = STDOUT_TALLY if stream is None else Tally()
+        self._tally = tally
+        self._shown = tally.shown
+        self._held = tally.held
         self._broken = False
 
     def echo(self, text: str) -> None:
@@ -127,7 +153,8 @@ class Commands:
     def flush(self) -> None:
         """Emit the held annotations: the one that fits, or a count of those that do not."""
         for kind in ANNOTATION_KINDS:
-            held, self._held[kind] = self._held[kind], []
+            held = list(self._held[kind])
+            self._held[kind].clear()
             if len(held) == 1:
                 self._write(held[0])
                 self._shown[kind] += 1
@@ -295,6 +322,23 @@ def give_to_workspace_owner(paths: Iterable[Path | str], env: Mapping[str, str])
                 continue
 
 
+def workspace_relative(path: str, env: Mapping[str, str]) -> str:
+    """`path` relative to GITHUB_WORKSPACE when it lies inside it, else unchanged.
+
+    Later steps run on the host, where the workspace is not `/github/workspace`: a path
+    relative to the workspace is what `actions/upload-artifact` resolves correctly.
+    """
+    workspace_text = env.get("GITHUB_WORKSPACE")
+    if not workspace_text or not path:
+        return path
+    try:
+        workspace = Path(workspace_text).resolve()
+        resolved = Path(path).resolve()
+        return resolved.relative_to(workspace).as_posix()
+    except (OSError, ValueError):
+        return path
+
+
 # --- publishing a run ----------------------------------------------------------------
 
 
@@ -343,6 +387,7 @@ def publish(
 
     for problem in problems:
         commands.warning(f"could not write the run's outputs or summary: {problem}")
+    commands.flush()  # the annotations held back during the run, now that it is over
     give_to_workspace_owner(written, env)
     return written
 

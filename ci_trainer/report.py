@@ -210,8 +210,12 @@ def _threshold_for(result: RunResult, metric: str) -> Any:
     rule = _gate_rule_for(result, metric)
     if rule is not None and rule.threshold is not None:
         return rule.threshold
-    value = result.thresholds.get(f"min_{metric}")
-    return value if isinstance(value, (int, float)) else None
+    # The runner records the config's sections ({"gate": {...}, "validation": {...}});
+    # a flat {"min_f1": ...} is accepted too.
+    gate = result.thresholds.get("gate")
+    section = gate if isinstance(gate, dict) else result.thresholds
+    value = section.get(f"min_{metric}")
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
 def _metric(metrics: EvalMetrics | None, name: str) -> float | None:

@@ -117,7 +117,10 @@ def _base(decision: Decision, reason: str, **fields: Any) -> RunResult:
         "model_id": "banking-nlu",
         "config_path": "training-config.yaml",
         "config_sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
-        "thresholds": {"min_f1": 0.85, "min_precision": 0.8, "min_recall": None},
+        "thresholds": {
+            "gate": {"min_f1": 0.85, "min_precision": 0.8, "min_recall": None},
+            "validation": {"max_imbalance_ratio": 5.0, "min_examples_per_intent": 10},
+        },
         "provenance": Provenance(
             repository="acme/nlu-models",
             commit="0123456789abcdef0123456789abcdef01234567",

@@ -1,0 +1,29 @@
+# ci-trainer as a GitHub container action (action.yml: runs.using docker, image Dockerfile).
+#
+# The base is pinned by the digest of the python:3.12-slim index, so a rebuild uses the
+# same OS and interpreter. (No registry is reachable from the development machines; this
+# digest is the one public repositories pin for python:3.12-slim. Re-resolve it with
+# `docker buildx imagetools inspect python:3.12-slim` when bumping.)
+FROM python:3.12-slim@sha256:78387bc3881b8273120a12ebe6c1ab22b018ccc2c9adf565ae1ac9b536e184ea
+
+# No .pyc files in the image or the workspace; log lines reach the runner as they happen.
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+
+# Dependencies first, in their own layer: it is rebuilt only when the pins change.
+# --no-deps + pip check: the file pins the whole closure, nothing unpinned sneaks in.
+COPY requirements/action.txt /app/requirements/action.txt
+RUN python -m pip install --no-deps --requirement /app/requirements/action.txt \
+    && python -m pip check
+
+# The package itself: plain files under /app, found because the entrypoint's folder is
+# first on sys.path. No build step, so no setuptools in the image.
+COPY ci_trainer /app/ci_trainer
+COPY entrypoint.py /app/entrypoint.py
+
+# No USER: the runner mounts the workspace owned by its own user and runs the container
+# as root; the action hands the files it writes back to the workspace's owner.
+# No WORKDIR reliance: the runner sets the working directory to /github/workspace.
+ENTRYPOINT ["python", "/app/entrypoint.py"]
