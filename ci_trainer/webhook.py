@@ -31,7 +31,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
-from urllib.parse import SplitResult, urlsplit
+from urllib.parse import SplitResult, parse_qsl, urlsplit
 
 import requests
 
@@ -265,11 +265,19 @@ class _Scrubber:
 
 
 def _secret_url_parts(url: str) -> list[str]:
-    parts = urlsplit(url.strip())
-    found = [parts.query, parts.fragment, url.strip()]
+    """The parts of `url` that may be credentials: query (and each value), fragment,
+    userinfo, and the URL itself."""
+    text = url.strip()
+    found = [text]
+    try:
+        parts = urlsplit(text)
+    except ValueError:
+        return found
+    found += [parts.query, parts.fragment]
+    found += [value for _, value in parse_qsl(parts.query, keep_blank_values=True)]
     if "@" in parts.netloc:
-        found.append(parts.netloc.rsplit("@", 1)[0])
-    found.extend(value for value in (parts.username, parts.password) if value)
+        userinfo = parts.netloc.rsplit("@", 1)[0]
+        found += [userinfo, *userinfo.split(":", 1)]
     return found
 
 
@@ -302,6 +310,7 @@ def deliver(
     capped exponential back-off (or the receiver's Retry-After); stop early when `stop`
     is set. Never raises: the outcome is the returned WebhookDelivery."""
     scrub = _Scrubber(url, secret, redactor)
+    event_id = event_id or event_id_for(result)
     try:
         return _deliver(
             result,
@@ -355,9 +364,8 @@ def _deliver(
     policy: _Policy,
     scrub: _Scrubber,
     redactor: Redactor | None,
-    event_id: str | None,
+    event_id: str,
 ) -> WebhookDelivery:
-    event_id = event_id or event_id_for(result)
     outcome = WebhookDelivery(
         attempted=True, event_id=event_id, target=safe_target(url), signed=bool(secret)
     )

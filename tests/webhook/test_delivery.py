@@ -1,0 +1,202 @@
+"""deliver() against a real HTTP receiver on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import pytest
+
+from ci_trainer import webhook
+from ci_trainer.redact import Redactor
+from ci_trainer.result import Decision
+
+from .conftest import Receiver, Reply, make_result
+
+SECRET = "whsec-Kq8v3Zr0"
+FAST = {"timeout": 5.0, "backoff": 0.01, "max_backoff": 0.02}
+
+
+def test_signed_event_arrives_with_its_headers(receiver: Receiver) -> None:
+    result = make_result()
+    delivery = webhook.deliver(result, receiver.url, SECRET, **FAST)
+    assert delivery.delivered and delivery.attempted and delivery.signed
+    assert delivery.status_code == 200 and delivery.attempts == 1 and delivery.error is None
+    assert delivery.target == receiver.url
+    assert delivery.event_id == webhook.event_id_for(result)
+    [got] = receiver.received
+    assert got.path == "/hooks/nlu"
+    assert got.headers["X-CI-Trainer-Event"] == "model_promoted"
+    assert got.headers["X-CI-Trainer-Delivery"] == delivery.event_id
+    assert got.headers["Content-Type"] == "application/json; charset=utf-8"
+    assert webhook.verify_signature(got.body, got.headers["X-CI-Trainer-Signature"], SECRET)
+    event = json.loads(got.body)
+    assert event["eventId"] == delivery.event_id
+    assert event["decision"] == "promoted"
+    assert got.body == webhook.serialise(webhook.build_event(result, delivery.event_id))
+
+
+def test_without_a_secret_the_event_is_unsigned(receiver: Receiver) -> None:
+    delivery = webhook.deliver(make_result(), receiver.url, None, **FAST)
+    assert delivery.delivered and not delivery.signed
+    assert "X-CI-Trainer-Signature" not in receiver.received[0].headers
+    assert webhook.deliver(make_result(), receiver.url, "", **FAST).signed is False
+
+
+def test_retries_5xx_with_the_same_event_and_bytes(receiver: Receiver) -> None:
+    receiver.script = [Reply(500), Reply(502), Reply(200)]
+    delivery = webhook.deliver(make_result(), receiver.url, SECRET, **FAST)
+    assert delivery.delivered and delivery.attempts == 3 and delivery.status_code == 200
+    ids = {got.headers["X-CI-Trainer-Delivery"] for got in receiver.received}
+    bodies = {got.body for got in receiver.received}
+    signatures = {got.headers["X-CI-Trainer-Signature"] for got in receiver.received}
+    assert len(receiver.received) == 3
+    assert ids == {delivery.event_id} and len(bodies) == 1 and len(signatures) == 1
+
+
+def test_gives_up_after_the_attempt_budget(receiver: Receiver) -> None:
+    receiver.script = [Reply(503, body=b"maintenance")]
+    delivery = webhook.deliver(make_result(), receiver.url, SECRET, attempts=3, **FAST)
+    assert not delivery.delivered
+    assert delivery.attempts == 3 and len(receiver.received) == 3
+    assert delivery.status_code == 503
+    assert delivery.error == "HTTP 503 from the receiver: maintenance after 3 attempts"
+
+
+def test_4xx_is_final(receiver: Receiver) -> None:
+    receiver.script = [Reply(404, body=b"no such hook"), Reply(200)]
+    delivery = webhook.deliver(make_result(), receiver.url, SECRET, **FAST)
+    assert not delivery.delivered and delivery.attempts == 1
+    assert delivery.status_code == 404
+    assert delivery.error == "HTTP 404 from the receiver: no such hook"
+    assert len(receiver.received) == 1
+
+
+def test_408_and_429_are_retried(receiver: Receiver) -> None:
+    receiver.script = [Reply(408), Reply(429, {"Retry-After": "0"}), Reply(204, body=b"")]
+    delivery = webhook.deliver(make_result(), receiver.url, SECRET, **FAST)
+    assert delivery.delivered and delivery.attempts == 3 and delivery.status_code == 204
+
+
+def test_redirect_is_not_followed(receiver: Receiver) -> None:
+    receiver.script = [Reply(302, {"Location": "http://127.0.0.1:1/elsewhere"})]
+    delivery = webhook.deliver(make_result(), receiver.url, SECRET, **FAST)
+    assert not delivery.delivered and delivery.attempts == 1
+    assert "redirects are not followed" in (delivery.error or "")
+
+
+def test_retry_after_is_honoured(receiver: Receiver) -> None:
+    receiver.script = [Reply(429, {"Retry-After": "1"}), Reply(200)]
+    delivery = webhook.deliver(make_result(), receiver.url, SECRET, **FAST)
+    assert delivery.delivered and delivery.attempts == 2
+    first, second = receiver.received
+    # The back-off alone would wait 0.01 s; the second POST came after the asked 1 s.
+    assert second.at - first.at >= 0.95
+
+
+def test_receiver_down_is_reported_not_raised(closed_port: int) -> None:
+    url = f"http://127.0.0.1:{closed_port}/hooks?token=t0ps3cret"
+    delivery = webhook.deliver(make_result(), url, SECRET, attempts=3, **FAST)
+    assert delivery.attempted and not delivery.delivered
+    assert delivery.attempts == 3 and delivery.status_code is None
+    assert delivery.error == "connection refused (is the receiver running?) after 3 attempts"
+    assert delivery.target == f"http://127.0.0.1:{closed_port}/hooks"
+
+
+def test_stop_interrupts_the_wait_between_attempts(receiver: Receiver) -> None:
+    # The receiver asks for 30 s; the run is cancelled as soon as the first POST lands.
+    receiver.script = [Reply(503, {"Retry-After": "30"})]
+    stop = threading.Event()
+    canceller = threading.Thread(target=lambda: receiver.first_request.wait(10) and stop.set())
+    canceller.start()
+    delivery = webhook.deliver(make_result(), receiver.url, SECRET, stop=stop, **FAST)
+    canceller.join()
+    assert not delivery.delivered and delivery.attempts == 1
+    assert len(receiver.received) == 1
+    assert (delivery.error or "").startswith("stopped: the run was cancelled after 1 attempt(s)")
+    assert "HTTP 503" in (delivery.error or "")
+
+
+def test_stop_already_set_sends_nothing(receiver: Receiver) -> None:
+    stop = threading.Event()
+    stop.set()
+    delivery = webhook.deliver(make_result(), receiver.url, SECRET, stop=stop, **FAST)
+    assert not delivery.delivered and delivery.attempts == 0
+    assert receiver.received == []
+    assert delivery.error == "stopped: the run was cancelled after 0 attempt(s)"
+
+
+def test_bad_url_is_an_error_in_the_delivery(receiver: Receiver) -> None:
+    delivery = webhook.deliver(
+        make_result(), "http://hooks.example.com/nlu?token=t0ps3cret", SECRET, **FAST
+    )
+    assert delivery.attempted and not delivery.delivered and delivery.attempts == 0
+    assert delivery.target == "http://hooks.example.com/nlu"
+    assert "must use https://" in (delivery.error or "")
+    assert "t0ps3cret" not in (delivery.error or "")
+
+
+def test_unparsable_url_never_raises() -> None:
+    delivery = webhook.deliver(make_result(), "https://[::1/x", SECRET, **FAST)
+    assert not delivery.delivered and delivery.target is None
+    assert "cannot be parsed" in (delivery.error or "")
+
+
+def test_no_secret_in_body_error_or_delivery(receiver: Receiver) -> None:
+    client_secret = "cl13nt-s3cr3t-value"
+    token_in_url = "t0ps3cret-query-token"
+    leaky = make_result(Decision.FAILED, reason=f"auth failed with {client_secret}")
+    # The receiver echoes everything it was sent, as misbehaving services do.
+    receiver.script = [
+        Reply(
+            400,
+            body=f"bad {SECRET} {token_in_url} {client_secret} user:pw".encode(),
+        )
+    ]
+    url = receiver.url.replace("http://", "http://user:pw@") + f"?token={token_in_url}"
+    delivery = webhook.deliver(
+        leaky, url, SECRET, redactor=Redactor([client_secret, SECRET]), **FAST
+    )
+    [got] = receiver.received
+    assert client_secret.encode() not in got.body
+    assert SECRET.encode() not in got.body
+    assert json.loads(got.body)["reason"] == "auth failed with ***"
+    assert webhook.verify_signature(got.body, got.headers["X-CI-Trainer-Signature"], SECRET)
+    dumped = delivery.model_dump_json()
+    for value in (client_secret, SECRET, token_in_url, "user:pw"):
+        assert value not in dumped, value
+    assert delivery.error is not None and delivery.error.startswith("HTTP 400 from the receiver")
+
+
+def test_slow_receiver_times_out_and_is_retried(receiver: Receiver) -> None:
+    receiver.script = [Reply(200, delay=0.6), Reply(200)]
+    delivery = webhook.deliver(
+        make_result(), receiver.url, SECRET, timeout=0.2, backoff=0.01, max_backoff=0.02
+    )
+    assert delivery.delivered and delivery.attempts == 2
+    assert len({got.headers["X-CI-Trainer-Delivery"] for got in receiver.received}) == 1
+
+
+def test_slow_receiver_every_time_is_a_timeout_error(receiver: Receiver) -> None:
+    receiver.script = [Reply(200, delay=0.4)]
+    delivery = webhook.deliver(
+        make_result(), receiver.url, SECRET, timeout=0.1, attempts=2, backoff=0.01
+    )
+    assert not delivery.delivered
+    assert delivery.error == "no answer within 0.1 s after 2 attempts"
+
+
+def test_an_internal_bug_is_reported_not_raised(
+    receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(result: object, event_id: str) -> dict[str, object]:
+        raise RuntimeError(f"bug while building with {SECRET}")
+
+    monkeypatch.setattr(webhook, "build_event", broken)
+    delivery = webhook.deliver(make_result(), receiver.url, SECRET, **FAST)
+    assert not delivery.delivered and receiver.received == []
+    assert (
+        delivery.error
+        == "internal error while delivering: RuntimeError: bug while building with ***"
+    )
+    assert delivery.event_id == webhook.event_id_for(make_result())

@@ -1,0 +1,180 @@
+"""build_event, signatures and URL rules (no network)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from ci_trainer import webhook
+from ci_trainer.result import Decision
+
+from .conftest import make_result
+
+SECRET = "whsec-Kq8v3Zr0"
+
+
+def test_event_has_the_seed_fields_and_the_decision() -> None:
+    result = make_result()
+    event = webhook.build_event(result, "e-1")
+    assert event["event"] == "model_promoted"
+    assert event["eventId"] == "e-1"
+    assert event["timestamp"] == "2026-11-26T21:01:30+00:00"
+    assert event["modelId"] == "mdl_banking"
+    assert event["trainingId"] == "trn_42"
+    assert event["versionId"] == "ver_7"
+    assert event["source"] == "ci-trainer"
+    assert event["decision"] == "promoted"
+    assert event["reason"] == "F1 0.910 >= 0.850"
+    assert event["promoted"] is True
+    assert event["environment"] == "production"
+    assert event["productionVersionId"] == "ver_6"
+    assert event["auditId"] == result.run_uuid
+    assert event["metrics"]["f1"] == 0.91
+    assert event["metrics"]["precision"] is None  # not given by the service, not invented
+    assert event["metrics"]["perIntent"][0]["intent"] == "lost_card"
+    assert event["provenance"] == {
+        "repository": "acme/bank-bot",
+        "commit": "0" * 40,
+        "ref": "refs/heads/main",
+        "runId": "99",
+        "runAttempt": None,
+    }
+
+
+@pytest.mark.parametrize(
+    ("decision", "name"),
+    [
+        (Decision.APPROVED, "model_training_completed"),
+        (Decision.REJECTED, "model_training_completed"),
+        (Decision.PROMOTED, "model_promoted"),
+        (Decision.FAILED, "model_training_failed"),
+        (Decision.INVALID, "model_training_invalid"),
+        (Decision.VALIDATED, "model_validation_completed"),
+        (Decision.SKIPPED, "model_training_skipped"),
+    ],
+)
+def test_event_name_per_decision(decision: Decision, name: str) -> None:
+    assert webhook.build_event(make_result(decision), "e")["event"] == name
+
+
+def test_every_decision_has_an_event_name() -> None:
+    assert set(webhook.EVENT_NAMES) == set(Decision)
+
+
+def test_failed_run_without_metrics_has_null_metrics() -> None:
+    result = make_result(Decision.FAILED, metrics=None, training_id=None, version_id=None)
+    event = webhook.build_event(result, "e")
+    assert event["metrics"] is None and event["trainingId"] is None
+    assert event["promoted"] is False
+
+
+def test_event_id_is_a_uuid_stable_per_run() -> None:
+    first = webhook.event_id_for(make_result())
+    assert uuid.UUID(first).version == 5
+    assert webhook.event_id_for(make_result()) == first
+    other = make_result(run_uuid="another-run")
+    assert webhook.event_id_for(other) != first
+
+
+def test_signature_is_hmac_sha256_of_the_exact_bytes() -> None:
+    body = webhook.serialise(webhook.build_event(make_result(), "e"))
+    header = webhook.sign(body, SECRET)
+    expected = hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+    assert header == f"sha256={expected}"
+    assert webhook.verify_signature(body, header, SECRET)
+    assert webhook.verify_signature(body, header.upper().replace("SHA256=", "sha256="), SECRET)
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        lambda body, header: (body + b" ", header),
+        lambda body, header: (body.replace(b"promoted", b"rejected", 1), header),
+        lambda body, header: (body, header[:-1] + ("0" if header[-1] != "0" else "1")),
+        lambda body, header: (body, header.replace("sha256=", "sha1=")),
+        lambda body, header: (body, header.replace("sha256=", "")),
+        lambda body, header: (body, ""),
+        lambda body, header: (body, "sha256=ünïcode"),
+    ],
+)
+def test_signature_rejects_any_change(tamper: object) -> None:
+    body = webhook.serialise(webhook.build_event(make_result(), "e"))
+    header = webhook.sign(body, SECRET)
+    changed_body, changed_header = tamper(body, header)  # type: ignore[operator]
+    assert not webhook.verify_signature(changed_body, changed_header, SECRET)
+
+
+def test_signature_with_another_secret_fails() -> None:
+    body = b'{"a":1}'
+    assert not webhook.verify_signature(body, webhook.sign(body, SECRET), "other-secret")
+    assert not webhook.verify_signature(body, webhook.sign(body, SECRET), "")
+
+
+@pytest.mark.parametrize(
+    ("url", "target"),
+    [
+        ("https://hooks.example.com/nlu", "https://hooks.example.com/nlu"),
+        (
+            "https://user:pw@hooks.example.com:8443/a/b?token=t0ps3cret#x",
+            "https://hooks.example.com:8443/a/b",
+        ),
+        ("http://127.0.0.1:9000/h", "http://127.0.0.1:9000/h"),
+        ("http://127.8.9.10/h", "http://127.8.9.10/h"),
+        ("http://localhost:8080/h?k=v", "http://localhost:8080/h"),
+        ("http://[::1]:8080/h", "http://[::1]:8080/h"),
+        ("HTTPS://Hooks.Example.com/x", "https://hooks.example.com/x"),
+    ],
+)
+def test_usable_urls_and_their_safe_target(url: str, target: str) -> None:
+    assert webhook.check_url(url) == target
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("http://hooks.example.com/nlu", "must use https://"),
+        ("http://10.0.0.1/nlu", "must use https://"),
+        ("http://localhost.example.com/nlu", "must use https://"),
+        ("ftp://hooks.example.com/nlu", "must start with https:// (scheme: 'ftp')"),
+        ("hooks.example.com/nlu", "must start with https:// (scheme: none)"),
+        ("https:///nlu", "has no host"),
+        ("https://hooks.example.com:99999/nlu", "cannot be parsed"),
+    ],
+)
+def test_unusable_urls_are_clear_errors(url: str, message: str) -> None:
+    with pytest.raises(webhook.WebhookUrlError) as caught:
+        webhook.check_url(url)
+    assert message in str(caught.value)
+
+
+def test_url_error_never_shows_query_or_userinfo() -> None:
+    with pytest.raises(webhook.WebhookUrlError) as caught:
+        webhook.check_url("http://alice:pa55word@hooks.example.com/x?token=t0ps3cret")
+    text = str(caught.value)
+    assert "http://hooks.example.com/x" in text
+    assert "pa55word" not in text and "t0ps3cret" not in text and "alice" not in text
+
+
+NOW = datetime(2026, 11, 26, 21, 0, tzinfo=timezone.utc)
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [
+        (None, None),
+        ("", None),
+        ("3", 3.0),
+        ("0.5", 0.5),
+        ("-4", 0.0),
+        ("soon", None),
+        ("nan", None),
+        ((NOW + timedelta(seconds=12)).strftime("%a, %d %b %Y %H:%M:%S GMT"), 12.0),
+        ((NOW - timedelta(seconds=12)).strftime("%a, %d %b %Y %H:%M:%S GMT"), 0.0),
+    ],
+)
+def test_parse_retry_after(value: str | None, seconds: float | None) -> None:
+    assert webhook.parse_retry_after(value, now=NOW) == seconds
