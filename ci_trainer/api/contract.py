@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from typing import TYPE_CHECKING, Any
@@ -211,10 +211,18 @@ def request_errors(operation_id: str, body: Any) -> list[str]:
 
 
 def validate_response(
-    operation_id: str, status: int, body: Any, *, call: str | None = None
+    operation_id: str,
+    status: int,
+    body: Any,
+    *,
+    call: str | None = None,
+    redact: Callable[[str], str] = str,
 ) -> None:
-    """Raise ContractError naming the endpoint and fields when `body` breaks the contract."""
-    problems = response_errors(operation_id, status, body)
+    """Raise ContractError naming the endpoint and fields when `body` breaks the contract.
+
+    Messages quote offending values; `redact` (a Redactor) keeps secrets out of them.
+    """
+    problems = [redact(problem) for problem in response_errors(operation_id, status, body)]
     if not problems:
         return
     shown = "; ".join(problems[:_MAX_ERRORS])

@@ -36,7 +36,11 @@ def checked(response: HttpResponse, body: Any, model: type[M], redactor: Redacto
     """Validate `body` against openapi.yaml, then parse it into `model`."""
     try:
         contract.validate_response(
-            response.call.operation_id, response.status, body, call=response.call.label
+            response.call.operation_id,
+            response.status,
+            body,
+            call=response.call.label,
+            redact=redactor,
         )
     except ContractError as error:
         error.body = scrub_body(response.text, redactor)
