@@ -54,6 +54,7 @@ _METRICS: tuple[tuple[str, str], ...] = (
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
+_WWW = re.compile(r"(?i)\b(www)\.")
 
 
 def escape(text: object) -> str:
@@ -66,7 +67,9 @@ def escape(text: object) -> str:
     """
     value = _CONTROL.sub(" ", str(text))
     value = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", value)
+    value = _MARKDOWN_SPECIAL.sub(r"\\\1", value)
+    # GFM turns bare URLs into links; an escaped `:` or `.` keeps them plain text.
+    return _WWW.sub(r"\1\\.", value.replace("://", "\\://"))
 
 
 def fenced(text: str, language: str = "") -> str:
@@ -168,10 +171,12 @@ def _messages(result: RunResult) -> str | None:
         rows.append(
             [_LEVEL_ICONS.get(message.level, escape(message.level)), escape(where), escape(text)]
         )
-    body = "### Problems and notes\n\n"
+    parts = ["### Problems and notes"]
     if result.error and not any(m.level == "error" for m in result.messages):
-        body += f"**{escape(result.error.type)}:** {escape(result.error.message)}\n\n"
-    return body + (table(["Level", "Where", "Message"], rows) if rows else "")
+        parts.append(f"**{escape(result.error.type)}:** {escape(result.error.message)}")
+    if rows:
+        parts.append(table(["Level", "Where", "Message"], rows))
+    return "\n\n".join(parts)
 
 
 def _troubleshooting(result: RunResult) -> str | None:
