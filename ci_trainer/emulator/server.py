@@ -1,0 +1,200 @@
+"""`Emulator`: the whole training service on a loopback port, in a background thread.
+
+    with Emulator(datasets={"ds_faq": Path("datasets/faq.yaml")}) as emu:
+        client = make_client(emu.base_url, emu.client_id, emu.client_secret)
+        ...
+        assert emu.state.trainings[training_id].status == "COMPLETED"
+
+The server is werkzeug's threaded WSGI server (one thread per connection), so several
+pipelines can use one emulator at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+from ci_trainer.emulator.app import BASE_PATH, EmulatorApp
+from ci_trainer.emulator.faults import FaultPlan
+from ci_trainer.emulator.jobs import TERMINAL, Timing
+from ci_trainer.emulator.ratelimit import RateLimit
+from ci_trainer.emulator.service import ALL_SCOPES, Credentials, DatasetStore, Service
+from ci_trainer.emulator.state import EmulatorState, TrainingView
+from ci_trainer.emulator.training import preload
+
+logger = logging.getLogger("ci_trainer.emulator")
+
+
+class _QuietHandler(WSGIRequestHandler):
+    """The app logs each request itself (with its faults); werkzeug's line would repeat it."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        return
+
+    def log(self, type: str, message: str, *args: Any) -> None:
+        logger.debug(message, *args)
+
+
+class Emulator:
+    """The training service emulator; a context manager that serves on a free port."""
+
+    def __init__(
+        self,
+        datasets: Mapping[str, Path | str],
+        *,
+        client_id: str | None = None,
+        client_secret: str | None = None,
+        time_scale: float = 1.0,
+        fault_plan: FaultPlan | str | Path | None = None,
+        token_expires_in: float = 3600.0,
+        granted_scopes: Iterable[str] | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        training_seconds: float | None = None,
+        rate_limit: RateLimit | None = None,
+        workers: int = 2,
+        holdout_path: Path | None = None,
+    ) -> None:
+        if time_scale < 0 or (training_seconds is not None and training_seconds < 0):
+            msg = "time_scale and training_seconds must not be negative"
+            raise ValueError(msg)
+        if token_expires_in <= 0:
+            msg = "token_expires_in must be a positive number of seconds"
+            raise ValueError(msg)
+        self.client_id = client_id or f"emulator-{secrets.token_hex(4)}"
+        self.client_secret = client_secret or secrets.token_urlsafe(24)
+        self.generated_credentials = client_id is None or client_secret is None
+        self.holdout_path = holdout_path
+        self.fault_plan = _plan(fault_plan)
+        store = DatasetStore({key: Path(value) for key, value in datasets.items()})
+        scopes = frozenset(ALL_SCOPES if granted_scopes is None else granted_scopes)
+        self.service = Service(
+            store,
+            Credentials(self.client_id, self.client_secret, scopes, token_expires_in),
+            Timing(time_scale=time_scale, training_seconds=training_seconds),
+            workers=workers,
+        )
+        self.app = EmulatorApp(self.service, fault_plan=self.fault_plan, rate_limit=rate_limit)
+        self._host, self._port = host, port
+        self._server: BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
+
+    def __repr__(self) -> str:  # never the secret
+        return f"Emulator(base_url={self.base_url!r}, client_id={self.client_id!r})"
+
+    @classmethod
+    def from_config(cls, config_path: str | Path, **kwargs: Any) -> Emulator:
+        """Serve the datasets a training config names (paths relative to the config file).
+
+        Raises `ConfigError` for a config that cannot be read, `DatasetError` for a
+        dataset file that cannot be.
+        """
+        from ci_trainer.config import load_config
+
+        loaded = load_config(config_path)
+        datasets = {ref.id: loaded.resolve(ref.path) for ref in loaded.config.datasets if ref.path}
+        holdout = loaded.config.holdout
+        kwargs.setdefault("holdout_path", loaded.resolve(holdout.path) if holdout else None)
+        emulator = cls(datasets, **kwargs)
+        emulator.check_datasets()
+        return emulator
+
+    def check_datasets(self) -> None:
+        """Read every dataset file now, so a broken one fails at start (`DatasetError`)."""
+        for dataset_id in self.service.datasets.paths:
+            self.service.datasets.load(dataset_id)
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def start(self) -> Emulator:
+        if self._server is not None:
+            return self
+        server = make_server(
+            self._host, self._port, self.app, threaded=True, request_handler=_QuietHandler
+        )
+        self._server = server
+        self._thread = threading.Thread(
+            target=server.serve_forever, name="ci-trainer-emulator", daemon=True
+        )
+        self._thread.start()
+        # Warm scikit-learn up while the client authenticates and validates datasets.
+        threading.Thread(target=preload, name="emulator-preload", daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is None:
+            return
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        self.service.close()
+        self._server, self._thread = None, None
+
+    def serve_forever(self) -> None:
+        """Serve in the calling thread (the CLI); returns after `stop()` from a signal."""
+        self.start()
+        assert self._thread is not None
+        while self._thread.is_alive():
+            self._thread.join(timeout=0.5)
+
+    def __enter__(self) -> Emulator:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # -- addresses and inspection -------------------------------------------------------
+
+    @property
+    def port(self) -> int:
+        if self._server is None:
+            msg = "the emulator is not running; use it as a context manager or call start()"
+            raise RuntimeError(msg)
+        return int(self._server.server_port)
+
+    @property
+    def base_url(self) -> str:
+        if self._server is None:
+            return f"http://{self._host}:{self._port or '<not started>'}{BASE_PATH}"
+        host = f"[{self._host}]" if ":" in self._host else self._host
+        return f"http://{host}:{self.port}{BASE_PATH}"
+
+    @property
+    def state(self) -> EmulatorState:
+        """A consistent snapshot: trainings, versions, production pointers, request log."""
+        return self.service.snapshot()
+
+    def wait_for_training(self, training_id: str, timeout: float = 30.0) -> TrainingView:
+        """Block until the training is COMPLETED, FAILED or CANCELLED (tests)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            view = self.state.trainings[training_id]
+            if view.status in TERMINAL or time.monotonic() >= deadline:
+                return view
+            time.sleep(0.02)
+
+    def set_production(self, model_id: str, version_id: str) -> None:
+        """Point the model's production at a version, as another team member might."""
+        self.service.set_production(model_id, version_id)
+
+
+def _plan(value: FaultPlan | str | Path | None) -> FaultPlan:
+    if value is None:
+        return FaultPlan()
+    if isinstance(value, FaultPlan):
+        return value
+    return FaultPlan.from_yaml(value)
