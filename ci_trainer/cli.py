@@ -56,6 +56,22 @@ def build_parser() -> argparse.ArgumentParser:
         default=3600.0,
         help="lifetime of issued tokens in seconds",
     )
+    emulator.add_argument(
+        "--training-seconds",
+        type=float,
+        default=None,
+        help="nominal length of every training (default: its real compute time); "
+        "the job is RUNNING for time-scale x this",
+    )
+    emulator.add_argument(
+        "--rate-limit",
+        default=None,
+        metavar="RATE/BURST",
+        help="token-bucket limit per client, e.g. 5/10 (default: off)",
+    )
+    emulator.add_argument(
+        "--workers", type=int, default=2, help="trainings computed at once (default 2)"
+    )
 
     audit = commands.add_parser("audit", help="audit log tools")
     audit_commands = audit.add_subparsers(dest="audit_command", required=True, metavar="ACTION")

@@ -1,0 +1,101 @@
+"""`ci-trainer emulator`: serve the training service emulator until SIGINT or SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+from collections.abc import Mapping
+from types import FrameType
+from typing import TextIO
+
+from ci_trainer.emulator.ratelimit import RateLimit
+from ci_trainer.emulator.server import Emulator
+from ci_trainer.errors import CiTrainerError
+
+
+def serve_cli(
+    args: argparse.Namespace,
+    *,
+    env: Mapping[str, str] | None = None,
+    out: TextIO | None = None,
+) -> int:
+    """Start the emulator from the CLI arguments; returns the process exit code."""
+    env = os.environ if env is None else env
+    out = out or sys.stdout
+    try:
+        emulator = _emulator(args, env)
+    except CiTrainerError as exc:
+        print(f"ci-trainer emulator: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except ValueError as exc:
+        print(f"ci-trainer emulator: {exc}", file=sys.stderr)
+        return 2
+    try:
+        emulator.start()
+    except OSError as exc:
+        print(
+            f"ci-trainer emulator: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}"
+            " (choose another --port, or 0 for a free one)",
+            file=sys.stderr,
+        )
+        return 3
+    _announce(emulator, out)
+    _log_requests()
+    return _serve(emulator)
+
+
+def _emulator(args: argparse.Namespace, env: Mapping[str, str]) -> Emulator:
+    rate = getattr(args, "rate_limit", None)
+    return Emulator.from_config(
+        args.config,
+        client_id=env.get("COGNIGY_CLIENT_ID") or None,
+        client_secret=env.get("COGNIGY_CLIENT_SECRET") or None,
+        time_scale=args.time_scale,
+        fault_plan=args.fault_plan,
+        token_expires_in=args.token_expires_in,
+        host=args.host,
+        port=args.port,
+        training_seconds=getattr(args, "training_seconds", None),
+        rate_limit=RateLimit.parse(rate) if rate else None,
+        workers=getattr(args, "workers", 2),
+    )
+
+
+def _announce(emulator: Emulator, out: TextIO) -> None:
+    print(f"ci-trainer emulator serving {emulator.base_url}", file=out)
+    print(f"COGNIGY_BASE_URL={emulator.base_url}", file=out)
+    if emulator.generated_credentials:
+        # Generated per start, for this loopback emulator only; the user needs them to connect.
+        print(f"COGNIGY_CLIENT_ID={emulator.client_id}", file=out)
+        print(f"COGNIGY_CLIENT_SECRET={emulator.client_secret}", file=out)
+    else:
+        print(
+            "credentials: COGNIGY_CLIENT_ID / COGNIGY_CLIENT_SECRET from the environment", file=out
+        )
+    print("stop with Ctrl-C", file=out, flush=True)
+
+
+def _log_requests() -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+    logger = logging.getLogger("ci_trainer.emulator")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+
+
+def _serve(emulator: Emulator) -> int:
+    def stop(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        emulator.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        emulator.stop()
+        signal.signal(signal.SIGTERM, previous)
+    return 0
