@@ -1,0 +1,152 @@
+"""Reading the runner's INPUT_* variables, and what a mistake in them produces."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from run_results import rejected
+from runner_files import read_github_output
+
+from ci_trainer import action
+from ci_trainer.errors import ConfigError
+from ci_trainer.result import Decision, Mode
+
+
+def test_hyphenated_name_as_the_runner_passes_it() -> None:
+    env = {"INPUT_CLIENT-SECRET": "  s3cret  ", "INPUT_CLIENT_SECRET": "other"}
+    assert action.read_input(env, "client-secret") == "s3cret"
+
+
+def test_underscore_fallback() -> None:
+    assert action.read_input({"INPUT_CLIENT_SECRET": "s3cret"}, "client-secret") == "s3cret"
+
+
+def test_unset_or_blank_input_gives_the_action_yml_default() -> None:
+    assert action.read_input({}, "config") == "training-config.yaml"
+    assert action.read_input({"INPUT_MODE": "  "}, "mode") == "train"
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"), [("true", True), ("FALSE", False), (" True ", True)]
+)
+def test_booleans_accept_only_true_or_false(value: str, expected: bool) -> None:
+    assert action.parse_bool("fail-on-reject", value) is expected
+
+
+@pytest.mark.parametrize("value", ["yes", "1", "on", "ture", ""])
+def test_other_booleans_are_an_error_naming_the_input(value: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        action.parse_bool("fail-on-reject", value)
+    issue = caught.value.issues[0]
+    assert issue.field == "fail-on-reject"
+    assert issue.message == f"must be true or false, got {value!r}"
+
+
+def test_mode_is_checked() -> None:
+    assert action.parse_mode("Promote") is Mode.PROMOTE
+    with pytest.raises(ConfigError, match="must be one of validate, train, promote, got 'deploy'"):
+        action.parse_mode("deploy")
+
+
+def test_all_input_problems_are_reported_together() -> None:
+    with pytest.raises(ConfigError) as caught:
+        action.parse_inputs({"INPUT_MODE": "ship", "INPUT_FAIL-ON-REJECT": "nope"})
+    assert [issue.field for issue in caught.value.issues] == ["mode", "fail-on-reject"]
+
+
+def test_inputs_override_the_environment_and_blank_inputs_do_not() -> None:
+    env = {
+        "COGNIGY_TENANT": "from-env",
+        "COGNIGY_CLIENT_ID": "env-id",
+        "INPUT_TENANT": "from-input",
+        "INPUT_CLIENT-ID": "",
+        "INPUT_BASE-URL": "http://127.0.0.1:9/api/v1",
+        "INPUT_WEBHOOK_SECRET": "hook-secret",
+    }
+    merged = action.run_environment(env)
+    assert merged["COGNIGY_TENANT"] == "from-input"
+    assert merged["COGNIGY_CLIENT_ID"] == "env-id"
+    assert merged["COGNIGY_BASE_URL"] == "http://127.0.0.1:9/api/v1"
+    assert merged["WEBHOOK_SECRET"] == "hook-secret"
+
+
+def test_fail_on_reject_false_turns_a_rejection_into_success() -> None:
+    result = rejected()
+    assert action.exit_code(result, fail_on_reject=True) == 1
+    assert action.exit_code(result, fail_on_reject=False) == 0
+    failed = result.model_copy(update={"decision": Decision.FAILED})
+    assert action.exit_code(failed, fail_on_reject=False) == 3
+
+
+def runner_env(tmp_path: Path, **inputs: str) -> dict[str, str]:
+    files = tmp_path / "file_commands"
+    files.mkdir()
+    (files / "out").touch()
+    (files / "summary").touch()
+    env = {
+        "GITHUB_ACTIONS": "true",
+        "GITHUB_WORKSPACE": str(tmp_path),
+        "GITHUB_OUTPUT": str(files / "out"),
+        "GITHUB_STEP_SUMMARY": str(files / "summary"),
+        "GITHUB_SHA": "0123456789abcdef0123456789abcdef01234567",
+    }
+    for name, value in inputs.items():
+        env[f"INPUT_{name.upper().replace('_', '-')}"] = value
+    return env
+
+
+def test_bad_inputs_end_invalid_with_outputs_summary_and_masks_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    env = runner_env(
+        tmp_path,
+        fail_on_reject="yes",
+        client_secret="very-secret-value",
+        webhook_secret="hook-key-1",
+    )
+    code = action.main(env)
+    assert code == 2
+    stdout = capsys.readouterr().out.splitlines()
+    assert stdout[:2] == ["::add-mask::very-secret-value", "::add-mask::hook-key-1"]
+    assert any(
+        line.startswith("::error title=input fail-on-reject::") and "got 'yes'" in line
+        for line in stdout
+    )
+    outputs = read_github_output(Path(env["GITHUB_OUTPUT"]))
+    assert outputs["decision"] == "invalid"
+    assert outputs["promoted"] == "false"
+    assert "must be true or false, got 'yes'" in outputs["reason"]
+    summary = Path(env["GITHUB_STEP_SUMMARY"]).read_text(encoding="utf-8")
+    assert summary.startswith("## ⚠️ Invalid")
+    assert "very-secret-value" not in summary + json.dumps(outputs)
+
+
+def test_missing_working_directory_is_an_input_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    env = runner_env(tmp_path, working_directory="models/nope")
+    assert action.main(env) == 2
+    outputs = read_github_output(Path(env["GITHUB_OUTPUT"]))
+    assert outputs["decision"] == "invalid"
+    assert "cannot change to 'models/nope'" in outputs["reason"]
+    assert "::error title=input working-directory::" in capsys.readouterr().out
+
+
+def test_a_crash_in_the_runner_is_reported_as_failed_not_a_traceback_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def explode(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(action, "_execute", explode)
+    env = runner_env(tmp_path)
+    assert action.main(env) == 3
+    captured = capsys.readouterr()
+    assert "RuntimeError: boom" in captured.err  # our bug: the traceback is kept
+    assert "::error::ci-trainer crashed (RuntimeError: boom); please report it" in captured.out
+    assert read_github_output(Path(env["GITHUB_OUTPUT"]))["decision"] == "failed"
