@@ -113,6 +113,7 @@ class ScriptedServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # header and body go out in two writes
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass  # keep test output clean
