@@ -56,7 +56,7 @@ def _checked_base_url(url: str) -> str:
         host = parts.hostname or ""
         _ = parts.port  # raises ValueError on a bad port
     except ValueError:
-        msg = f"COGNIGY_BASE_URL {url!r} is not a valid URL"
+        msg = "COGNIGY_BASE_URL is not a valid URL"  # not echoed: it may hold a password
         raise BaseUrlError(
             msg,
             hint="use e.g. https://acme.cognigy.ai/api/v1",

@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
-from typing import Any, TypeVar, overload
+from typing import Any, NoReturn, TypeVar, overload
 from urllib.parse import urlsplit
 
 import requests
@@ -273,7 +273,7 @@ class HttpClient:
         if self._stop.is_set():
             self._raise_interrupted(call)
 
-    def _raise_interrupted(self, call: Call) -> None:
+    def _raise_interrupted(self, call: Call) -> NoReturn:
         msg = f"cancelled while calling {call.label}"
         raise Interrupted(msg, hint="the runner asked the job to stop")
 
