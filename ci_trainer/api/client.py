@@ -268,7 +268,7 @@ def _check_status_value(response: HttpResponse, body: Any, redactor: Redactor) -
     if isinstance(value, str) and value not in TRAINING_STATUS_VALUES:
         raise ContractError(
             call=response.call.label,
-            message_text=f"unknown training status {redactor(value[:40])!r} "
+            message_text=f"unknown training status {redactor(value)[:40]!r} "
             f"(the contract knows {', '.join(TRAINING_STATUS_VALUES)})",
             status=response.status,
             hint_text="the service added a status ci-trainer does not know; "

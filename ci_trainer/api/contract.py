@@ -91,20 +91,25 @@ def _operation_spec(operation_id: str) -> dict[str, Any]:
     return spec
 
 
-def _resolve(node: Mapping[str, Any]) -> Mapping[str, Any]:
-    """Follow a local `$ref` (components/responses, requestBodies) to its target."""
-    seen = 0
-    while "$ref" in node:
-        ref = node["$ref"]
-        if not ref.startswith("#/") or seen > 20:
+def _follow(node: Mapping[str, Any], pointer: str) -> tuple[Mapping[str, Any], str]:
+    """Follow local `$ref`s (components/responses, requestBodies) to the object they name.
+
+    Returns the object and its JSON pointer in the document, which the schema validator
+    needs so the relative refs inside resolve against the whole document.
+    """
+    for _ in range(20):  # a cycle of refs is a broken document, not an endless loop
+        ref = node.get("$ref")
+        if ref is None:
+            return node, pointer
+        if not isinstance(ref, str) or not ref.startswith("#/"):
             msg = f"unsupported $ref {ref!r} in openapi.yaml"
             raise ValueError(msg)
         target: Any = document()
         for part in ref[2:].split("/"):
             target = target[part.replace("~1", "/").replace("~0", "~")]
-        node = target
-        seen += 1
-    return node
+        node, pointer = target, ref
+    msg = f"$ref cycle at {pointer!r} in openapi.yaml"
+    raise ValueError(msg)
 
 
 def _json_schema_pointer(content: Mapping[str, Any], base: str) -> str | None:
@@ -125,11 +130,9 @@ def _response_schema_pointer(operation_id: str, status: int) -> str | None:
     for key in (str(status), f"{status // 100}XX", "default"):
         if key not in responses:
             continue
-        node = responses[key]
-        base = f"#/paths/{_escape(op.path)}/{op.method.lower()}/responses/{key}"
-        if "$ref" in node:
-            base = node["$ref"]
-            node = _resolve(node)
+        node, base = _follow(
+            responses[key], f"#/paths/{_escape(op.path)}/{op.method.lower()}/responses/{key}"
+        )
         return _json_schema_pointer(node.get("content", {}), base)
     return None
 
@@ -139,10 +142,7 @@ def _request_schema_pointer(operation_id: str) -> str | None:
     body = _operation_spec(operation_id).get("requestBody")
     if body is None:
         return None
-    base = f"#/paths/{_escape(op.path)}/{op.method.lower()}/requestBody"
-    if "$ref" in body:
-        base = body["$ref"]
-        body = _resolve(body)
+    body, base = _follow(body, f"#/paths/{_escape(op.path)}/{op.method.lower()}/requestBody")
     content = body.get("content", {})
     pointer = _json_schema_pointer(content, base)
     if pointer is None and "application/x-www-form-urlencoded" in content:

@@ -90,3 +90,15 @@ def test_import_is_cheap_and_works_in_a_fresh_interpreter() -> None:
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "ok"
+
+
+def test_every_documented_response_and_request_schema_resolves() -> None:
+    for operation_id in contract.operations():
+        for key in contract.documented_statuses(operation_id):
+            status = 500 if key == "default" else int(key)
+            # `[]` is the wrong type for every body in the contract: each must complain.
+            assert contract.response_errors(operation_id, status, []), (operation_id, key)
+    with_bodies = ("getToken", "startTraining", "predict", "promoteVersion")
+    for operation_id in with_bodies:
+        assert contract.request_errors(operation_id, []), operation_id
+    assert contract.request_errors("cancelTraining", []) == []  # no body to check
