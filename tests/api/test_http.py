@@ -270,3 +270,29 @@ def test_jitter_source_is_injectable_and_deterministic(
         server.on("GET", STATUS, Reply(503, None), Reply(200, RUNNING))
         client.training_status(MODEL, "t-1")
     assert waits.delays[0] == waits.delays[1]
+
+
+def test_the_wait_per_call_is_capped(
+    server: ScriptedServer, make_client: Callable[..., TrainingClient], waits: Waits
+) -> None:
+    client = make_client(policy=RetryPolicy(max_wait_per_call=5, max_attempts=10))
+    server.on("GET", STATUS, Reply(503, None, {"Retry-After": "3"}))
+    with pytest.raises(ApiError) as caught:
+        client.training_status(MODEL, "t-1")
+    assert waits.delays == [3.0]  # a second 3 s wait would pass the 5 s cap
+    assert caught.value.status == 503
+
+
+def test_an_interrupted_wait_raises_interrupted_and_sends_no_more(
+    server: ScriptedServer, client: TrainingClient, waits: Waits
+) -> None:
+    waits.interrupt = True
+    server.on("GET", STATUS, Reply(502, None), Reply(200, RUNNING))
+    with pytest.raises(Interrupted, match="getTrainingStatus"):
+        client.training_status(MODEL, "t-1")
+    assert len(server.requests_to(STATUS)) == 1
+
+
+def test_an_idempotency_key_must_be_usable_as_the_contract_says(client: TrainingClient) -> None:
+    with pytest.raises(ValueError, match="Idempotency-Key"):
+        client.start_training(MODEL, TRAIN_BODY, idempotency_key="short")
