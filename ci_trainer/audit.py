@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from functools import cache
 from importlib import resources
-from pathlib import Path, PurePath
+from pathlib import Path
 from typing import Any
 
 from jsonschema import Draft202012Validator
@@ -72,25 +72,25 @@ def build_record(
     """
     record: dict[str, Any] = {
         "schemaVersion": SCHEMA_VERSION,
-        "auditId": result.run_uuid,
+        "auditId": _plain(result.run_uuid),
         "timestamp": _iso(result.finished_at),
         "startedAt": _iso(result.started_at),
         "finishedAt": _iso(result.finished_at),
-        "modelId": result.model_id,
-        "target": result.target,
-        "trainingId": result.training_id,
-        "versionId": result.version_id,
-        "status": result.status,
+        "modelId": _plain(result.model_id),
+        "target": _plain(result.target),
+        "trainingId": _plain(result.training_id),
+        "versionId": _plain(result.version_id),
+        "status": _plain(result.status),
         "durationSeconds": _plain(result.duration_seconds),
         "trainingSeconds": _plain(result.training_seconds),
         "metrics": _plain(result.metrics),
         "promotedToProduction": result.promoted,
         "convergenceData": _plain(result.convergence),
-        "governanceTags": [str(tag) for tag in governance_tags],
+        "governanceTags": [_text(str(tag)) for tag in governance_tags],
         "decision": result.decision.value,
         "exitCode": result.exit_code,
-        "reason": result.reason,
-        "reasons": list(result.reasons),
+        "reason": _plain(result.reason),
+        "reasons": _plain(result.reasons),
         "mode": result.mode.value,
         "thresholds": _plain(result.thresholds),
         "datasets": _plain(result.datasets),
@@ -98,19 +98,19 @@ def build_record(
         "gate": _plain(result.gate),
         "production": _plain(result.production),
         "champion": _plain(result.champion),
-        "championNote": result.champion_note,
+        "championNote": _plain(result.champion_note),
         "weakestIntents": _plain(result.weakest_intents),
         "attempts": _plain(result.attempts),
         "resources": _plain(result.resources),
-        "config": {"path": result.config_path, "sha256": result.config_sha256},
+        "config": {"path": _plain(result.config_path), "sha256": _plain(result.config_sha256)},
         "provenance": _plain(result.provenance),
         "webhook": _plain(result.webhook),
         "promotion": _plain(result.promotion),
         "support": _plain(result.support),
         "error": _plain(result.error),
         "messages": _plain(result.messages),
-        "toolVersion": result.tool_version,
-        "backend": result.backend,
+        "toolVersion": _plain(result.tool_version),
+        "backend": _plain(result.backend),
     }
     return _redact_tree(record, redactor) if redactor is not None else record
 
@@ -145,18 +145,28 @@ def _plain(value: Any) -> Any:
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, dict):
-        return {str(key): _plain(item) for key, item in value.items()}
+        return {_text(str(key)): _plain(item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
         return [_plain(item) for item in value]
     if isinstance(value, (set, frozenset)):
         return sorted((_plain(item) for item in value), key=str)
     if isinstance(value, float):
         return value if math.isfinite(value) else None
-    if value is None or isinstance(value, (bool, int, str)):
+    if isinstance(value, str):
+        return _text(value)
+    if value is None or isinstance(value, (bool, int)):
         return value
-    if isinstance(value, PurePath):
-        return str(value)
-    return str(value)
+    return _text(str(value))  # paths and anything else a RunResult may hold
+
+
+def _text(value: str) -> str:
+    # A lone surrogate (a file name read with surrogateescape) cannot be written as
+    # UTF-8; keep it visible as an escape instead of failing the whole record.
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    return value
 
 
 def _iso(moment: datetime) -> str:
@@ -215,6 +225,7 @@ def append_record(path: Path, record: dict[str, Any]) -> AppendResult:
     written; a partly written line is cut off again so the log stays verifiable.
     """
     path = Path(path)
+    _check_serialisable(path, record)
     _make_parents(path)
     fd, created = _open_log(path)
     try:
@@ -237,6 +248,18 @@ def _line_text(record: dict[str, Any]) -> str:
     return json.dumps(
         record, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
     )
+
+
+def _check_serialisable(path: Path, record: dict[str, Any]) -> None:
+    """Fail before touching the file when the record cannot become a JSON line."""
+    try:
+        _line_text(record).encode("utf-8")
+    except (TypeError, ValueError) as exc:
+        raise AuditWriteError(
+            path,
+            f"the record cannot be written as JSON ({type(exc).__name__}: {exc})",
+            hint="build records with build_record(); this is a bug in ci-trainer",
+        ) from exc
 
 
 def _make_parents(path: Path) -> None:

@@ -143,14 +143,20 @@ def _iso(moment: datetime) -> str:
     return moment.isoformat()
 
 
-def _redact_tree(value: Any, redactor: Redactor) -> Any:
+def _clean_tree(value: Any, redactor: Redactor | None) -> Any:
+    """Redacted copy whose strings can all be encoded as UTF-8."""
     if isinstance(value, str):
-        return redactor(value)
+        return _text(redactor(value) if redactor is not None else value)
     if isinstance(value, dict):
-        return {key: _redact_tree(item, redactor) for key, item in value.items()}
+        return {key: _clean_tree(item, redactor) for key, item in value.items()}
     if isinstance(value, list):
-        return [_redact_tree(item, redactor) for item in value]
+        return [_clean_tree(item, redactor) for item in value]
     return value
+
+
+def _text(value: str) -> str:
+    # A lone surrogate (e.g. a path read with surrogateescape) cannot be sent as UTF-8.
+    return value.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def serialise(event: dict[str, Any]) -> bytes:
@@ -374,9 +380,7 @@ def _deliver(
     except WebhookUrlError as exc:
         outcome.error = scrub(str(exc))
         return outcome
-    event = build_event(result, event_id)
-    if redactor is not None:
-        event = _redact_tree(event, redactor)
+    event = _clean_tree(build_event(result, event_id), redactor)
     body = serialise(event)
     headers = _headers(event["event"], event_id, body, secret)
     with requests.Session() as session:
