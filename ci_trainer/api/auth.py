@@ -66,7 +66,6 @@ class ClientCredentials:
         self._lock = threading.Lock()
         self._token: Token | None = None
         self._renew_at = 0.0
-        self.issued = 0  # tokens issued so far (for tests and diagnostics)
         redactor.add(client_secret)
 
     @property
@@ -118,7 +117,6 @@ class ClientCredentials:
         token = checked(response, body, Token, self._redactor)
         self._token = token
         self._renew_at = self._clock() + token.expires_in - refresh_margin(token.expires_in)
-        self.issued += 1
         return token
 
     def _register_token(self, body: Any) -> None:

@@ -95,7 +95,6 @@ class TrainingClient:
         now: Callable[[], datetime] | None = None,
     ) -> None:
         self.redactor = redactor
-        extra: dict[str, Any] = {"now": now} if now is not None else {}
         self.http = HttpClient(
             base_url,
             redactor=redactor,
@@ -104,7 +103,7 @@ class TrainingClient:
             budget=budget,
             wait=wait,
             rng=rng,
-            **extra,
+            now=now,
         )
         self.auth = ClientCredentials(
             self.http, client_id, client_secret, redactor=redactor, scopes=scopes, clock=clock

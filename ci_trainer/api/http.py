@@ -156,7 +156,7 @@ class HttpClient:
         budget: RetryBudget | None = None,
         wait: Callable[[float], bool] | None = None,
         rng: random.Random | None = None,
-        now: Callable[[], datetime] = _utcnow,
+        now: Callable[[], datetime] | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.redactor = redactor
@@ -165,7 +165,7 @@ class HttpClient:
         self._stop = stop or threading.Event()
         self._wait = wait or self._stop.wait
         self._rng = rng or random.Random()
-        self._now = now
+        self._now = now or _utcnow  # for HTTP-date Retry-After values
         self._session = requests.Session()
         self._session.headers["User-Agent"] = f"ci-trainer/{__version__}"
         self._session.headers["Accept"] = "application/json, application/problem+json"
