@@ -7,10 +7,14 @@ and who triggered it). Nothing is recomputed here; every value is a RunResult fi
 Chain: each line carries `prevHash` (the previous line's `hash`, or `GENESIS_HASH` for the
 first line) and `hash`, the SHA-256 of the record's canonical JSON without `hash` (see
 `canonical_json`; the schema's description says the same so an auditor can recompute it
-without this code). Editing, deleting or reordering a line breaks the chain.
+without this code). Editing, deleting or reordering a line breaks the chain. Removing
+records from the END leaves a valid shorter chain: that is caught only by comparing the
+last hash with one kept elsewhere (the run's `audit_hash` output, printed by verify).
 
 Writing: `append_record` holds an exclusive `flock` on the log file from reading the last
-line until the new line is fsynced, so concurrent runs on one file never fork the chain.
+line until the new line is fsynced, so concurrent runs on one file never fork the chain;
+a holder that keeps it past `LOCK_TIMEOUT` (a hung process) sends the record to the
+fallback instead of blocking a cancelled run.
 `write_audit` falls back to another file when the configured one cannot be written, so a
 run's record is never lost; `verify_file` / `verify_cli` check a log (`ci-trainer audit
 verify PATH`).
@@ -28,6 +32,7 @@ import math
 import os
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
@@ -48,6 +53,10 @@ SCHEMA_VERSION = 1
 GENESIS_HASH = "0" * 64
 FALLBACK_FILE_NAME = "ci-trainer-audit.fallback.log"
 _TAIL_BLOCK = 4096  # bytes read per step when looking for the last line from the end
+# A healthy writer holds the lock for milliseconds; a cancelled run must still finish
+# within the runner's 7.5 s grace period, so a stuck holder sends the record elsewhere.
+LOCK_TIMEOUT = 5.0
+_LOCK_POLL = 0.01
 _HEX = frozenset("0123456789abcdef")
 
 
@@ -218,7 +227,9 @@ class AppendResult:
     prev_hash: str
 
 
-def append_record(path: Path, record: dict[str, Any]) -> AppendResult:
+def append_record(
+    path: Path, record: dict[str, Any], *, lock_timeout: float = LOCK_TIMEOUT
+) -> AppendResult:
     """Append `record` to the JSON Lines log at `path`, chained to its last line.
 
     Creates missing parent directories. Raises `AuditWriteError` when the file cannot be
@@ -229,7 +240,7 @@ def append_record(path: Path, record: dict[str, Any]) -> AppendResult:
     _make_parents(path)
     fd, created = _open_log(path)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)  # released by close; spans read-last-line .. fsync
+        _lock(fd, path, lock_timeout)  # released by close; spans read-last-line .. fsync
         size = os.fstat(fd).st_size
         prev_hash, needs_newline = _chain_tail(fd, size, path)
         chained = {**record, "prevHash": prev_hash}
@@ -241,6 +252,28 @@ def append_record(path: Path, record: dict[str, Any]) -> AppendResult:
     if created:
         _fsync_directory(path.parent)
     return AppendResult(path=path, hash=chained["hash"], prev_hash=prev_hash)
+
+
+def _lock(fd: int, path: Path, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not _try_lock(fd, path):
+        if time.monotonic() >= deadline:
+            raise AuditWriteError(
+                path,
+                f"another process has held its lock for more than {timeout:g} s",
+                hint="look for a hung ci-trainer process writing the same log",
+            )
+        time.sleep(_LOCK_POLL)
+
+
+def _try_lock(fd: int, path: Path) -> bool:
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    except OSError as exc:
+        raise _write_error(path, exc, "locking it") from exc
+    return True
 
 
 def _line_text(record: dict[str, Any]) -> str:
@@ -414,6 +447,7 @@ def write_audit(
     governance_tags: list[str],
     fallback_dir: Path | None,
     redactor: Redactor | None = None,
+    lock_timeout: float = LOCK_TIMEOUT,
 ) -> AuditOutcome:
     """Append the run's record to `path`; when that fails, to a fallback file in
     `fallback_dir`, then in the system temp dir. Never raises `AuditWriteError`."""
@@ -421,7 +455,7 @@ def write_audit(
     errors: list[str] = []
     for candidate in _candidates(Path(path), fallback_dir):
         try:
-            appended = append_record(candidate, record)
+            appended = append_record(candidate, record, lock_timeout=lock_timeout)
         except AuditWriteError as exc:
             errors.append(str(exc))
             continue

@@ -156,3 +156,19 @@ def test_fallback_in_the_system_temp_dir_when_no_fallback_dir(
         approved(), blocker / "a.log", governance_tags=TAGS, fallback_dir=None
     )
     assert outcome.path == tmp_path / "systmp" / audit.FALLBACK_FILE_NAME
+
+
+def test_a_stuck_lock_holder_sends_the_record_to_the_fallback(tmp_path: Path) -> None:
+    import fcntl
+
+    log = _seeded_log(tmp_path)
+    with log.open("rb") as holder:
+        fcntl.flock(holder.fileno(), fcntl.LOCK_EX)  # as a hung writer would
+        with pytest.raises(audit.AuditWriteError) as caught:
+            audit.append_record(log, {"auditId": "x"}, lock_timeout=0.05)
+        assert "another process has held its lock for more than 0.05 s" in str(caught.value)
+        outcome = audit.write_audit(
+            approved(), log, governance_tags=TAGS, fallback_dir=tmp_path / "fb", lock_timeout=0.05
+        )
+    assert outcome.fallback_used and outcome.written
+    assert audit.verify_file(log).records == 1  # untouched
