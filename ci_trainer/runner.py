@@ -1,0 +1,513 @@
+"""`ci-trainer run`: settings -> config -> backend -> pipeline -> webhook -> audit.
+
+`execute` is the one place that turns everything a run can run into - a finished gate, a
+user's mistake, a service failure, a cancelled job, our own bug - into a RunResult with a
+decision, and then, on every one of those paths, syncs the webhook and appends the audit
+record. It never raises for anything a user or the service can cause.
+
+Paths, decided once:
+- dataset, holdout and the config's `audit.path` are relative to the config file's
+  directory (and confined to the workspace), like every path inside the config;
+- `--audit-log` / the action's `audit-log` input is relative to the current directory,
+  like every path on a command line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import ExitStack, contextmanager
+from dataclasses import replace
+from datetime import datetime, timezone
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING, Any
+
+from ci_trainer import __version__
+from ci_trainer.audit import write_audit
+from ci_trainer.backends.base import Backend
+from ci_trainer.config import LoadedConfig, load_config
+from ci_trainer.config.model import AuditSection, WebhookSection
+from ci_trainer.errors import (
+    ApiError,
+    CiTrainerError,
+    ConfigError,
+    DatasetError,
+    Interrupted,
+)
+from ci_trainer.events import ConsoleReporter, Reporter
+from ci_trainer.pipeline import Pipeline
+from ci_trainer.redact import Redactor
+from ci_trainer.result import (
+    Decision,
+    ErrorInfo,
+    Message,
+    Mode,
+    RunResult,
+    SupportInfo,
+)
+from ci_trainer.settings import Settings
+from ci_trainer.webhook import deliver
+
+if TYPE_CHECKING:
+    from ci_trainer.api.http import RetryPolicy
+
+log = logging.getLogger("ci_trainer")
+# After SIGINT/SIGTERM the runner kills us 10 s later; the webhook gets a short leash.
+STOPPING_WEBHOOK_TIMEOUT = 2.0
+
+CREDENTIAL_VARIABLES = ("COGNIGY_CLIENT_ID", "COGNIGY_CLIENT_SECRET")
+TARGET_VARIABLES = ("COGNIGY_TENANT", "COGNIGY_BASE_URL")
+NO_CREDENTIALS_NOTICE = (
+    "{missing} not set, so this run only validated the config and datasets and did not "
+    "train. Pull requests from forks get no secrets on GitHub Actions; training runs on "
+    "pull requests from branches of this repository and on pushes."
+)
+
+
+# ---------------------------------------------------------------------------- execute
+
+
+def execute(
+    settings: Settings,
+    reporter: Reporter,
+    *,
+    stop: threading.Event | None = None,
+    retry_policy: RetryPolicy | None = None,
+) -> RunResult:
+    """Run the pipeline the settings describe; always returns a RunResult, audited.
+
+    `stop` is set by the signal handlers (see `install_signal_handlers`); `retry_policy`
+    overrides the HTTP client's timeouts and back-off (tests, unusual networks).
+    """
+    run = _Run(settings, reporter, stop or threading.Event(), retry_policy)
+    run.run_pipeline()
+    run.finish()
+    run.sync_webhook()
+    run.append_audit()
+    return run.result
+
+
+class _Run:
+    """The state of one `execute` call, so each step is a short method."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        reporter: Reporter,
+        stop: threading.Event,
+        retry_policy: RetryPolicy | None = None,
+    ) -> None:
+        self.settings = settings
+        self.reporter = reporter
+        self.stop = stop
+        self.retry_policy = retry_policy
+        self.started = time.monotonic()
+        # Secrets are registered before anything else can print: the Redactor's hook is
+        # the reporter's mask (`::add-mask::` on Actions), and tokens join as issued.
+        self.redactor = Redactor(on_new=reporter.secret)
+        self.redactor.add(settings.client_secret)
+        self._register_webhook_secret(WebhookSection())
+        self.loaded: LoadedConfig | None = None
+        self.pipeline: Pipeline | None = None
+        self.result = RunResult(
+            run_uuid=str(uuid.uuid4()),
+            tool_version=__version__,
+            backend="cognigy-v1",
+            mode=settings.mode,
+            decision=Decision.FAILED,
+            reason="the run ended before a decision was reached",
+            started_at=datetime.now(timezone.utc),
+            finished_at=datetime.now(timezone.utc),
+            duration_seconds=0.0,
+            config_path=str(settings.config_path),
+            model_id=settings.model_id,
+            provenance=settings.provenance,
+        )
+
+    # --- the pipeline, with every way it can end mapped to a decision ---------------
+
+    def run_pipeline(self) -> None:
+        backend: Backend | None = None
+        try:
+            self.loaded = self._load_config()
+            backend = self._backend()
+            self.pipeline = Pipeline(
+                self.loaded,
+                self.result,
+                backend=backend,
+                reporter=self.reporter,
+                stop=self.stop,
+                provenance=self.settings.provenance,
+            )
+            self.pipeline.run()
+            self._skip_without_credentials()
+        except ConfigError as exc:
+            self._invalid_config(exc)
+        except DatasetError as exc:
+            self._invalid_dataset(exc)
+        except Interrupted as exc:
+            self._failed(exc, "the run was cancelled (SIGINT/SIGTERM)")
+        except ApiError as exc:
+            self._api_failed(exc)
+        except CiTrainerError as exc:
+            self._failed(exc, str(exc), decision=Decision(exc.decision))
+        except KeyboardInterrupt as exc:  # no signal handlers installed (library use)
+            self._cancel_live_job()
+            self._failed(exc, "the run was interrupted")
+        except Exception as exc:
+            self._bug(exc)
+        finally:
+            if backend is not None:
+                _close_quietly(backend)
+
+    def _load_config(self) -> LoadedConfig:
+        with self.reporter.stage("Load config"):
+            loaded = load_config(self.settings.config_path)
+        self._register_webhook_secret(loaded.config.webhook)
+        self.result.config_path = str(loaded.path)
+        self.result.config_sha256 = loaded.sha256
+        self.result.model_id = self.settings.model_id or loaded.config.model.id
+        self.result.backend = loaded.config.backend
+        self.result.thresholds = _thresholds(loaded)
+        self.reporter.info(f"config {loaded.path} (sha256 {loaded.sha256[:12]})")
+        return loaded
+
+    def _backend(self) -> Backend | None:
+        """The training service; None when the run validates locally only."""
+        if not self.settings.has_credentials:
+            return None
+        assert self.loaded is not None
+        from ci_trainer.api.base_url import resolve_base_url
+        from ci_trainer.backends.cognigy_v1 import CognigyV1Backend
+
+        base_url = resolve_base_url(self.settings.tenant, self.settings.base_url)
+        # Retry sleeps wake on `stop` (and raise Interrupted), but `stop` is not the
+        # client's own stop flag: after a SIGTERM the pipeline must still be able to send
+        # the cancel for the remote job. The pipeline checks `stop` between stages itself.
+        return CognigyV1Backend(
+            base_url,
+            self.settings.client_id or "",
+            self.settings.client_secret or "",
+            self.result.model_id or self.loaded.config.model.id,
+            self.redactor,
+            policy=self.retry_policy,
+            wait=self.stop.wait,
+        )
+
+    def _skip_without_credentials(self) -> None:
+        if self.settings.has_credentials or self.settings.mode is Mode.VALIDATE:
+            return
+        if self.result.decision is not Decision.VALIDATED:
+            return  # a dataset check failed: that verdict stands without credentials too
+        missing = [name for name in CREDENTIAL_VARIABLES if not self.settings.env.get(name)]
+        if not (self.settings.tenant or self.settings.base_url):
+            missing.append(" or ".join(TARGET_VARIABLES))
+        text = NO_CREDENTIALS_NOTICE.format(missing=", ".join(missing) + _are(missing))
+        self.result.decision = Decision.SKIPPED
+        self.result.reason = "no credentials: validated the config and datasets only"
+        self._message(Message(level="notice", text=text, title="Training skipped"))
+
+    def _invalid_config(self, exc: ConfigError) -> None:
+        for issue in exc.issues:
+            text = f"{issue.field}: {issue.message}" if issue.field else issue.message
+            self._message(
+                Message(
+                    level="error",
+                    text=text + (f" ({issue.hint})" if issue.hint else ""),
+                    title="Invalid training config",
+                    file=issue.file,
+                    line=issue.line,
+                    column=issue.column,
+                )
+            )
+        self._set_error(exc)
+        self.result.decision = Decision.INVALID
+        self.result.reasons = [str(issue) for issue in exc.issues]
+        first = self.result.reasons[0] if self.result.reasons else str(exc)
+        count = len(exc.issues)
+        self.result.reason = f"{count} problem{'s' if count != 1 else ''} in the config: {first}"
+
+    def _invalid_dataset(self, exc: DatasetError) -> None:
+        for issue in exc.issues:
+            self._message(
+                Message(
+                    level="error",
+                    text=issue.message + (f" ({issue.hint})" if issue.hint else ""),
+                    title="Invalid dataset",
+                    file=issue.file,
+                    line=issue.line,
+                )
+            )
+        self._set_error(exc)
+        self.result.decision = Decision.INVALID
+        self.result.reasons = [str(issue) for issue in exc.issues]
+        self.result.reason = f"a dataset cannot be used: {self.result.reasons[0]}"
+
+    def _api_failed(self, exc: ApiError) -> None:
+        if exc.status is not None and exc.status >= 500:
+            self.result.support = SupportInfo(
+                endpoint=exc.call,
+                status=exc.status,
+                trace_id=exc.trace_id,
+                response_body=exc.body,
+                dataset_ids=[d.id for d in self.result.datasets],
+                request_payload=self._request_payload(),
+            )
+        self._failed(exc, str(exc))
+
+    def _failed(
+        self, exc: BaseException, reason: str, *, decision: Decision = Decision.FAILED
+    ) -> None:
+        self._set_error(exc)
+        self.result.decision = decision
+        self.result.reason = reason
+        self.result.reasons = [*self.result.reasons, reason]
+        self._message(Message(level="error", text=reason, title=f"Run {decision.value}"))
+
+    def _bug(self, exc: Exception) -> None:
+        """Not a user's mistake: keep the traceback (redacted) in the log for a bug report."""
+        self._cancel_live_job()
+        trace = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        self.reporter.info(self.redactor(trace))
+        self._failed(
+            exc,
+            f"internal error {type(exc).__name__}: {exc} (this is a ci-trainer bug; "
+            "please report it with the log above)",
+        )
+
+    def _cancel_live_job(self) -> None:
+        if self.pipeline is not None:
+            try:
+                self.pipeline.cancel_live_job()
+            except Exception:
+                log.debug("cancel after an unexpected error failed", exc_info=True)
+
+    def _request_payload(self) -> dict[str, Any] | None:
+        if self.pipeline is not None and self.pipeline.last_request is not None:
+            return self.pipeline.last_request
+        return None
+
+    # --- after the pipeline: timing, webhook, audit --------------------------------
+
+    def finish(self) -> None:
+        self.result.finished_at = datetime.now(timezone.utc)
+        self.result.duration_seconds = round(time.monotonic() - self.started, 3)
+        self._redact_result()
+
+    def sync_webhook(self) -> None:
+        section = self.loaded.config.webhook if self.loaded else WebhookSection()
+        url = self.settings.env.get(section.url_env, "").strip()
+        if not url:
+            return
+        secret = self.settings.env.get(section.secret_env, "").strip() or None
+        with self.reporter.stage("Webhook"):
+            stopping = self.stop.is_set()
+            delivery = deliver(
+                self.result,
+                url,
+                secret,
+                timeout=min(section.timeout_seconds, STOPPING_WEBHOOK_TIMEOUT)
+                if stopping
+                else section.timeout_seconds,
+                stop=self.stop,
+                redactor=self.redactor,
+                attempts=1 if stopping else 4,
+            )
+        self.result.webhook = delivery
+        if delivery.delivered:
+            self.reporter.info(f"webhook delivered to {delivery.target} ({delivery.status_code})")
+            return
+        text = f"webhook not delivered to {delivery.target}: {delivery.error}"
+        if self.result.promoted:
+            text += "; the model WAS promoted, so the registry is now out of sync"
+        self._message(Message(level="warning", text=text, title="Webhook"))
+
+    def append_audit(self) -> None:
+        section = self.loaded.config.audit if self.loaded else AuditSection()
+        path = self._audit_path(section)
+        outcome = write_audit(
+            self.result,
+            path,
+            governance_tags=list(section.governance_tags),
+            fallback_dir=self.settings.output_dir,
+            redactor=self.redactor,
+        )
+        self.result.audit_log = str(outcome.path) if outcome.path is not None else None
+        self.result.audit_hash = outcome.hash
+        self.result.audit_error = outcome.primary_error
+        if outcome.path is None:
+            # Every file failed: the record goes to the log so it is not lost either.
+            self.reporter.info("audit record (could not be written to any file):")
+            self.reporter.info(outcome.line)
+        if outcome.primary_error:
+            where = f"; written to {outcome.path} instead" if outcome.path else ""
+            self._message(
+                Message(
+                    level="warning",
+                    text=f"audit log {path}: {outcome.primary_error}{where}",
+                    title="Audit log",
+                )
+            )
+        else:
+            self.reporter.info(f"audit record appended to {outcome.path}")
+
+    def _audit_path(self, section: AuditSection) -> Path:
+        if self.settings.audit_log is not None:
+            return self.settings.audit_log
+        if self.loaded is not None:
+            try:
+                return self.loaded.resolve(section.path)
+            except ConfigError as exc:
+                self._message(
+                    Message(
+                        level="warning",
+                        text=f"audit.path cannot be used ({exc.issues[0].message}); "
+                        f"writing the default {AuditSection().path} next to the config",
+                        title="Audit log",
+                    )
+                )
+        return self.settings.config_path.parent / AuditSection().path
+
+    # --- small helpers ----------------------------------------------------------------
+
+    def _register_webhook_secret(self, section: WebhookSection) -> None:
+        self.redactor.add(self.settings.env.get(section.secret_env))
+
+    def _set_error(self, exc: BaseException) -> None:
+        self.result.error = ErrorInfo(type=type(exc).__name__, message=self.redactor(str(exc)))
+
+    def _message(self, message: Message) -> None:
+        message = message.model_copy(update={"text": self.redactor(message.text)})
+        self.result.messages.append(message)
+        self.reporter.message(message)
+
+    def _redact_result(self) -> None:
+        """Belt and braces: no registered secret survives into what leaves the process."""
+        text = self.result.model_dump_json()
+        clean = self.redactor(text)
+        if clean != text:
+            self.result = RunResult.model_validate_json(clean)
+
+
+def _thresholds(loaded: LoadedConfig) -> dict[str, Any]:
+    config = loaded.config
+    return {
+        "validation": config.validation.model_dump(mode="json"),
+        "gate": config.gate.model_dump(mode="json"),
+    }
+
+
+def _are(names: list[str]) -> str:
+    return " are" if len(names) > 1 else " is"
+
+
+def _close_quietly(backend: Backend) -> None:
+    try:
+        backend.close()
+    except Exception:
+        log.debug("closing the backend failed", exc_info=True)
+
+
+# ---------------------------------------------------------------------------- signals
+
+
+def install_signal_handlers(stop: threading.Event) -> Callable[[], None]:
+    """SIGINT/SIGTERM set `stop`; the pipeline cancels the remote job and finishes.
+
+    The runner sends SIGINT, then SIGTERM 7.5 s later, then kills 2.5 s after that; the
+    polling wait and HTTP retry sleeps wake on `stop` at once. Returns a function that
+    restores the previous handlers (tests, embedding).
+    """
+
+    def handle(signum: int, _frame: FrameType | None) -> None:
+        name = signal.Signals(signum).name
+        if not stop.is_set():
+            print(f"ci-trainer: {name} received, stopping", file=sys.stderr, flush=True)
+        stop.set()
+
+    previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+    def restore() -> None:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+    return restore
+
+
+# ---------------------------------------------------------------------------- CLI
+
+
+def run_cli(args: argparse.Namespace) -> int:
+    """`ci-trainer run` / `ci-trainer validate`: returns the exit code of the decision."""
+    env: Mapping[str, str] = os.environ
+    settings = Settings.from_env(
+        env,
+        config_path=args.config,
+        mode=args.mode,
+        emulator=args.emulator,
+        output_dir=args.output_dir,
+        audit_log=args.audit_log,
+    )
+    reporter = _reporter(env)
+    stop = threading.Event()
+    restore = install_signal_handlers(stop)
+    try:
+        with _emulator_if_asked(settings, reporter) as run_settings:
+            result = execute(run_settings, reporter, stop=stop)
+    finally:
+        restore()
+    _publish(result, env, settings.output_dir)
+    print(f"ci-trainer: {result.decision.value} - {result.reason}", flush=True)
+    return result.exit_code
+
+
+def _reporter(env: Mapping[str, str]) -> Reporter:
+    if env.get("GITHUB_ACTIONS") == "true":
+        from ci_trainer.github import GithubReporter
+
+        return GithubReporter()
+    return ConsoleReporter()
+
+
+def _publish(result: RunResult, env: Mapping[str, str], output_dir: Path | None) -> None:
+    from ci_trainer.github import publish
+
+    publish(result, env=env, output_dir=output_dir)
+
+
+@contextmanager
+def _emulator_if_asked(settings: Settings, reporter: Reporter) -> Iterator[Settings]:
+    """With `--emulator`, serve the config's datasets on a free loopback port for the run.
+
+    A config the emulator cannot read is left for `execute` to report as `invalid`, so
+    the user sees the same located messages with or without `--emulator`.
+    """
+    if not settings.emulator:
+        yield settings
+        return
+    from ci_trainer.emulator import Emulator
+
+    with ExitStack() as stack:
+        try:
+            emulator = stack.enter_context(Emulator.from_config(settings.config_path))
+        except (ConfigError, DatasetError):
+            yield settings
+            return
+        reporter.secret(emulator.client_secret)
+        reporter.info(f"emulator serving {emulator.base_url}")
+        yield replace(
+            settings,
+            base_url=emulator.base_url,
+            tenant=None,
+            client_id=emulator.client_id,
+            client_secret=emulator.client_secret,
+        )
