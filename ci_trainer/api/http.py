@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 
 import requests
 import urllib3.exceptions
+from requests.structures import CaseInsensitiveDict
 
 from ci_trainer import __version__
 from ci_trainer.errors import ApiError, Interrupted
@@ -221,7 +222,7 @@ class HttpClient:
         retry_after = parse_retry_after(raw.headers.get("Retry-After"), self._now())
         return HttpResponse(
             status=raw.status_code,
-            headers=dict(raw.headers),
+            headers=CaseInsensitiveDict(raw.headers),
             content=raw.content,
             attempts=attempt,
             call=call,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 
 import pytest
@@ -186,3 +187,23 @@ def test_expires_in_as_a_digit_string_is_accepted(
 ) -> None:
     server.on("POST", "/auth/token", Reply(200, {"access_token": "tok-str", "expires_in": "120"}))
     assert client.token().expires_in == 120.0
+
+
+def test_concurrent_calls_share_one_token(server: ScriptedServer, client: TrainingClient) -> None:
+    server.on("GET", STATUS, Reply(200, RUNNING))
+    errors: list[BaseException] = []
+
+    def poll() -> None:
+        try:
+            client.training_status(MODEL, "t-1")
+        except BaseException as exc:  # surfaced by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=poll) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=10)
+    assert errors == []
+    assert server.tokens_issued == 1
+    assert len(server.requests_to(STATUS)) == 6

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import random
+import re
 import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
@@ -296,3 +297,24 @@ def test_an_interrupted_wait_raises_interrupted_and_sends_no_more(
 def test_an_idempotency_key_must_be_usable_as_the_contract_says(client: TrainingClient) -> None:
     with pytest.raises(ValueError, match="Idempotency-Key"):
         client.start_training(MODEL, TRAIN_BODY, idempotency_key="short")
+
+
+def test_transport_errors_carry_no_chained_traceback(
+    make_client: Callable[..., TrainingClient],
+) -> None:
+    client = make_client(
+        base_url=f"http://127.0.0.1:{free_port()}/api/v1", policy=RetryPolicy(max_attempts=1)
+    )
+    with pytest.raises(ApiError) as caught:
+        client.dataset_stats("ds-1")
+    # A user-facing failure: no requests/urllib3 chain (with URLs and reprs) behind it.
+    assert caught.value.__cause__ is None and caught.value.__suppress_context__
+    assert caught.value.extra["attempts"] == 1
+
+
+def test_response_headers_are_case_insensitive(
+    server: ScriptedServer, client: TrainingClient
+) -> None:
+    server.on("GET", STATUS, Reply(301, None, {"location": "https://new.example/api/v1"}))
+    with pytest.raises(ApiError, match=re.escape("to https://new.example/api/v1")):
+        client.training_status(MODEL, "t-1")
