@@ -37,6 +37,7 @@ log = logging.getLogger("ci_trainer.api")
 
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 BODY_LIMIT = 2000  # characters of a response body kept for support tickets
+_DELTA_SECONDS = re.compile(r"^[0-9]+$")
 _SECRET_KEY = re.compile(r"token|secret|password|authorization|api[_-]?key", re.IGNORECASE)
 
 
@@ -123,7 +124,7 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
     if value is None:
         return None
     value = value.strip()
-    if value.isdigit():
+    if _DELTA_SECONDS.match(value):  # ASCII digits only: str.isdigit() accepts "²"
         return float(value)
     try:
         when = parsedate_to_datetime(value)
