@@ -58,12 +58,13 @@ def _neutralise_command(line: str) -> str:
 
 @dataclass
 class Tally:
-    """Annotations shown and held back so far, per kind."""
+    """Annotations shown and held back so far, per kind, and the values masked."""
 
     shown: dict[str, int] = field(default_factory=lambda: dict.fromkeys(ANNOTATION_KINDS, 0))
     held: dict[str, list[str]] = field(
         default_factory=lambda: {kind: [] for kind in ANNOTATION_KINDS}
     )
+    masked: set[str] = field(default_factory=set)
 
 
 STDOUT_TALLY = Tally()
@@ -97,8 +98,9 @@ class Commands:
 
     def add_mask(self, value: str) -> None:
         """Ask the runner to mask `value` (and each of its lines) in all later output."""
-        if not value:
-            return
+        if not value or value in self._tally.masked:
+            return  # the runner keeps masks for the whole job; once is enough
+        self._tally.masked.add(value)
         lines = [line for line in value.splitlines() if line.strip()]
         for item in [value] if len(lines) <= 1 else [value, *lines]:
             self._command("add-mask", {}, item)

@@ -1,0 +1,165 @@
+"""entrypoint.py run the way the GitHub runner runs a container action, against the emulator.
+
+Inputs come from action.yml's defaults plus the step's `with:` values as INPUT_*; the
+outputs are read back from GITHUB_OUTPUT by the runner's own rules.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from mini_workspace import CLIENT_ID, CLIENT_SECRET, StepRun, make_workspace, run_step, write_config
+
+pytest.importorskip("werkzeug")  # the emulator extra
+from ci_trainer.emulator import Emulator, Fault, FaultPlan
+
+EXPECTED_OUTPUTS = {
+    "decision", "promoted", "status", "training-id", "version-id", "f1", "precision",
+    "recall", "reason", "metrics", "audit-log", "summary",
+}  # fmt: skip
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Path:
+    return make_workspace(tmp_path / "workspace")
+
+
+def serve(workspace: Path, fault_plan: FaultPlan | None = None) -> Emulator:
+    return Emulator.from_config(
+        workspace / "training-config.yaml",
+        client_id=CLIENT_ID,
+        client_secret=CLIENT_SECRET,
+        training_seconds=0.3,
+        fault_plan=fault_plan,
+    )
+
+
+@pytest.fixture
+def emulator(workspace: Path) -> Iterator[Emulator]:
+    with serve(workspace) as running:
+        yield running
+
+
+def step(workspace: Path, emulator: Emulator, **inputs: str) -> StepRun:
+    given = {"base-url": emulator.base_url, "client-id": CLIENT_ID, "client-secret": CLIENT_SECRET}
+    given.update(inputs)
+    return run_step(workspace, workspace.parent / "runner", **given)
+
+
+def assert_clean(run: StepRun) -> None:
+    """Same outputs every time, the secret nowhere, masks before anything else."""
+    assert set(run.outputs) == EXPECTED_OUTPUTS
+    assert CLIENT_SECRET not in run.everything()
+    assert run.stdout.splitlines()[0] == f"::add-mask::{CLIENT_SECRET}"
+    assert "Traceback" not in run.stderr
+
+
+def test_approved(workspace: Path, emulator: Emulator) -> None:
+    run = step(workspace, emulator)
+    assert run.exit_code == 0, run.stdout + run.stderr
+    assert run.outputs["decision"] == "approved"
+    assert run.outputs["promoted"] == "false"
+    assert run.outputs["status"] == "COMPLETED"
+    assert run.outputs["training-id"] and run.outputs["version-id"]
+    assert 0.5 <= float(run.outputs["f1"]) <= 1.0
+    metrics = json.loads(run.outputs["metrics"])
+    assert metrics["candidate"]["f1"] == float(run.outputs["f1"])
+    assert run.outputs["audit-log"] == "audit/training-audit.log"  # relative to the workspace
+    assert (workspace / run.outputs["audit-log"]).is_file()
+    assert run.summary.startswith("## ✅ Approved · model shop-nlu")
+    assert "### Metrics" in run.summary and "### Dataset checks" in run.summary
+    assert "::group::" in run.stdout
+    assert_clean(run)
+
+
+def test_rejected_fails_the_step_unless_fail_on_reject_is_false(
+    workspace: Path, emulator: Emulator
+) -> None:
+    write_config(workspace, make_config(min_f1=0.999))
+    run = step(workspace, emulator)
+    assert run.exit_code == 1
+    assert run.outputs["decision"] == "rejected"
+    assert "< 0.999" in run.outputs["reason"]
+    assert run.summary.startswith("## ❌ Rejected")
+    assert "❌ fail" in run.summary
+    assert_clean(run)
+
+    again = step(workspace, emulator, **{"fail-on-reject": "false"})
+    assert again.exit_code == 0
+    assert again.outputs["decision"] == "rejected"
+
+
+def make_config(**gate: float) -> dict[str, object]:
+    from mini_workspace import config
+
+    return config(**gate)
+
+
+def test_invalid_config_points_at_file_and_line(workspace: Path, emulator: Emulator) -> None:
+    text = (workspace / "training-config.yaml").read_text(encoding="utf-8")
+    write_config(workspace, text.replace("validation_split: 0.2", "validation_split: 0.9"))
+    line = next(
+        number
+        for number, content in enumerate(text.splitlines(), start=1)
+        if "validation_split" in content
+    )
+    run = step(workspace, emulator)
+    assert run.exit_code == 2
+    assert run.outputs["decision"] == "invalid"
+    annotations = [entry for entry in run.stdout.splitlines() if entry.startswith("::error ")]
+    assert any("file=training-config.yaml" in a and f"line={line}," in a for a in annotations), (
+        annotations
+    )
+    assert run.summary.startswith("## ⚠️ Invalid")
+    assert f"training-config.yaml:{line}" in run.summary
+    assert_clean(run)
+
+
+def test_failed_service_keeps_support_details(workspace: Path) -> None:
+    plan = FaultPlan.of(Fault(operation="startTraining", kind="status", status=500))
+    with serve(workspace, plan) as emulator:
+        run = step(workspace, emulator)
+    assert run.exit_code == 3
+    assert run.outputs["decision"] == "failed"
+    assert run.outputs["training-id"] == ""
+    assert "### Troubleshooting" in run.summary
+    assert_clean(run)
+
+
+def test_missing_credentials_skip_training_with_one_notice(
+    workspace: Path, emulator: Emulator
+) -> None:
+    run = run_step(workspace, workspace.parent / "runner", mode="train")
+    assert run.exit_code == 0
+    assert run.outputs["decision"] == "skipped"
+    notices = [line for line in run.stdout.splitlines() if line.startswith("::notice")]
+    assert len(notices) == 1 and "fork" in notices[0].lower()
+    assert emulator.state.trainings_for("shop-nlu") == []
+
+
+def test_promote_mode_promotes(workspace: Path, emulator: Emulator) -> None:
+    run = step(workspace, emulator, mode="promote")
+    assert run.exit_code == 0, run.stdout + run.stderr
+    assert run.outputs["decision"] == "promoted"
+    assert run.outputs["promoted"] == "true"
+    assert run.summary.startswith("## 🚀 Promoted")
+    assert_clean(run)
+
+
+def test_working_directory_and_relative_audit_log(tmp_path: Path) -> None:
+    root = tmp_path / "workspace"
+    make_workspace(root / "models" / "shop")
+    with serve(root / "models" / "shop") as emulator:
+        given = {
+            "base-url": emulator.base_url,
+            "client-id": CLIENT_ID,
+            "client-secret": CLIENT_SECRET,
+            "working-directory": "models/shop",
+        }
+        run = run_step(root, tmp_path / "runner", **given)
+    assert run.exit_code == 0, run.stdout + run.stderr
+    assert run.outputs["audit-log"] == "models/shop/audit/training-audit.log"
+    assert (root / run.outputs["audit-log"]).is_file()
