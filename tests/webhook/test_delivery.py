@@ -9,17 +9,39 @@ import pytest
 
 from ci_trainer import webhook
 from ci_trainer.redact import Redactor
-from ci_trainer.result import Decision
+from ci_trainer.result import Decision, RunResult, WebhookDelivery
 
 from .conftest import Receiver, Reply, make_result
 
 SECRET = "whsec-Kq8v3Zr0"
-FAST = {"timeout": 5.0, "backoff": 0.01, "max_backoff": 0.02}
+
+
+def send(
+    result: RunResult,
+    url: str,
+    secret: str | None,
+    *,
+    attempts: int = 4,
+    stop: threading.Event | None = None,
+    redactor: Redactor | None = None,
+) -> WebhookDelivery:
+    """deliver() with a short back-off, so retry tests stay fast."""
+    return webhook.deliver(
+        result,
+        url,
+        secret,
+        timeout=5.0,
+        stop=stop,
+        redactor=redactor,
+        attempts=attempts,
+        backoff=0.01,
+        max_backoff=0.02,
+    )
 
 
 def test_signed_event_arrives_with_its_headers(receiver: Receiver) -> None:
     result = make_result()
-    delivery = webhook.deliver(result, receiver.url, SECRET, **FAST)
+    delivery = send(result, receiver.url, SECRET)
     assert delivery.delivered and delivery.attempted and delivery.signed
     assert delivery.status_code == 200 and delivery.attempts == 1 and delivery.error is None
     assert delivery.target == receiver.url
@@ -37,15 +59,15 @@ def test_signed_event_arrives_with_its_headers(receiver: Receiver) -> None:
 
 
 def test_without_a_secret_the_event_is_unsigned(receiver: Receiver) -> None:
-    delivery = webhook.deliver(make_result(), receiver.url, None, **FAST)
+    delivery = send(make_result(), receiver.url, None)
     assert delivery.delivered and not delivery.signed
     assert "X-CI-Trainer-Signature" not in receiver.received[0].headers
-    assert webhook.deliver(make_result(), receiver.url, "", **FAST).signed is False
+    assert send(make_result(), receiver.url, "").signed is False
 
 
 def test_retries_5xx_with_the_same_event_and_bytes(receiver: Receiver) -> None:
     receiver.script = [Reply(500), Reply(502), Reply(200)]
-    delivery = webhook.deliver(make_result(), receiver.url, SECRET, **FAST)
+    delivery = send(make_result(), receiver.url, SECRET)
     assert delivery.delivered and delivery.attempts == 3 and delivery.status_code == 200
     ids = {got.headers["X-CI-Trainer-Delivery"] for got in receiver.received}
     bodies = {got.body for got in receiver.received}
@@ -56,7 +78,7 @@ def test_retries_5xx_with_the_same_event_and_bytes(receiver: Receiver) -> None:
 
 def test_gives_up_after_the_attempt_budget(receiver: Receiver) -> None:
     receiver.script = [Reply(503, body=b"maintenance")]
-    delivery = webhook.deliver(make_result(), receiver.url, SECRET, attempts=3, **FAST)
+    delivery = send(make_result(), receiver.url, SECRET, attempts=3)
     assert not delivery.delivered
     assert delivery.attempts == 3 and len(receiver.received) == 3
     assert delivery.status_code == 503
@@ -65,7 +87,7 @@ def test_gives_up_after_the_attempt_budget(receiver: Receiver) -> None:
 
 def test_4xx_is_final(receiver: Receiver) -> None:
     receiver.script = [Reply(404, body=b"no such hook"), Reply(200)]
-    delivery = webhook.deliver(make_result(), receiver.url, SECRET, **FAST)
+    delivery = send(make_result(), receiver.url, SECRET)
     assert not delivery.delivered and delivery.attempts == 1
     assert delivery.status_code == 404
     assert delivery.error == "HTTP 404 from the receiver: no such hook"
@@ -74,20 +96,20 @@ def test_4xx_is_final(receiver: Receiver) -> None:
 
 def test_408_and_429_are_retried(receiver: Receiver) -> None:
     receiver.script = [Reply(408), Reply(429, {"Retry-After": "0"}), Reply(204, body=b"")]
-    delivery = webhook.deliver(make_result(), receiver.url, SECRET, **FAST)
+    delivery = send(make_result(), receiver.url, SECRET)
     assert delivery.delivered and delivery.attempts == 3 and delivery.status_code == 204
 
 
 def test_redirect_is_not_followed(receiver: Receiver) -> None:
     receiver.script = [Reply(302, {"Location": "http://127.0.0.1:1/elsewhere"})]
-    delivery = webhook.deliver(make_result(), receiver.url, SECRET, **FAST)
+    delivery = send(make_result(), receiver.url, SECRET)
     assert not delivery.delivered and delivery.attempts == 1
     assert "redirects are not followed" in (delivery.error or "")
 
 
 def test_retry_after_is_honoured(receiver: Receiver) -> None:
     receiver.script = [Reply(429, {"Retry-After": "1"}), Reply(200)]
-    delivery = webhook.deliver(make_result(), receiver.url, SECRET, **FAST)
+    delivery = send(make_result(), receiver.url, SECRET)
     assert delivery.delivered and delivery.attempts == 2
     first, second = receiver.received
     # The back-off alone would wait 0.01 s; the second POST came after the asked 1 s.
@@ -96,7 +118,7 @@ def test_retry_after_is_honoured(receiver: Receiver) -> None:
 
 def test_receiver_down_is_reported_not_raised(closed_port: int) -> None:
     url = f"http://127.0.0.1:{closed_port}/hooks?token=t0ps3cret"
-    delivery = webhook.deliver(make_result(), url, SECRET, attempts=3, **FAST)
+    delivery = send(make_result(), url, SECRET, attempts=3)
     assert delivery.attempted and not delivery.delivered
     assert delivery.attempts == 3 and delivery.status_code is None
     assert delivery.error == "connection refused (is the receiver running?) after 3 attempts"
@@ -107,9 +129,14 @@ def test_stop_interrupts_the_wait_between_attempts(receiver: Receiver) -> None:
     # The receiver asks for 30 s; the run is cancelled as soon as the first POST lands.
     receiver.script = [Reply(503, {"Retry-After": "30"})]
     stop = threading.Event()
-    canceller = threading.Thread(target=lambda: receiver.first_request.wait(10) and stop.set())
+
+    def cancel_after_first_post() -> None:
+        receiver.first_request.wait(10)
+        stop.set()
+
+    canceller = threading.Thread(target=cancel_after_first_post)
     canceller.start()
-    delivery = webhook.deliver(make_result(), receiver.url, SECRET, stop=stop, **FAST)
+    delivery = send(make_result(), receiver.url, SECRET, stop=stop)
     canceller.join()
     assert not delivery.delivered and delivery.attempts == 1
     assert len(receiver.received) == 1
@@ -120,16 +147,14 @@ def test_stop_interrupts_the_wait_between_attempts(receiver: Receiver) -> None:
 def test_stop_already_set_sends_nothing(receiver: Receiver) -> None:
     stop = threading.Event()
     stop.set()
-    delivery = webhook.deliver(make_result(), receiver.url, SECRET, stop=stop, **FAST)
+    delivery = send(make_result(), receiver.url, SECRET, stop=stop)
     assert not delivery.delivered and delivery.attempts == 0
     assert receiver.received == []
     assert delivery.error == "stopped: the run was cancelled after 0 attempt(s)"
 
 
 def test_bad_url_is_an_error_in_the_delivery(receiver: Receiver) -> None:
-    delivery = webhook.deliver(
-        make_result(), "http://hooks.example.com/nlu?token=t0ps3cret", SECRET, **FAST
-    )
+    delivery = send(make_result(), "http://hooks.example.com/nlu?token=t0ps3cret", SECRET)
     assert delivery.attempted and not delivery.delivered and delivery.attempts == 0
     assert delivery.target == "http://hooks.example.com/nlu"
     assert "must use https://" in (delivery.error or "")
@@ -137,7 +162,7 @@ def test_bad_url_is_an_error_in_the_delivery(receiver: Receiver) -> None:
 
 
 def test_unparsable_url_never_raises() -> None:
-    delivery = webhook.deliver(make_result(), "https://[::1/x", SECRET, **FAST)
+    delivery = send(make_result(), "https://[::1/x", SECRET)
     assert not delivery.delivered and delivery.target is None
     assert "cannot be parsed" in (delivery.error or "")
 
@@ -154,9 +179,7 @@ def test_no_secret_in_body_error_or_delivery(receiver: Receiver) -> None:
         )
     ]
     url = receiver.url.replace("http://", "http://user:pw@") + f"?token={token_in_url}"
-    delivery = webhook.deliver(
-        leaky, url, SECRET, redactor=Redactor([client_secret, SECRET]), **FAST
-    )
+    delivery = send(leaky, url, SECRET, redactor=Redactor([client_secret, SECRET]))
     [got] = receiver.received
     assert client_secret.encode() not in got.body
     assert SECRET.encode() not in got.body
@@ -193,7 +216,7 @@ def test_an_internal_bug_is_reported_not_raised(
         raise RuntimeError(f"bug while building with {SECRET}")
 
     monkeypatch.setattr(webhook, "build_event", broken)
-    delivery = webhook.deliver(make_result(), receiver.url, SECRET, **FAST)
+    delivery = send(make_result(), receiver.url, SECRET)
     assert not delivery.delivered and receiver.received == []
     assert (
         delivery.error
