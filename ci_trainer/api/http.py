@@ -190,34 +190,45 @@ class HttpClient:
         Raises ApiError when no response could be had, Interrupted when the run stops.
         """
         timeout = (self.policy.connect_timeout, read_timeout or self.policy.read_timeout)
+        request = {
+            "headers": dict(headers or {}),
+            "json": json_body,
+            "data": form,
+            "timeout": timeout,
+        }
         attempt, waited = 0, 0.0
         while True:
             self._raise_if_stopped(call)
             attempt += 1
-            try:
-                raw = self._session.request(
-                    call.method,
-                    self.base_url + call.path,
-                    headers=dict(headers or {}),
-                    json=json_body,
-                    data=form,
-                    timeout=timeout,
-                    allow_redirects=False,
-                    auth=_no_netrc,
-                )
-            except requests.RequestException as exc:
+            outcome = self._attempt(call, request)
+            if isinstance(outcome, requests.RequestException):
                 delay = self._backoff(attempt)
-                if not self._may_retry_failure(exc, retry, attempt, waited + delay):
-                    raise self._transport_error(call, exc, attempt, timeout) from None
-                self._pause(call, _describe_failure(exc), attempt, delay)
-                waited += delay
-                continue
-            response = self._response(call, raw, attempt)
-            delay = self._status_delay(response, attempt)
-            if not self._may_retry_status(response, retry, attempt, waited + delay):
-                return response
-            self._pause(call, f"HTTP {response.status}", attempt, delay)
+                if not self._may_retry_failure(outcome, retry, attempt, waited + delay):
+                    raise self._transport_error(call, outcome, attempt, timeout)
+                self._pause(call, _describe_failure(outcome), attempt, delay)
+            else:
+                response = self._response(call, outcome, attempt)
+                delay = self._status_delay(response, attempt)
+                if not self._may_retry_status(response, retry, attempt, waited + delay):
+                    return response
+                self._pause(call, f"HTTP {response.status}", attempt, delay)
             waited += delay
+
+    def _attempt(
+        self, call: Call, request: Mapping[str, Any]
+    ) -> requests.Response | requests.RequestException:
+        """One request; a transport failure is returned, not raised, so that retry waits
+        and the final error are not chained to requests' exception (URLs, reprs)."""
+        try:
+            return self._session.request(
+                call.method,
+                self.base_url + call.path,
+                allow_redirects=False,
+                auth=_no_netrc,
+                **request,
+            )
+        except requests.RequestException as exc:
+            return exc
 
     def _response(self, call: Call, raw: requests.Response, attempt: int) -> HttpResponse:
         retry_after = parse_retry_after(raw.headers.get("Retry-After"), self._now())

@@ -308,7 +308,7 @@ def test_transport_errors_carry_no_chained_traceback(
     with pytest.raises(ApiError) as caught:
         client.dataset_stats("ds-1")
     # A user-facing failure: no requests/urllib3 chain (with URLs and reprs) behind it.
-    assert caught.value.__cause__ is None and caught.value.__suppress_context__
+    assert caught.value.__cause__ is None and caught.value.__context__ is None
     assert caught.value.extra["attempts"] == 1
 
 
