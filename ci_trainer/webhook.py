@@ -57,7 +57,9 @@ EVENT_NAMES: dict[Decision, str] = {
 # Event ids are derived from the run's UUID, so even a second delivery of the same run
 # (e.g. the runner syncing again after a crash) carries the same id.
 _EVENT_NAMESPACE = uuid.UUID("6f1c8f64-3d0b-5c55-9f6e-2b1a4c9d7e30")
-MAX_RETRY_AFTER = 30.0  # seconds; a receiver asking for longer is not waited for in CI
+# Seconds all waits between attempts may add up to: a CI job should not idle for a
+# registry; a receiver asking for longer (Retry-After) is given up on at once.
+MAX_TOTAL_WAIT = 30.0
 _BODY_SNIPPET = 200  # characters of a rejecting receiver's answer kept in the error
 _RETRY_STATUSES = frozenset({408, 429})
 
@@ -349,7 +351,7 @@ class _Policy:
     def delay(self, attempt: int, retry_after: float | None) -> float:
         # No jitter: one CI run sends one event, there is no herd to spread out.
         if retry_after is not None:
-            return min(max(retry_after, 0.0), MAX_RETRY_AFTER)
+            return max(retry_after, 0.0)
         return min(self.backoff * 2.0 ** (attempt - 1), self.max_backoff)
 
     def stopped(self) -> bool:
@@ -409,6 +411,8 @@ def _send_with_retries(
     outcome: WebhookDelivery,
 ) -> WebhookDelivery:
     last = _Attempt(error="not sent")
+    waited = 0.0
+    note = ""
     for attempt in range(1, policy.attempts + 1):
         if policy.stopped():
             return _interrupted(outcome, last, scrub)
@@ -419,13 +423,21 @@ def _send_with_retries(
             outcome.delivered = True
             outcome.error = None
             return outcome
-        if not last.retry:
+        if not last.retry or attempt == policy.attempts:
             break
-        if attempt < policy.attempts and policy.wait(policy.delay(attempt, last.retry_after)):
+        delay = policy.delay(attempt, last.retry_after)
+        if waited + delay > MAX_TOTAL_WAIT:
+            note = (
+                f" (the receiver asked to retry in {delay:g} s; waits between attempts "
+                f"add up to at most {MAX_TOTAL_WAIT:g} s)"
+            )
+            break
+        if policy.wait(delay):
             return _interrupted(outcome, last, scrub)
+        waited += delay
     count = outcome.attempts
     suffix = f" after {count} attempts" if last.retry and count > 1 else ""
-    outcome.error = scrub(f"{last.error}{suffix}")
+    outcome.error = scrub(f"{last.error}{suffix}{note}")
     return outcome
 
 

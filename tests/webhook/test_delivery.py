@@ -126,8 +126,8 @@ def test_receiver_down_is_reported_not_raised(closed_port: int) -> None:
 
 
 def test_stop_interrupts_the_wait_between_attempts(receiver: Receiver) -> None:
-    # The receiver asks for 30 s; the run is cancelled as soon as the first POST lands.
-    receiver.script = [Reply(503, {"Retry-After": "30"})]
+    # The receiver asks for 20 s; the run is cancelled as soon as the first POST lands.
+    receiver.script = [Reply(503, {"Retry-After": "20"})]
     stop = threading.Event()
 
     def cancel_after_first_post() -> None:
@@ -223,3 +223,13 @@ def test_an_internal_bug_is_reported_not_raised(
         == "internal error while delivering: RuntimeError: bug while building with ***"
     )
     assert delivery.event_id == webhook.event_id_for(make_result())
+
+
+def test_a_retry_after_beyond_the_wait_budget_is_not_waited_for(receiver: Receiver) -> None:
+    receiver.script = [Reply(503, {"Retry-After": "120"}), Reply(200)]
+    delivery = send(make_result(), receiver.url, SECRET)
+    assert not delivery.delivered and delivery.attempts == 1
+    assert delivery.error == (
+        'HTTP 503 from the receiver: {"ok": true} (the receiver asked to retry in 120 s; '
+        "waits between attempts add up to at most 30 s)"
+    )
