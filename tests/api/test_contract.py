@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from openapi_spec_validator import validate
 
-from ci_trainer.api import REQUIRED_SCOPES, contract
+from ci_trainer.api import REQUIRED_SCOPES, RetryPolicy, contract
 from ci_trainer.api.client import EXTENSIONS, PATHS, PREDICT_MAX_TEXTS
 from ci_trainer.errors import ContractError
 
@@ -102,3 +103,17 @@ def test_every_documented_response_and_request_schema_resolves() -> None:
     for operation_id in with_bodies:
         assert contract.request_errors(operation_id, []), operation_id
     assert contract.request_errors("cancelTraining", []) == []  # no body to check
+
+
+def test_the_readme_section_lists_every_endpoint_and_marks_the_extensions() -> None:
+    text = (Path(__file__).resolve().parents[2] / "docs" / "contract.md").read_text("utf-8")
+    assert text.startswith("## Training service contract\n")
+    for op_id, op in contract.operations().items():
+        (row,) = [line for line in text.splitlines() if line.startswith(f"| `{op_id}` |")]
+        assert f"{op.method} {op.path}" in row
+        assert row.rstrip(" |").endswith("extension") == op.extension, row
+    policy = RetryPolicy()
+    assert f"connect timeout ({policy.connect_timeout:g} s)" in text
+    assert f"read timeout ({policy.read_timeout:g} s)" in text
+    assert f"at most {policy.max_attempts} attempts" in text
+    assert f"budget of {policy.run_retry_budget} retries" in text
