@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import multiprocessing
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -124,3 +125,15 @@ def test_concurrent_processes_keep_one_valid_chain(tmp_path: Path) -> None:
     assert report.records == workers * per_worker
     ids = {line["auditId"] for line in _lines(log)}
     assert ids == {f"w{w}-{n}" for w in range(workers) for n in range(per_worker)}
+
+
+def test_concurrent_threads_keep_one_valid_chain(tmp_path: Path) -> None:
+    log = tmp_path / "audit.log"
+    threads = [threading.Thread(target=_append_many, args=(str(log), w, 5)) for w in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    report = audit.verify_file(log)
+    assert report.ok, report.text()
+    assert report.records == 20

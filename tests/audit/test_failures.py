@@ -172,3 +172,50 @@ def test_a_stuck_lock_holder_sends_the_record_to_the_fallback(tmp_path: Path) ->
         )
     assert outcome.fallback_used and outcome.written
     assert audit.verify_file(log).records == 1  # untouched
+
+
+_FILE_SIZE_LIMITED_WRITER = """
+import json, resource, signal, sys
+from pathlib import Path
+sys.path.insert(0, sys.argv[4])
+from audit.runs import TAGS, failed_with_support
+from ci_trainer import audit
+
+log, fallback_dir, limit = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # get EFBIG instead of being killed
+resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+outcome = audit.write_audit(
+    failed_with_support(), log, governance_tags=TAGS, fallback_dir=fallback_dir
+)
+print(json.dumps({"path": str(outcome.path), "error": outcome.primary_error}))
+"""
+
+
+def test_a_real_file_size_limit_cuts_the_partial_line_and_falls_back(tmp_path: Path) -> None:
+    # The kernel writes up to the limit and then fails (EFBIG): a real partial write,
+    # as on a full disk, with no monkeypatching.
+    import subprocess
+    import sys
+
+    log = _seeded_log(tmp_path)
+    before = log.read_bytes()
+    tests_dir = Path(__file__).resolve().parents[1]
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            _FILE_SIZE_LIMITED_WRITER,
+            str(log),
+            str(tmp_path / "fb"),
+            str(len(before) + 100),
+            str(tests_dir),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    outcome = json.loads(done.stdout)
+    assert outcome["path"] == str(tmp_path / "fb" / audit.FALLBACK_FILE_NAME)
+    assert "the file is too large (writing the record)" in outcome["error"]
+    assert log.read_bytes() == before
+    assert audit.verify_file(tmp_path / "fb" / audit.FALLBACK_FILE_NAME).records == 1
