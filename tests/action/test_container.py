@@ -1,0 +1,99 @@
+"""Container smoke test: build the image and run it the way the runner does, on the emulator.
+
+Slow (an image build), so it runs only when asked: CI_TRAINER_CONTAINER_TESTS=1 and the
+workplace's `action-image` tool present (`.ci/run` sets both when it can).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mini_workspace import CLIENT_ID, CLIENT_SECRET, REPO, config, make_workspace, write_config
+
+ACTION_IMAGE = Path(
+    os.environ.get("CI_TRAINER_ACTION_IMAGE", REPO.parent / "shared" / "tools" / "action-image")
+)
+
+pytestmark = [
+    pytest.mark.container,
+    pytest.mark.skipif(
+        os.environ.get("CI_TRAINER_CONTAINER_TESTS") != "1" or not ACTION_IMAGE.is_file(),
+        reason="set CI_TRAINER_CONTAINER_TESTS=1 (needs ../shared/tools/action-image)",
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def image() -> None:
+    subprocess.run([str(ACTION_IMAGE), "build", "--repo", str(REPO)], check=True, timeout=1800)
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Path:
+    root = make_workspace(tmp_path / "workspace")
+    if os.geteuid() == 0:
+        # Like the runner user's checkout: not root's, so ownership hand-over shows.
+        for path in (root, *root.rglob("*")):
+            os.chown(path, 1001, 1001)
+    return root
+
+
+@pytest.fixture
+def emulator(workspace: Path) -> Iterator[Any]:
+    from ci_trainer.emulator import Emulator
+
+    with Emulator.from_config(
+        workspace / "training-config.yaml",
+        client_id=CLIENT_ID,
+        client_secret=CLIENT_SECRET,
+        training_seconds=0.3,
+    ) as running:
+        yield running
+
+
+def run_image(workspace: Path, emulator: Any, **inputs: str) -> dict[str, Any]:
+    given = {"base-url": emulator.base_url, "client-id": CLIENT_ID, "client-secret": CLIENT_SECRET}
+    given.update(inputs)
+    command = [str(ACTION_IMAGE), "run", "--repo", str(REPO), "--workspace", str(workspace)]
+    for name, value in given.items():
+        command += ["--input", f"{name}={value}"]
+    proc = subprocess.run(command, capture_output=True, text=True, check=True, timeout=600)
+    report: dict[str, Any] = json.loads(proc.stdout)
+    return report
+
+
+def check_common(report: dict[str, Any], workspace: Path) -> None:
+    printed = "\n".join(line for line in report["stdout"] if not line.startswith("::add-mask::"))
+    assert CLIENT_SECRET not in printed + "\n".join(report["stderr"])
+    assert report["stdout"][0] == f"::add-mask::{CLIENT_SECRET}"
+    audit = workspace / report["outputs"]["audit-log"]
+    assert audit.is_file()
+    # the container runs as root; the file must belong to the workspace's owner
+    assert audit.stat().st_uid == workspace.stat().st_uid
+    assert Path(report["summary_path"]).read_text(encoding="utf-8").startswith("## ")
+
+
+def test_image_approved_run(image: None, workspace: Path, emulator: Any) -> None:
+    report = run_image(workspace, emulator)
+    assert report["exit_code"] == 0, report
+    outputs = report["outputs"]
+    assert outputs["decision"] == "approved"
+    assert outputs["status"] == "COMPLETED"
+    assert outputs["training-id"] and outputs["version-id"] and outputs["f1"]
+    assert json.loads(outputs["metrics"])["candidate"]["f1"] == float(outputs["f1"])
+    check_common(report, workspace)
+
+
+def test_image_rejected_run(image: None, workspace: Path, emulator: Any) -> None:
+    write_config(workspace, config(min_f1=0.999))
+    report = run_image(workspace, emulator)
+    assert report["exit_code"] == 1, report
+    assert report["outputs"]["decision"] == "rejected"
+    assert report["outputs"]["promoted"] == "false"
+    check_common(report, workspace)
