@@ -501,6 +501,7 @@ class Service:
                 production={model: entry[0] for model, entry in self._production.items()},
                 requests=tuple(self._requests),
                 tokens_issued=self._tokens_issued,
+                issued_tokens=tuple(self._grants),
             )
 
     def _view(self, job: Job, now: float) -> TrainingView:
