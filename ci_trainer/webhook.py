@@ -317,6 +317,7 @@ def deliver(
     """POST the run's event to `url`; retry 5xx, 408, 429 and connection errors with a
     capped exponential back-off (or the receiver's Retry-After); stop early when `stop`
     is set. Never raises: the outcome is the returned WebhookDelivery."""
+    url = url.strip()  # env values often carry a stray newline
     scrub = _Scrubber(url, secret, redactor)
     event_id = event_id or event_id_for(result)
     try:

@@ -233,3 +233,9 @@ def test_a_retry_after_beyond_the_wait_budget_is_not_waited_for(receiver: Receiv
         'HTTP 503 from the receiver: {"ok": true} (the receiver asked to retry in 120 s; '
         "waits between attempts add up to at most 30 s)"
     )
+
+
+def test_url_with_surrounding_whitespace_is_used_trimmed(receiver: Receiver) -> None:
+    delivery = send(make_result(), f"  {receiver.url}\n", SECRET)
+    assert delivery.delivered and delivery.target == receiver.url
+    assert receiver.received[0].path == "/hooks/nlu"
