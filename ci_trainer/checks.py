@@ -1,0 +1,432 @@
+"""The dataset gate: quality checks on the training data, as `CheckResult`s.
+
+Each check is a pure function of the config's thresholds and the data. The data of a
+dataset comes from the committed file (`local`), from the service's stats (`service`),
+or both; when both exist, figures are computed from the file and the two are compared
+(the service may be training on something other than what is in git). Everything is
+linear in the number of examples: counts and sets, no pairwise comparison.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from ci_trainer.backends.base import DatasetStats
+from ci_trainer.config.model import DatasetRef, HoldoutSection, TrainingConfig, ValidationSection
+from ci_trainer.datasets import Dataset, Example, normalise_text
+from ci_trainer.result import CheckResult, CheckStatus
+
+IMBALANCE = "imbalance_ratio"
+ANNOTATION_SCORE = "annotation_score"
+MIN_EXAMPLES = "min_examples_per_intent"
+LABEL_CONFLICTS = "label_conflicts"
+HOLDOUT_LEAKAGE = "holdout_leakage"
+SERVICE_MISMATCH = "service_mismatch"
+
+MAX_DETAILS = 20
+"""Listed names per check; the rest is counted, so a record stays readable."""
+
+
+@dataclass(frozen=True)
+class DatasetInput:
+    """One configured dataset with whatever data is available for it."""
+
+    ref: DatasetRef
+    local: Dataset | None = None
+    service: DatasetStats | None = None
+
+    @property
+    def distribution(self) -> dict[str, int] | None:
+        """Examples per intent: from the committed file when present, else the service."""
+        if self.local is not None:
+            return self.local.intent_distribution
+        if self.service is not None:
+            return dict(self.service.intent_distribution)
+        return None
+
+    @property
+    def source(self) -> str:
+        return "committed file" if self.local is not None else "service stats"
+
+
+def run_checks(
+    config: TrainingConfig, datasets: list[DatasetInput], holdout: Dataset | None
+) -> list[CheckResult]:
+    """Every check of the dataset gate, in a stable order: per dataset, then across."""
+    rules = config.validation
+    results: list[CheckResult] = []
+    for item in datasets:
+        results.append(check_imbalance(item, rules))
+        results.append(check_annotation_score(item, rules))
+        results.append(check_min_examples(item, rules))
+        results.append(check_service_mismatch(item, rules))
+    index = UtteranceIndex.build(_local_datasets(datasets))
+    results.append(check_label_conflicts(datasets, rules, index))
+    results.append(
+        check_holdout_leakage(datasets, holdout, rules, configured=config.holdout, index=index)
+    )
+    return results
+
+
+def blocking(results: Iterable[CheckResult]) -> list[CheckResult]:
+    """The results that fail the gate (warnings and skips do not)."""
+    return [result for result in results if result.status is CheckStatus.FAILED]
+
+
+def check_imbalance(item: DatasetInput, rules: ValidationSection) -> CheckResult:
+    counts = item.distribution
+    limit = rules.max_imbalance_ratio
+    if not counts:
+        return _no_data(IMBALANCE, item, limit)
+    largest = max(counts, key=lambda intent: (counts[intent], intent))
+    smallest = min(counts, key=lambda intent: (counts[intent], intent))
+    if counts[smallest] == 0:
+        return CheckResult(
+            check=IMBALANCE,
+            dataset_id=item.ref.id,
+            status=CheckStatus.FAILED,
+            value=None,
+            threshold=limit,
+            message=f"intent '{smallest}' has no examples, so the ratio is unbounded "
+            f"({item.source})",
+            details=_names(sorted(intent for intent, count in counts.items() if count == 0)),
+        )
+    ratio = round(counts[largest] / counts[smallest], 3)
+    passed = ratio <= limit
+    relation = "<=" if passed else ">"
+    return CheckResult(
+        check=IMBALANCE,
+        dataset_id=item.ref.id,
+        status=CheckStatus.PASSED if passed else CheckStatus.FAILED,
+        value=ratio,
+        threshold=limit,
+        message=f"imbalance ratio {ratio:.2f} {relation} {limit:g}: largest intent "
+        f"'{largest}' has {counts[largest]} examples, smallest '{smallest}' has "
+        f"{counts[smallest]} ({item.source})",
+    )
+
+
+def check_annotation_score(item: DatasetInput, rules: ValidationSection) -> CheckResult:
+    limit = rules.min_annotation_score
+    score, source = _annotation_score(item)
+    if score is None:
+        return CheckResult(
+            check=ANNOTATION_SCORE,
+            dataset_id=item.ref.id,
+            status=CheckStatus.SKIPPED,
+            threshold=limit,
+            message="skipped: the data carries no annotation scores"
+            if item.local is not None or item.service is not None
+            else "skipped: no committed file and no service stats",
+        )
+    score = round(score, 4)
+    passed = score >= limit
+    relation = ">=" if passed else "<"
+    return CheckResult(
+        check=ANNOTATION_SCORE,
+        dataset_id=item.ref.id,
+        status=CheckStatus.PASSED if passed else CheckStatus.FAILED,
+        value=score,
+        threshold=limit,
+        message=f"average annotation score {score:.3f} {relation} {limit:g} ({source})",
+    )
+
+
+def _annotation_score(item: DatasetInput) -> tuple[float | None, str]:
+    """The file's average when it has scores; the service's otherwise (CSV exports
+    carry no scores, while the service may still know them)."""
+    if item.local is not None:
+        local = item.local.average_annotation_score
+        if local is not None:
+            return local, "committed file"
+    if item.service is not None and item.service.average_annotation_score is not None:
+        return item.service.average_annotation_score, "service stats"
+    return None, ""
+
+
+def check_min_examples(item: DatasetInput, rules: ValidationSection) -> CheckResult:
+    counts = item.distribution
+    floor = rules.min_examples_per_intent
+    if not counts:
+        return _no_data(MIN_EXAMPLES, item, floor)
+    below = sorted(
+        (intent for intent, count in counts.items() if count < floor),
+        key=lambda intent: (counts[intent], intent),
+    )
+    fewest = min(counts.values())
+    if not below:
+        return CheckResult(
+            check=MIN_EXAMPLES,
+            dataset_id=item.ref.id,
+            status=CheckStatus.PASSED,
+            value=fewest,
+            threshold=floor,
+            message=f"every intent has at least {floor} examples (fewest: {fewest}, {item.source})",
+        )
+    return CheckResult(
+        check=MIN_EXAMPLES,
+        dataset_id=item.ref.id,
+        status=CheckStatus.FAILED,
+        value=fewest,
+        threshold=floor,
+        message=f"{len(below)} intent{_s(len(below))} below {floor} examples: "
+        f"{_list_inline(below)} ({item.source})",
+        details=_names(f"{intent}: {counts[intent]}" for intent in below),
+    )
+
+
+def check_service_mismatch(item: DatasetInput, rules: ValidationSection) -> CheckResult:
+    if item.local is None or item.service is None:
+        missing = (
+            "no committed file (datasets[].path)" if item.local is None else "no service stats"
+        )
+        return CheckResult(
+            check=SERVICE_MISMATCH,
+            dataset_id=item.ref.id,
+            status=CheckStatus.SKIPPED,
+            message=f"skipped: {missing} to compare with",
+        )
+    differences = distribution_differences(item.local.intent_distribution, item.service)
+    if not differences:
+        return CheckResult(
+            check=SERVICE_MISMATCH,
+            dataset_id=item.ref.id,
+            status=CheckStatus.PASSED,
+            value=0,
+            threshold=0,
+            message=f"the service holds the committed data ({item.service.example_count} "
+            f"examples in {item.service.intent_count} intents)",
+        )
+    differing = [found.intent for found in differences if found.intent is not None]
+    return CheckResult(
+        check=SERVICE_MISMATCH,
+        dataset_id=item.ref.id,
+        status=CheckStatus.FAILED if rules.fail_on_service_mismatch else CheckStatus.WARNING,
+        value=len(differences),
+        threshold=0,
+        message=f"the service's data differs from the committed file '{item.local.path}'"
+        + (
+            f" in {len(differing)} intent{_s(len(differing))}: {_list_inline(differing)}"
+            if differing
+            else f": {differences[0].text}"
+        )
+        + "; the service may be training on data that is not in git",
+        details=_names(found.text for found in differences),
+    )
+
+
+@dataclass(frozen=True)
+class Difference:
+    """One way the service's data differs from the file; `intent` is None for totals."""
+
+    intent: str | None
+    text: str
+
+
+def distribution_differences(local: Mapping[str, int], service: DatasetStats) -> list[Difference]:
+    """Differences between the file's and the service's counts, per intent first."""
+    remote = service.intent_distribution
+    found = []
+    for intent in sorted(set(local) | set(remote)):
+        here, there = local.get(intent), remote.get(intent)
+        if here == there:
+            continue
+        if there is None:
+            text = f"{intent}: {here} in the file, missing on the service"
+        elif here is None:
+            text = f"{intent}: {there} on the service, missing in the file"
+        else:
+            text = f"{intent}: {here} in the file, {there} on the service"
+        found.append(Difference(intent, text))
+    if found:
+        return found
+    # Same distribution but other totals: the service's summary disagrees with itself.
+    total = sum(local.values())
+    if total != service.example_count:
+        found.append(
+            Difference(
+                None, f"example count: {total} in the file, {service.example_count} on the service"
+            )
+        )
+    if len(local) != service.intent_count:
+        found.append(
+            Difference(
+                None,
+                f"intent count: {len(local)} in the file, {service.intent_count} on the service",
+            )
+        )
+    return found
+
+
+@dataclass
+class UtteranceIndex:
+    """Normalised utterance -> first (intent, example, file) across the training data,
+    plus the utterances seen under a second intent. Built once, used by the conflict and
+    the leakage check."""
+
+    first_seen: dict[str, tuple[str, Example, str]]
+    conflicts: dict[str, dict[str, tuple[Example, str]]]
+
+    @classmethod
+    def build(cls, local: Iterable[Dataset]) -> UtteranceIndex:
+        first_seen: dict[str, tuple[str, Example, str]] = {}
+        conflicts: dict[str, dict[str, tuple[Example, str]]] = {}
+        for dataset in local:
+            path = dataset.path
+            for example in dataset.examples:
+                key = normalise_text(example.text)
+                seen = first_seen.get(key)
+                if seen is None:
+                    first_seen[key] = (example.intent, example, path)
+                elif seen[0] != example.intent:
+                    places = conflicts.setdefault(key, {seen[0]: (seen[1], seen[2])})
+                    places.setdefault(example.intent, (example, path))
+        return cls(first_seen, conflicts)
+
+
+def check_label_conflicts(
+    datasets: list[DatasetInput], rules: ValidationSection, index: UtteranceIndex | None = None
+) -> CheckResult:
+    """The same normalised utterance under two intents, across all training data (the
+    model is trained on the union, so a conflict between two files counts too)."""
+    local = _local_datasets(datasets)
+    if not local:
+        return CheckResult(
+            check=LABEL_CONFLICTS,
+            dataset_id=None,
+            status=CheckStatus.SKIPPED,
+            message="skipped: needs the utterances, and no dataset has a committed file",
+        )
+    conflicts = (index or UtteranceIndex.build(local)).conflicts
+    note = _unchecked_note(datasets)
+    if not conflicts:
+        return CheckResult(
+            check=LABEL_CONFLICTS,
+            dataset_id=None,
+            status=CheckStatus.PASSED,
+            value=0,
+            threshold=0,
+            message=f"no utterance appears under two intents{note}",
+        )
+    count = len(conflicts)
+    return CheckResult(
+        check=LABEL_CONFLICTS,
+        dataset_id=None,
+        status=CheckStatus.FAILED if rules.fail_on_label_conflicts else CheckStatus.WARNING,
+        value=count,
+        threshold=0,
+        message=f"{count} utterance{_s(count)} {'appears' if count == 1 else 'appear'} "
+        f"under more than one intent{note}",
+        details=_names(
+            f"'{text}': "
+            + ", ".join(
+                f"{intent} ({_where(example, path)})" for intent, (example, path) in places.items()
+            )
+            for text, places in conflicts.items()
+        ),
+    )
+
+
+def check_holdout_leakage(
+    datasets: list[DatasetInput],
+    holdout: Dataset | None,
+    rules: ValidationSection,
+    *,
+    configured: HoldoutSection | None = None,
+    index: UtteranceIndex | None = None,
+) -> CheckResult:
+    """Holdout utterances that also appear in the training data (normalised)."""
+    local = _local_datasets(datasets)
+    if holdout is None:
+        reason = "the holdout file was not loaded" if configured else "no holdout set configured"
+        return CheckResult(
+            check=HOLDOUT_LEAKAGE,
+            dataset_id=None,
+            status=CheckStatus.SKIPPED,
+            message=f"skipped: {reason}",
+        )
+    if not local:
+        return CheckResult(
+            check=HOLDOUT_LEAKAGE,
+            dataset_id=None,
+            status=CheckStatus.SKIPPED,
+            message="skipped: needs the training utterances, and no dataset has a committed file",
+        )
+    training = (index or UtteranceIndex.build(local)).first_seen
+    leaked: dict[str, Example] = {}
+    for example in holdout.examples:
+        key = normalise_text(example.text)
+        if key in training and key not in leaked:
+            leaked[key] = example
+    note = _unchecked_note(datasets)
+    if not leaked:
+        return CheckResult(
+            check=HOLDOUT_LEAKAGE,
+            dataset_id=None,
+            status=CheckStatus.PASSED,
+            value=0,
+            threshold=0,
+            message=f"none of the {len(holdout.examples)} holdout utterances is in the "
+            f"training data{note}",
+        )
+    return CheckResult(
+        check=HOLDOUT_LEAKAGE,
+        dataset_id=None,
+        status=CheckStatus.FAILED if rules.fail_on_holdout_leakage else CheckStatus.WARNING,
+        value=len(leaked),
+        threshold=0,
+        message=f"{len(leaked)} of {len(holdout.examples)} holdout utterances are also in "
+        f"the training data, so holdout scores overstate the model{note}",
+        details=_names(
+            f"'{example.text}' ({example.intent}, {_where(example, holdout.path)})"
+            for example in leaked.values()
+        ),
+    )
+
+
+def _no_data(check: str, item: DatasetInput, threshold: float) -> CheckResult:
+    return CheckResult(
+        check=check,
+        dataset_id=item.ref.id,
+        status=CheckStatus.SKIPPED,
+        threshold=threshold,
+        message="skipped: no committed file and no service stats for this dataset",
+    )
+
+
+def _unchecked_note(datasets: list[DatasetInput]) -> str:
+    unchecked = [item.ref.id for item in datasets if item.local is None]
+    if not unchecked:
+        return ""
+    return f" (not checked, no committed file: {', '.join(unchecked)})"
+
+
+def _local_datasets(datasets: list[DatasetInput]) -> list[Dataset]:
+    return [item.local for item in datasets if item.local is not None]
+
+
+def _where(example: Example, path: str) -> str:
+    return f"{path}:{example.line}" if example.line is not None else path
+
+
+def _names(items: Iterable[str]) -> list[str]:
+    shown: list[str] = []
+    hidden = 0
+    for item in items:
+        if len(shown) < MAX_DETAILS:
+            shown.append(item)
+        else:
+            hidden += 1
+    if hidden:
+        shown.append(f"... and {hidden} more")
+    return shown
+
+
+def _list_inline(names: list[str], limit: int = 5) -> str:
+    shown = ", ".join(names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+def _s(count: int) -> str:
+    return "" if count == 1 else "s"
