@@ -1,0 +1,50 @@
+"""The README is the user guide: it must agree with action.yml and the example workflows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from readme_tables import current_block, tables
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def readme() -> str:
+    return (REPO / "README.md").read_text(encoding="utf-8")
+
+
+def test_the_two_setup_commands_come_first() -> None:
+    lines = readme().splitlines()
+    assert lines[0] == "# ci-trainer"
+    assert lines[2:6] == [
+        "```sh",
+        "python3 -m pip install '.[emulator]' && ci-trainer run --config training-config.yaml --emulator",
+        "python3 -m pip install -e '.[test]' && python3 -m pytest -q",
+        "```",
+    ]
+
+
+def test_reference_tables_match_action_yml() -> None:
+    """Regenerate with `python3 tests/action/readme_tables.py` after editing action.yml."""
+    assert current_block(readme()) == tables()
+
+
+def test_every_input_and_output_is_documented() -> None:
+    action = yaml.safe_load((REPO / "action.yml").read_text(encoding="utf-8"))
+    text = readme()
+    for name in [*action["inputs"], *action["outputs"]]:
+        assert f"| `{name}` |" in text, name
+
+
+def test_example_workflows_are_in_the_readme_verbatim() -> None:
+    text = readme()
+    for name in ("nlu-pull-request.yml", "nlu-main.yml"):
+        example = (REPO / "examples" / name).read_text(encoding="utf-8").rstrip()
+        assert f"```yaml\n{example}\n```" in text, name
+
+
+def test_troubleshooting_covers_what_the_issue_lists() -> None:
+    section = readme().split("## Troubleshooting", 1)[1].split("\n## ", 1)[0]
+    for symptom in ("401", "403", "400", "429", "5xx", "Timeouts", "Fork pull requests"):
+        assert symptom in section, symptom
