@@ -122,7 +122,11 @@ class Emulator:
         )
         self._server = server
         self._thread = threading.Thread(
-            target=server.serve_forever, name="ci-trainer-emulator", daemon=True
+            # A short poll interval makes stop() quick (tests start hundreds of emulators).
+            target=server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="ci-trainer-emulator",
+            daemon=True,
         )
         self._thread.start()
         # Warm scikit-learn up while the client authenticates and validates datasets.
