@@ -59,6 +59,8 @@ class RetryPolicy:
     # A longer Retry-After ends the call with a clear error instead of stalling the job.
     max_retry_after: float = 300.0
     max_wait_per_call: float = 600.0
+    # Statuses worth repeating for a SAFE call; a service may add its own (v2: 408, 500).
+    retry_statuses: frozenset[int] = RETRY_STATUSES
 
 
 class RetryBudget:
@@ -183,17 +185,21 @@ class HttpClient:
         headers: Mapping[str, str] | None = None,
         json_body: Any = None,
         form: Mapping[str, str] | None = None,
+        files: Mapping[str, tuple[str, bytes, str]] | None = None,
         read_timeout: float | None = None,
     ) -> HttpResponse:
         """Send `call`, retrying as `retry` allows; return the final response, any status.
 
-        Raises ApiError when no response could be had, Interrupted when the run stops.
+        `files` (field -> (filename, content, media type)) makes a multipart body with
+        `form` as its other fields. Raises ApiError when no response could be had,
+        Interrupted when the run stops.
         """
         timeout = (self.policy.connect_timeout, read_timeout or self.policy.read_timeout)
         request = {
             "headers": dict(headers or {}),
             "json": json_body,
             "data": form,
+            "files": dict(files) if files else None,
             "timeout": timeout,
         }
         attempt, waited = 0, 0.0
@@ -254,7 +260,7 @@ class HttpClient:
     def _may_retry_status(
         self, response: HttpResponse, retry: RetryMode, attempt: int, total_wait: float
     ) -> bool:
-        if response.status not in RETRY_STATUSES or retry is not RetryMode.SAFE:
+        if response.status not in self.policy.retry_statuses or retry is not RetryMode.SAFE:
             return False
         if response.retry_after is not None and response.retry_after > self.policy.max_retry_after:
             return False
