@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ci_trainer.config.messages import field_path_text, issue_from_error, locate
+from ci_trainer.config.messages import describe, field_path_text, issue_from_error, locate
 from ci_trainer.config.model import TrainingConfig
 from ci_trainer.config.yamltree import FieldPath, NodeMarks, Problem, YamlRejected, read_tree
 from ci_trainer.errors import ConfigError, ConfigIssue
@@ -66,8 +66,9 @@ class LoadedConfig:
         try:
             return resolve_inside(relative, base=self.base_dir, workspace=self.workspace)
         except OutsideWorkspace as exc:
-            where = _path_field_holding(self.config, relative) or ()
-            raise ConfigError([_outside_issue(str(self.path), self.marks, where, exc)]) from None
+            where = _path_field_holding(self.config, relative)
+            marks = self.marks if where is not None else {}
+            raise ConfigError([_outside_issue(str(self.path), marks, where or (), exc)]) from None
 
 
 def load_config(
@@ -146,7 +147,11 @@ def parse_config(
     try:
         config = TrainingConfig.model_validate(tree.data, strict=True)
     except ValidationError as exc:
-        issues.extend(_model_issues(exc, tree.marks, name, skip=[("version",), *secret_paths]))
+        # A value the YAML step already reported (bad tag, impossible date) reaches the
+        # model as null; one message per mistake is enough.
+        reported = [problem.path for problem in tree.problems if problem.path]
+        skip = [("version",), *secret_paths, *reported]
+        issues.extend(_model_issues(exc, tree.marks, name, skip=skip))
     else:
         if not issues:
             return config, tree.marks
@@ -240,9 +245,7 @@ def _version_issues(
     if type(value) is int and value == SUPPORTED_VERSION:
         return []
     mark = locate(marks, ("version",), prefer_key=False)
-    shown = repr(value) if isinstance(value, (int, float, str)) else type(value).__name__
-    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 10**6:
-        shown = "a very large number"
+    shown = _version_text(value)
     return [
         ConfigIssue(
             name,
@@ -254,6 +257,20 @@ def _version_issues(
             f"set `version: {SUPPORTED_VERSION}`; a newer version needs a newer ci-trainer",
         )
     ]
+
+
+def _version_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return repr(value[:20]) + (
+            " (text; write the number without quotes)" if value.strip() == "1" else ""
+        )
+    if isinstance(value, int) and abs(value) > 10**6:
+        return "(a very large number)"
+    if isinstance(value, (int, float)) or value is None:
+        return "null" if value is None else str(value)
+    return f"({describe(value)})"
 
 
 def _secret_paths(data: Any, path: FieldPath) -> Iterator[FieldPath]:

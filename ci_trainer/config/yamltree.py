@@ -89,6 +89,7 @@ def read_tree(text: str) -> Tree:
         raise YamlRejected(_syntax_problem(exc)) from None
     tree = Tree(data=None)
     if root is not None:
+        tree.marks[()] = NodeMarks(key=None, value=_value_mark(root))
         tree.data = _Builder(tree).build(root, ())
     return tree
 

@@ -1,0 +1,500 @@
+"""Broken configs: each is reported with the exact message, line, column and field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ci_trainer.config import load_config
+from ci_trainer.errors import ConfigError
+
+from .conftest import ConfigWriter
+
+# name -> (config text, [(line, column, field, message, hint), ...]) in report order.
+# `{ws}` is the resolved workspace, `{parent}` its parent directory.
+CASES: dict[str, tuple[str, list[tuple[int | None, int | None, str, str, str | None]]]] = {
+    "version_missing": (
+        ("model: {id: m}\ndatasets: [{id: ds}]\n"),
+        [
+            (
+                1,
+                1,
+                "version",
+                "required key `version` is missing; this ci-trainer reads config version 1",
+                "add `version: 1` as the first line",
+            ),
+        ],
+    ),
+    "version_two": (
+        ("version: 2\nmodel: {id: m}\ndatasets: [{id: ds}]\n"),
+        [
+            (
+                1,
+                10,
+                "version",
+                "unsupported config version 2; this ci-trainer reads version 1",
+                "set `version: 1`; a newer version needs a newer ci-trainer",
+            ),
+        ],
+    ),
+    "version_true": (
+        ("version: true\nmodel: {id: m}\ndatasets: [{id: ds}]\n"),
+        [
+            (
+                1,
+                10,
+                "version",
+                "unsupported config version true; this ci-trainer reads version 1",
+                "set `version: 1`; a newer version needs a newer ci-trainer",
+            ),
+        ],
+    ),
+    "version_string": (
+        ('version: "1"\nmodel: {id: m}\ndatasets: [{id: ds}]\n'),
+        [
+            (
+                1,
+                10,
+                "version",
+                "unsupported config version '1' (text; write the number without quotes); this ci-trainer reads version 1",
+                "set `version: 1`; a newer version needs a newer ci-trainer",
+            ),
+        ],
+    ),
+    "unknown_top_key": (
+        ("version: 1\nmodel: {id: m}\ndatasets: [{id: ds}]\nvaldation: {}\n"),
+        [
+            (4, 1, "valdation", "unknown key `valdation`", "did you mean `validation`?"),
+        ],
+    ),
+    "unknown_nested_key": (
+        ("version: 1\nmodel: {id: m}\ndatasets: [{id: ds}]\ngate:\n  min_f2: 0.9\n"),
+        [
+            (5, 3, "gate.min_f2", "unknown key `min_f2`", "did you mean `min_f1`?"),
+        ],
+    ),
+    "unknown_key_no_close_match": (
+        ("version: 1\nmodel: {id: m}\ndatasets: [{id: ds}]\npromotion:\n  colour: blue\n"),
+        [
+            (5, 3, "promotion.colour", "unknown key `colour`", "allowed keys here: environment"),
+        ],
+    ),
+    "duplicate_key": (
+        ("version: 1\nmodel: {id: m}\ndatasets: [{id: ds}]\ngate:\n  min_f1: 0.8\n  min_f1: 0.9\n"),
+        [
+            (
+                6,
+                3,
+                "gate.min_f1",
+                "duplicate key `min_f1` (first set on line 5)",
+                "keep one of them; YAML would silently use the last",
+            ),
+        ],
+    ),
+    "missing_model": (
+        ("version: 1\ndatasets: [{id: ds}]\n"),
+        [
+            (1, 1, "model", "required key `model` is missing", "add `model`: The model to train"),
+        ],
+    ),
+    "missing_model_id": (
+        ("version: 1\nmodel:\n  name: m\ndatasets: [{id: ds}]\n"),
+        [
+            (
+                2,
+                1,
+                "model.id",
+                "required key `id` is missing",
+                "add `id`: Model id on the training service; the COGNIGY_MODEL_ID env var overrides it",
+            ),
+            (3, 3, "model.name", "unknown key `name`", "allowed keys here: id"),
+        ],
+    ),
+    "empty_datasets": (
+        ("version: 1\nmodel: {id: m}\ndatasets: []\n"),
+        [
+            (3, 11, "datasets", "expected a list with at least 1 item", None),
+        ],
+    ),
+    "dataset_id_number": (
+        ("version: 1\nmodel: {id: m}\ndatasets:\n  - id: ds\n  - id: 12345\n"),
+        [
+            (5, 9, "datasets[1].id", "expected text, got 12345", "put the value in quotes"),
+        ],
+    ),
+    "f1_above_one": (
+        ("version: 1\nmodel: {id: m}\ndatasets: [{id: ds}]\ngate:\n  min_f1: 1.5\n"),
+        [
+            (5, 11, "gate.min_f1", "expected a number from 0.0 to 1.0, got 1.5", None),
+        ],
+    ),
+    "epochs_too_few": (
+        (
+            "version: 1\n"
+            "model: {id: m}\n"
+            "datasets: [{id: ds}]\n"
+            "training:\n"
+            "  hyperparameters:\n"
+            "    epochs: 5\n"
+        ),
+        [
+            (
+                6,
+                13,
+                "training.hyperparameters.epochs",
+                "expected a whole number from 10 to 500, got 5",
+                None,
+            ),
+        ],
+    ),
+    "batch_size_fraction": (
+        (
+            "version: 1\n"
+            "model: {id: m}\n"
+            "datasets: [{id: ds}]\n"
+            "training:\n"
+            "  hyperparameters:\n"
+            "    batch_size: 12.5\n"
+        ),
+        [
+            (
+                6,
+                17,
+                "training.hyperparameters.batch_size",
+                "expected a whole number, got 12.5",
+                None,
+            ),
+        ],
+    ),
+    "learning_rate_zero": (
+        (
+            "version: 1\n"
+            "model: {id: m}\n"
+            "datasets: [{id: ds}]\n"
+            "training:\n"
+            "  hyperparameters:\n"
+            "    learning_rate: 0\n"
+        ),
+        [
+            (
+                6,
+                20,
+                "training.hyperparameters.learning_rate",
+                "expected a number above 0.0 and at most 0.1, got 0",
+                None,
+            ),
+        ],
+    ),
+    "bool_as_number": (
+        ("version: 1\nmodel: {id: m}\ndatasets: [{id: ds}]\ngate:\n  min_precision: yes\n"),
+        [
+            (5, 18, "gate.min_precision", "expected a number, got true", None),
+        ],
+    ),
+    "text_as_bool": (
+        (
+            "version: 1\n"
+            "model: {id: m}\n"
+            "datasets: [{id: ds}]\n"
+            "validation:\n"
+            '  fail_on_label_conflicts: "sometimes"\n'
+        ),
+        [
+            (
+                5,
+                28,
+                "validation.fail_on_label_conflicts",
+                "expected true or false, got the text 'sometimes'",
+                None,
+            ),
+        ],
+    ),
+    "section_is_list": (
+        ("version: 1\nmodel: {id: m}\ndatasets: [{id: ds}]\ngate:\n  - min_f1: 0.9\n"),
+        [
+            (5, 3, "gate", "expected a mapping of keys, got a list", None),
+        ],
+    ),
+    "datasets_is_mapping": (
+        ("version: 1\nmodel: {id: m}\ndatasets:\n  id: ds\n"),
+        [
+            (4, 3, "datasets", "expected a list, got a mapping", None),
+        ],
+    ),
+    "env_name_invalid": (
+        ("version: 1\nmodel: {id: m}\ndatasets: [{id: ds}]\nwebhook:\n  secret_env: my-secret\n"),
+        [
+            (
+                5,
+                15,
+                "webhook.secret_env",
+                "expected the name of an environment variable, got the text 'my-secret'",
+                "letters, digits and underscores, not starting with a digit; e.g. WEBHOOK_SECRET",
+            ),
+        ],
+    ),
+    "client_secret_in_file": (
+        ("version: 1\nmodel: {id: m}\ndatasets: [{id: ds}]\nclient_secret: s3cr3t-value\n"),
+        [
+            (
+                4,
+                1,
+                "client_secret",
+                "`client_secret` looks like a secret written into the config; secrets must not be committed",
+                "remove it, rotate it, and set it in the environment variables COGNIGY_CLIENT_ID / COGNIGY_CLIENT_SECRET, e.g. from a repository secret",
+            ),
+        ],
+    ),
+    "webhook_secret_in_file": (
+        ("version: 1\nmodel: {id: m}\ndatasets: [{id: ds}]\nwebhook:\n  secret: hmac-key-123\n"),
+        [
+            (
+                5,
+                3,
+                "webhook.secret",
+                "`secret` looks like a secret written into the config; secrets must not be committed",
+                "remove it, rotate it, and set it in the environment variable named by `webhook.secret_env`, WEBHOOK_SECRET by default, e.g. from a repository secret",
+            ),
+        ],
+    ),
+    "token_nested": (
+        ("version: 1\nmodel:\n  id: m\n  api_token: abc123\ndatasets: [{id: ds}]\n"),
+        [
+            (
+                4,
+                3,
+                "model.api_token",
+                "`api_token` looks like a secret written into the config; secrets must not be committed",
+                "remove it, rotate it, and set it in the environment variables COGNIGY_CLIENT_ID / COGNIGY_CLIENT_SECRET, e.g. from a repository secret",
+            ),
+        ],
+    ),
+    "dataset_path_escapes": (
+        ("version: 1\nmodel: {id: m}\ndatasets:\n  - id: ds\n    path: ../outside.yaml\n"),
+        [
+            (
+                5,
+                11,
+                "datasets[0].path",
+                "path not allowed: '../outside.yaml' resolves to {parent}/outside.yaml, outside the workspace {ws}",
+                "name a file inside the repository, relative to the config file",
+            ),
+        ],
+    ),
+    "dataset_path_absolute": (
+        ("version: 1\nmodel: {id: m}\ndatasets:\n  - id: ds\n    path: /etc/passwd\n"),
+        [
+            (
+                5,
+                11,
+                "datasets[0].path",
+                "path not allowed: '/etc/passwd' resolves to /etc/passwd, outside the workspace {ws}",
+                "name a file inside the repository, relative to the config file",
+            ),
+        ],
+    ),
+    "dataset_file_missing": (
+        ("version: 1\nmodel: {id: m}\ndatasets:\n  - id: ds\n    path: data/nope.yaml\n"),
+        [
+            (
+                5,
+                11,
+                "datasets[0].path",
+                "file not found: 'data/nope.yaml' (looked for {ws}/data/nope.yaml)",
+                "paths are relative to the directory of the config file",
+            ),
+        ],
+    ),
+    "holdout_missing_path": (
+        ("version: 1\nmodel: {id: m}\ndatasets: [{id: ds}]\nholdout: {}\n"),
+        [
+            (
+                4,
+                1,
+                "holdout.path",
+                "required key `path` is missing",
+                "add `path`: Committed holdout file (same formats as datasets), relative to the config file. Used for the leakage check and the champion/challenger comparison",
+            ),
+        ],
+    ),
+    "bad_indentation": (
+        ("version: 1\nmodel:\n  id: m\n datasets: [{id: ds}]\n"),
+        [
+            (
+                4,
+                2,
+                "",
+                "not valid YAML: did not find expected key (while parsing a block mapping)",
+                "check the indentation and quoting around this line",
+            ),
+        ],
+    ),
+    "unclosed_flow": (
+        ("version: 1\nmodel: {id: m\ndatasets: [{id: ds}]\n"),
+        [
+            (
+                3,
+                9,
+                "",
+                "not valid YAML: did not find expected ',' or '}}' (while parsing a flow mapping)",
+                "check the indentation and quoting around this line",
+            ),
+        ],
+    ),
+    "tab_indent": (
+        ("version: 1\nmodel:\n\tid: m\n"),
+        [
+            (
+                3,
+                1,
+                "",
+                "not valid YAML: found character that cannot start any token (while scanning for the next token)",
+                "check the indentation and quoting around this line",
+            ),
+        ],
+    ),
+    "python_tag": (
+        (
+            "version: 1\n"
+            'model: {id: !!python/object/apply:os.system ["echo hi"]}\n'
+            "datasets: [{id: ds}]\n"
+        ),
+        [
+            (
+                2,
+                13,
+                "model.id",
+                "unsupported YAML tag !!python/object/apply:os.system",
+                "only plain YAML values are allowed (no tags)",
+            ),
+        ],
+    ),
+    "custom_tag": (
+        ("version: 1\nmodel: {id: !env MODEL}\ndatasets: [{id: ds}]\n"),
+        [
+            (
+                2,
+                13,
+                "model.id",
+                "unsupported YAML tag !env",
+                "only plain YAML values are allowed (no tags)",
+            ),
+        ],
+    ),
+    "impossible_date": (
+        ("version: 1\nmodel: {id: m}\ndatasets: [{id: 2024-02-30}]\n"),
+        [
+            (
+                3,
+                17,
+                "datasets[0].id",
+                "cannot read this value: day is out of range for month",
+                "put the value in quotes to keep it as text",
+            ),
+        ],
+    ),
+    "two_documents": (
+        ("version: 1\nmodel: {id: m}\n---\ndatasets: [{id: ds}]\n"),
+        [
+            (
+                3,
+                1,
+                "",
+                "the file holds more than one YAML document",
+                "remove the `---` separator; the whole config is one document",
+            ),
+        ],
+    ),
+    "top_level_list": (
+        "- version: 1\n",
+        [
+            (
+                1,
+                1,
+                "",
+                "expected a mapping of keys at the top level, got list",
+                "start with `version: 1`",
+            ),
+        ],
+    ),
+    "empty_file": (
+        "",
+        [
+            (
+                1,
+                1,
+                "",
+                "the file is empty",
+                "start with `version: 1`, then `model:` and `datasets:`; see docs/configuration.md",
+            ),
+        ],
+    ),
+    "comment_only": (
+        "# nothing here\n",
+        [
+            (
+                1,
+                1,
+                "",
+                "the file is empty",
+                "start with `version: 1`, then `model:` and `datasets:`; see docs/configuration.md",
+            ),
+        ],
+    ),
+    "non_string_key": (
+        ("version: 1\nmodel: {id: m}\ndatasets: [{id: ds}]\n? [a, b]\n: x\n"),
+        [
+            (4, 3, "", "a key must be a plain name, not a list or mapping", None),
+        ],
+    ),
+    "per_intent_missing_min_f1": (
+        (
+            "version: 1\n"
+            "model: {id: m}\n"
+            "datasets: [{id: ds}]\n"
+            "gate:\n"
+            "  per_intent:\n"
+            "    min_support: 3\n"
+        ),
+        [
+            (
+                5,
+                3,
+                "gate.per_intent.min_f1",
+                "required key `min_f1` is missing",
+                "add `min_f1`: Lowest F1 allowed for any single intent",
+            ),
+        ],
+    ),
+    "backend_unknown": (
+        ("version: 1\nbackend: cognigy-v3\nmodel: {id: m}\ndatasets: [{id: ds}]\n"),
+        [
+            (2, 10, "backend", "expected 'cognigy-v1', got the text 'cognigy-v3'", None),
+        ],
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_broken_config_is_reported_exactly(
+    name: str, write_config: ConfigWriter, workspace: Path
+) -> None:
+    text, expected = CASES[name]
+    path = write_config(text)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    root = workspace.resolve()
+    got = [(i.line, i.column, i.field, i.message, i.hint) for i in caught.value.issues]
+    want = [
+        (line, column, field, message.format(ws=root, parent=root.parent), hint)
+        for line, column, field, message, hint in expected
+    ]
+    assert got == want
+    assert all(issue.file == str(path) for issue in caught.value.issues)
+    assert caught.value.exit_code == 2
+    assert caught.value.decision == "invalid"
+
+
+def test_enough_broken_configs_are_covered() -> None:
+    assert len(CASES) >= 20
