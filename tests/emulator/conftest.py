@@ -31,11 +31,11 @@ ALL_SCOPES = "model:read model:write training:read training:write"
 def train_body(**hyper: Any) -> dict[str, Any]:
     """A small, fast, seeded training request on both sample datasets."""
     hyperparameters = {
-        "epochs": 15,
+        "epochs": 10,
         "batchSize": 32,
         "learningRate": 0.001,
         "dropout": 0.3,
-        "earlyStoppingPatience": 3,
+        "earlyStoppingPatience": 2,
         "seed": 7,
     }
     hyperparameters.update(hyper)
