@@ -231,11 +231,29 @@ def main(env: Mapping[str, str] | None = None) -> int:
         traceback.print_exc()
         commands.error(f"ci-trainer crashed ({type(error).__name__}: {error}); please report it")
         result = early_result(env, mode, error, started, decision=Decision.FAILED)
+    announce_decision(result, commands)
     if result.audit_log:
         give_to_workspace_owner([Path(result.audit_log)], env)
         result.audit_log = workspace_relative(result.audit_log, env)
     publish(result, env=env, output_dir=None, commands=commands)
     return exit_code(result, fail_on_reject=fail_on_reject)
+
+
+def announce_decision(result: RunResult, commands: Commands) -> None:
+    """One annotation with the decision, so it shows on the pull request's checks.
+
+    Runs that already reported an error (invalid config, a failing service) or the
+    skip notice need no second one.
+    """
+    title = f"ci-trainer: {result.decision.value}"
+    if result.decision in (Decision.APPROVED, Decision.PROMOTED, Decision.VALIDATED):
+        commands.notice(result.reason, title=title)
+        return
+    already_said = any(message.level == "error" for message in result.messages)
+    if result.decision is Decision.REJECTED or (
+        result.decision is Decision.FAILED and not already_said
+    ):
+        commands.error(result.reason, title=title)
 
 
 def _execute(inputs: ActionInputs, env: Mapping[str, str], reporter: GithubReporter) -> RunResult:

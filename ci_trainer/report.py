@@ -277,7 +277,9 @@ def _gate(result: RunResult) -> str | None:
         for rule in result.gate
     ]
     body = "### Gate\n\n" + table(["Rule", "Value", "Threshold", "Result", "Why"], rows)
-    extra = [escape(reason) for reason in result.reasons if reason != result.reason]
+    # Reasons the table does not already say (e.g. a dataset check that failed).
+    shown = {result.reason, *(rule.message for rule in result.gate)}
+    extra = [escape(reason) for reason in result.reasons if reason not in shown]
     if extra:
         body += "\n\n" + "\n".join(f"- {reason}" for reason in extra)
     return body

@@ -48,3 +48,14 @@ def test_troubleshooting_covers_what_the_issue_lists() -> None:
     section = readme().split("## Troubleshooting", 1)[1].split("\n## ", 1)[0]
     for symptom in ("401", "403", "400", "429", "5xx", "Timeouts", "Fork pull requests"):
         assert symptom in section, symptom
+
+
+def test_readme_embeds_the_example_summary() -> None:
+    summary = (REPO / "examples" / "step-summary.md").read_text(encoding="utf-8")
+    demoted = [
+        "#" + line if line.startswith(("## ", "### ", "#### ")) else line
+        for line in summary.rstrip("\n").split("\n")
+    ]
+    assert "\n".join(demoted) in readme()
+    assert summary.startswith("## ✅ Approved")
+    assert "xychart-beta" in summary and "### Champion / challenger" in summary

@@ -72,6 +72,7 @@ def test_approved(workspace: Path, emulator: Emulator) -> None:
     assert run.summary.startswith("## ✅ Approved · model shop-nlu")
     assert "### Metrics" in run.summary and "### Dataset checks" in run.summary
     assert "::group::" in run.stdout
+    assert f"::notice title=ci-trainer%3A approved::{run.outputs['reason']}" in run.stdout
     assert_clean(run)
 
 
@@ -83,6 +84,9 @@ def test_rejected_fails_the_step_unless_fail_on_reject_is_false(
     assert run.exit_code == 1
     assert run.outputs["decision"] == "rejected"
     assert "< 0.999" in run.outputs["reason"]
+    # one annotation carries the decision to the pull request's checks
+    decision_lines = [line for line in run.stdout.splitlines() if "title=ci-trainer%3A" in line]
+    assert decision_lines == [f"::error title=ci-trainer%3A rejected::{run.outputs['reason']}"]
     assert run.summary.startswith("## ❌ Rejected")
     assert "❌ fail" in run.summary
     assert_clean(run)
