@@ -6,6 +6,9 @@ Formats, chosen by content (not by name alone, since teams rename files):
 - `cognigy-csv`: Cognigy's intent export, no header; columns intent name, property type,
   value; rows whose type is `exampleSentence` are examples, other rows are ignored.
 - `text-category-csv`: a header `text,category` (common public intent corpora).
+- `cognigy-json`: Cognigy's intent JSON export, a top-level array of intents, each with
+  `name` and `exampleSentences` (plain strings); disabled intents (`isDisabled: true`)
+  are left out, since the service does not train them.
 
 Every problem is reported with file and line; nothing here raises anything but
 `DatasetError`.
@@ -18,6 +21,7 @@ import csv
 import gc
 import hashlib
 import io
+import json
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -139,6 +143,8 @@ def parse_dataset(text: str, name: str, *, sha256: str | None = None) -> Dataset
         examples = _parse_yaml(text, name)
     elif fmt == "text-category-csv":
         examples = _parse_text_category_csv(text, name)
+    elif fmt == "cognigy-json":
+        examples = _parse_cognigy_json(text, name)
     else:
         examples = _parse_cognigy_csv(text, name)
     if not examples:
@@ -159,6 +165,8 @@ def detect_format(text: str, name: str) -> str:
     first = next((line for line in text.splitlines() if line.strip()), "")
     if name.lower().endswith((".yaml", ".yml")):
         return "yaml"
+    if name.lower().endswith(".json") or first.lstrip().startswith("["):
+        return "cognigy-json"
     if first.replace(" ", "").lower() in ("text,category", "text,intent"):
         return "text-category-csv"
     if name.lower().endswith(".csv"):
@@ -338,3 +346,75 @@ def _parse_text_category_csv(text: str, name: str) -> list[Example]:
     if issues:
         raise DatasetError(issues[:50])
     return examples
+
+
+def _parse_cognigy_json(text: str, name: str) -> list[Example]:
+    issues: list[DatasetIssue] = []
+    examples: list[Example] = []
+    for line, intent in _json_array_items(text, name):
+        if not isinstance(intent, dict):
+            issues.append(
+                DatasetIssue(name, line, "expected an intent object {name, exampleSentences}")
+            )
+            continue
+        label = intent.get("name")
+        sentences = intent.get("exampleSentences", [])
+        if not isinstance(label, str) or not label.strip():
+            issues.append(DatasetIssue(name, line, "an intent needs a non-empty 'name'"))
+            continue
+        if not isinstance(sentences, list) or not all(isinstance(s, str) for s in sentences):
+            issues.append(
+                DatasetIssue(
+                    name, line, f"intent '{label}': 'exampleSentences' must be a list of strings"
+                )
+            )
+            continue
+        if intent.get("isDisabled") is True:
+            continue
+        examples.extend(
+            Example(text=s.strip(), intent=label.strip(), line=line) for s in sentences if s.strip()
+        )
+    if issues:
+        raise DatasetError(issues[:50])
+    return examples
+
+
+def _json_array_items(text: str, name: str) -> Iterator[tuple[int, object]]:
+    """Each element of a top-level JSON array with the line it starts on."""
+    decoder = json.JSONDecoder()
+    pos = _skip_space(text, 0)
+    if not text.startswith("[", pos):
+        raise DatasetError(
+            [
+                DatasetIssue(
+                    name,
+                    text.count("\n", 0, pos) + 1,
+                    "expected a JSON array of intents",
+                    "use Cognigy's intent JSON export (Export Intents, format JSON)",
+                )
+            ]
+        )
+    pos = _skip_space(text, pos + 1)
+    while not text.startswith("]", pos):
+        try:
+            item, end = decoder.raw_decode(text, pos)
+        except json.JSONDecodeError as exc:
+            raise DatasetError(
+                [DatasetIssue(name, exc.lineno, f"not valid JSON: {exc.msg}")]
+            ) from None
+        yield text.count("\n", 0, pos) + 1, item
+        pos = _skip_space(text, end)
+        if text.startswith(",", pos):
+            pos = _skip_space(text, pos + 1)
+        elif not text.startswith("]", pos):
+            line = text.count("\n", 0, pos) + 1
+            raise DatasetError([DatasetIssue(name, line, "not valid JSON: expected ',' or ']'")])
+    if text[pos + 1 :].strip():
+        line = text.count("\n", 0, pos) + 1
+        raise DatasetError([DatasetIssue(name, line, "not valid JSON: text after the array")])
+
+
+def _skip_space(text: str, pos: int) -> int:
+    while pos < len(text) and text[pos] in " \t\r\n":
+        pos += 1
+    return pos
