@@ -134,28 +134,40 @@ def runner_env(workspace: Path, files: Path, inputs: dict[str, str]) -> dict[str
     return env
 
 
-def run_step(workspace: Path, tmp: Path, **inputs: str) -> StepRun:
-    """Run entrypoint.py the way the runner runs the container's ENTRYPOINT."""
+def start_step(workspace: Path, tmp: Path, **inputs: str) -> tuple[subprocess.Popen[str], Path]:
+    """Start entrypoint.py the way the runner starts the container's ENTRYPOINT."""
     files = tmp / "file_commands"
     files.mkdir(parents=True, exist_ok=True)
     (files / "home").mkdir(exist_ok=True)
     for name in ("set_output", "step_summary"):
         (files / name).write_text("", encoding="utf-8")
     env = runner_env(workspace, files, inputs)
-    proc = subprocess.run(
+    process = subprocess.Popen(
         [sys.executable, str(REPO / "entrypoint.py")],
         cwd=workspace,
         env=env,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=120,
-        check=False,
     )
+    return process, files
+
+
+def finish_step(
+    process: subprocess.Popen[str], files: Path, workspace: Path, timeout: float = 120
+) -> StepRun:
+    stdout, stderr = process.communicate(timeout=timeout)
     return StepRun(
-        exit_code=proc.returncode,
+        exit_code=process.returncode,
         outputs=read_github_output(files / "set_output"),
         summary=(files / "step_summary").read_text(encoding="utf-8"),
-        stdout=proc.stdout,
-        stderr=proc.stderr,
+        stdout=stdout,
+        stderr=stderr,
         workspace=workspace,
     )
+
+
+def run_step(workspace: Path, tmp: Path, **inputs: str) -> StepRun:
+    """Run entrypoint.py to the end, as one step."""
+    process, files = start_step(workspace, tmp, **inputs)
+    return finish_step(process, files, workspace)

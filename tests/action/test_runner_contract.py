@@ -7,11 +7,22 @@ outputs are read back from GITHUB_OUTPUT by the runner's own rules.
 from __future__ import annotations
 
 import json
+import signal
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from mini_workspace import CLIENT_ID, CLIENT_SECRET, StepRun, make_workspace, run_step, write_config
+from mini_workspace import (
+    CLIENT_ID,
+    CLIENT_SECRET,
+    StepRun,
+    finish_step,
+    make_workspace,
+    run_step,
+    start_step,
+    write_config,
+)
 
 pytest.importorskip("werkzeug")  # the emulator extra
 from ci_trainer.emulator import Emulator, Fault, FaultPlan
@@ -141,6 +152,7 @@ def test_missing_credentials_skip_training_with_one_notice(
     assert run.outputs["decision"] == "skipped"
     notices = [line for line in run.stdout.splitlines() if line.startswith("::notice")]
     assert len(notices) == 1 and "fork" in notices[0].lower()
+    assert (workspace / run.outputs["audit-log"]).is_file()  # a skipped run is audited too
     assert emulator.state.trainings_for("shop-nlu") == []
 
 
@@ -167,3 +179,39 @@ def test_working_directory_and_relative_audit_log(tmp_path: Path) -> None:
     assert run.exit_code == 0, run.stdout + run.stderr
     assert run.outputs["audit-log"] == "models/shop/audit/training-audit.log"
     assert (root / run.outputs["audit-log"]).is_file()
+
+
+def test_runner_cancellation_cancels_the_remote_job_and_still_reports(workspace: Path) -> None:
+    """The runner cancels a step with SIGINT (then SIGTERM 7.5 s later, then SIGKILL)."""
+    plan = FaultPlan.of(Fault(operation="startTraining", kind="job_stuck"))
+    with serve(workspace, plan) as emulator:
+        given = {
+            "base-url": emulator.base_url,
+            "client-id": CLIENT_ID,
+            "client-secret": CLIENT_SECRET,
+        }
+        process, files = start_step(workspace, workspace.parent / "runner", **given)
+        deadline = time.monotonic() + 30
+        while not emulator.state.trainings_for("shop-nlu") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert emulator.state.trainings_for("shop-nlu"), "the training never started"
+        process.send_signal(signal.SIGINT)
+        run = finish_step(process, files, workspace, timeout=7.5)  # before the SIGTERM
+        trainings = emulator.state.trainings_for("shop-nlu")
+    assert run.exit_code == 3
+    assert run.outputs["decision"] == "failed"
+    assert run.outputs["training-id"] == trainings[0].training_id
+    assert trainings[0].status == "CANCELLED"
+    assert (workspace / run.outputs["audit-log"]).is_file()
+    assert run.summary.startswith("## 💥 Failed")
+    assert_clean(run)
+
+
+def test_validate_mode_needs_no_service(workspace: Path) -> None:
+    run = run_step(workspace, workspace.parent / "runner", mode="validate")
+    assert run.exit_code == 0, run.stdout + run.stderr
+    assert run.outputs["decision"] == "validated"
+    assert run.outputs["training-id"] == ""
+    assert run.outputs["f1"] == ""
+    assert (workspace / run.outputs["audit-log"]).is_file()
+    assert "### Dataset checks" in run.summary
