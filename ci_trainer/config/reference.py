@@ -170,8 +170,9 @@ def extract_section(document: str) -> str:
     start = document.find(HEADING + "\n")
     if start < 0:
         return ""
+    # The blank line before the next heading belongs to the layout, not to the section.
     end = document.find("\n## ", start + len(HEADING))
-    return document[start:] if end < 0 else document[start : end + 1]
+    return document[start:] if end < 0 else document[start:end]
 
 
 def update_document(document: str, section: str) -> str:

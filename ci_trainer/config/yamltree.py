@@ -24,6 +24,8 @@ MAX_DEPTH = 32
 MAX_NODES = 20_000
 """Nodes after alias expansion; a realistic config has a few hundred."""
 
+_TOO_DEEP = f"nested more than {MAX_DEPTH} levels deep"
+_TOO_DEEP_HINT = "a training config needs only a few levels"
 _MAP_TAG = "tag:yaml.org,2002:map"
 _SEQ_TAG = "tag:yaml.org,2002:seq"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
@@ -106,6 +108,8 @@ def _syntax_problem(exc: yaml.YAMLError) -> Problem:
             mark,
             hint="remove the `---` separator; the whole config is one document",
         )
+    if "maximum nesting depth" in str(problem):  # libyaml's own limit, met while scanning
+        return Problem(_TOO_DEEP, mark, hint=_TOO_DEEP_HINT)
     text = f"not valid YAML: {problem}" + (f" ({context})" if context else "")
     return Problem(text, mark, hint="check the indentation and quoting around this line")
 
@@ -139,11 +143,7 @@ def check_expansion(events: Iterator[yaml.Event]) -> None:
             stack.append(_Frame(event.anchor))
             if len(stack) > MAX_DEPTH:
                 raise YamlRejected(
-                    Problem(
-                        f"nested more than {MAX_DEPTH} levels deep",
-                        mark_of(event.start_mark),
-                        hint="a training config needs only a few levels",
-                    )
+                    Problem(_TOO_DEEP, mark_of(event.start_mark), hint=_TOO_DEEP_HINT)
                 )
         elif isinstance(event, yaml.CollectionEndEvent):
             frame = stack.pop()
