@@ -37,10 +37,8 @@ def test_each_value_gets_its_own_fresh_delimiter() -> None:
 def test_a_value_that_contains_the_delimiter_gets_another_one(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from ci_trainer import github
-
     tokens = iter(["aaaa", "bbbb"])
-    monkeypatch.setattr(github.secrets, "token_hex", lambda _n: next(tokens))
+    monkeypatch.setattr("ci_trainer.github.secrets.token_hex", lambda _n: next(tokens))
     value = "evil\nghadelimiter_aaaa\ninjected<<x"
     text = format_outputs({"reason": value})
     assert text.startswith("reason<<ghadelimiter_bbbb\n")

@@ -212,7 +212,7 @@ def hostile_result() -> RunResult:
             "model_id": HOSTILE[8],
             "weakest_intents": scores,
             "checks": checks,
-            "metrics": base.metrics.model_copy(update={"per_intent": scores})  # type: ignore[union-attr]
+            "metrics": base.metrics.model_copy(update={"per_intent": scores})
             if base.metrics
             else None,
             "datasets": [DatasetRecord(id=name, path=name) for name in HOSTILE],
