@@ -529,7 +529,8 @@ class Service:
         with self._lock:
             for job in self._jobs.values():
                 job.cancel_event.set()
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        # Workers notice the cancel between epochs; stop() need not wait for them.
+        self._pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _unauthorized(detail: str) -> Problem:
