@@ -105,3 +105,17 @@ def test_image_requirements_are_pinned_and_run_time_only() -> None:
     assert all("==" in line for line in lines)
     assert {"requests", "pydantic", "pyyaml", "jsonschema", "numpy"} <= names
     assert not names & {"werkzeug", "scikit-learn", "pytest", "hypothesis", "cmarkgfm"}
+
+
+def test_dockerignore_lets_every_copied_path_through() -> None:
+    """`.dockerignore` excludes everything by default; each COPY source must be re-included."""
+    ignore = (REPO / ".dockerignore").read_text(encoding="utf-8").splitlines()
+    assert "*" in ignore
+    sources = [
+        line.split()[1]
+        for line in (REPO / "Dockerfile").read_text(encoding="utf-8").splitlines()
+        if line.startswith("COPY ")
+    ]
+    assert sources
+    for source in sources:
+        assert f"!{source}" in ignore or f"!{source}/" in ignore, source
