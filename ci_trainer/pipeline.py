@@ -43,7 +43,14 @@ from ci_trainer.checks import DatasetInput, run_checks
 from ci_trainer.config import LoadedConfig
 from ci_trainer.config.model import TrainingConfig
 from ci_trainer.datasets import Dataset, load_dataset
-from ci_trainer.errors import ApiError, AuthError, CiTrainerError, Interrupted, TrainingFailed
+from ci_trainer.errors import (
+    ApiError,
+    AuthError,
+    CiTrainerError,
+    ContractError,
+    Interrupted,
+    TrainingFailed,
+)
 from ci_trainer.events import Reporter
 from ci_trainer.gate import champion_rules, compare_champion, decide, threshold_rules
 from ci_trainer.polling import PollPolicy, PollSchedule, PollTimeout, wait_for_job
@@ -263,6 +270,7 @@ class Pipeline:
             raise TrainingFailed(msg)
         with self._stage("Metrics"):
             metrics = backend.training_metrics(job)
+            check_metrics(metrics)
         self.result.metrics = metrics
         self.result.version_id = metrics.version_id
         self.result.convergence = list(metrics.convergence)
@@ -560,6 +568,31 @@ class _StatusWatcher:
             self.reporter.info(
                 f"training {self.training_id}: {status.raw_status}{progress}{detail}"
             )
+
+
+def check_metrics(metrics: EvalMetrics) -> None:
+    """Refuse metrics no gate can judge: NaN passes JSON and `minimum: 0` alike.
+
+    A NaN F1 compares False against every threshold, so it would read as a normal
+    rejection (or, in a `>=` rule, slip through); it is the service's fault, not the model's.
+    """
+    values: list[tuple[str, float | None]] = [
+        ("f1Score", metrics.f1),
+        ("precision", metrics.precision),
+        ("recall", metrics.recall),
+        ("accuracy", metrics.accuracy),
+        ("macro.f1", metrics.macro_f1),
+    ]
+    values += [(f"perIntent.{s.intent}.f1", s.f1) for s in metrics.per_intent]
+    bad = [name for name, value in values if value is not None and not 0.0 <= value <= 1.0]
+    if bad:
+        raise ContractError(
+            call="getTrainingMetrics",
+            message_text=(
+                f"the service reported metrics outside 0..1 (NaN or out of range): {', '.join(bad)}"
+            ),
+            hint_text="a service defect; re-run the job, and report it with the training id if it persists",
+        )
 
 
 def record_resources(usage: ResourceUsage, status: JobStatus) -> None:

@@ -102,6 +102,7 @@ class PollSchedule:
         self._origin: _Sample | None = None  # first sample of the current progress run
         self._latest: _Sample | None = None
         self._unknown_streak = 0
+        self._rebased = False  # progress went backwards at least once
 
     def observe(self, now: float, progress: float | None) -> None:
         """Record one status answer; `progress` is 0..1 or None when not reported."""
@@ -109,8 +110,10 @@ class PollSchedule:
             sample = _Sample(now, min(max(progress, 0.0), 1.0))
             origin = self._origin
             if self._latest is not None and sample.progress < self._latest.progress:
-                # Backwards: the service restarted the work. Estimate from here on afresh.
+                # Backwards: the service restarted the work. Estimate from here on afresh,
+                # once a second sample shows the new pace (when it restarted is unknown).
                 self._origin = sample
+                self._rebased = True
             elif origin is None or sample.progress == origin.progress:
                 # Still on the starting plateau (e.g. queued at 0 %): the work began after
                 # this sample at the earliest, so measure the rate from here.
@@ -134,7 +137,7 @@ class PollSchedule:
         rate: float | None = None
         if latest.at > origin.at and latest.progress > origin.progress:
             rate = (latest.progress - origin.progress) / (latest.at - origin.at)
-        elif origin is latest and latest.at > self.started_at:
+        elif origin is latest and not self._rebased and latest.at > self.started_at:
             # One sample only: assume the progress accrued since the job started (this
             # counts queue time too, so it errs on the side of polling later).
             rate = latest.progress / (latest.at - self.started_at)

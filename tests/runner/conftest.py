@@ -71,6 +71,13 @@ class Harness:
         self.emulators.append(emu)
         return emu
 
+    def emulator_for(self, datasets: dict[str, Path], **kwargs: Any) -> Emulator:
+        """An emulator serving other files than the config names."""
+        emu = Emulator(datasets, client_secret=CLIENT_SECRET, time_scale=0.0, **kwargs)
+        self.stack.enter_context(emu)
+        self.emulators.append(emu)
+        return emu
+
     def receiver(self, statuses: list[int] | None = None) -> WebhookReceiver:
         receiver = WebhookReceiver(statuses=list(statuses or []))
         self.stack.callback(receiver.close)
@@ -116,6 +123,14 @@ class Harness:
         self.guard.file(result.audit_log)
         self.guard.text("RunResult", result.model_dump_json())
         return result
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _warm_scikit_learn() -> None:
+    """Import scikit-learn once up front, so no test's first training waits for it."""
+    from ci_trainer.emulator.training import preload
+
+    preload()
 
 
 @pytest.fixture
