@@ -49,11 +49,12 @@ def escape_property(value: str) -> str:
 def _neutralise_command(line: str) -> str:
     """Keep a plain log line from being read as a workflow command.
 
-    Server messages and config values reach the log; a line starting with `::` would be
-    executed by the runner (e.g. `::add-mask::` or `::set-env`), so it is shifted by a
-    space, which the runner does not treat as a command.
+    Server messages and config values reach the log; a line starting with `::` (or the
+    runner's older `##[` form) would be executed by the runner (e.g. `::stop-commands::`
+    or `::error`), so it is shifted by a space, which the runner does not treat as a
+    command.
     """
-    return " " + line if line.lstrip().startswith("::") else line
+    return " " + line if line.lstrip().startswith(("::", "##[")) else line
 
 
 @dataclass
@@ -143,6 +144,9 @@ class Commands:
             msg = f"unknown annotation kind {kind!r}; expected one of {ANNOTATION_KINDS}"
             raise ValueError(msg)
         properties = {"file": file, "line": line, "col": col, "title": title}
+        if self._shown[kind] >= self._limit:  # the count was already shown: log only
+            self.echo(f"{kind}: {_location(file, line, col)}{text}")
+            return
         if self._shown[kind] < self._limit - 1:
             self._shown[kind] += 1
             self._command(kind, properties, text)

@@ -71,7 +71,7 @@ def test_group_is_closed_even_when_the_body_raises() -> None:
 
 def test_plain_text_cannot_inject_a_command() -> None:
     commands, stream = make()
-    commands.echo("server said:\n::add-mask::x\n  ::set-output name=decision::promoted")
+    commands.echo("server said:\n::add-mask::x\n  ::set-output name=decision::promoted\n##[error]x")
     printed = lines(stream)
     assert printed[0] == "server said:"
     assert not any(line.startswith("::") for line in printed)
@@ -182,3 +182,15 @@ def test_writers_on_stdout_share_one_step_tally(capsys: pytest.CaptureFixture[st
     out = capsys.readouterr().out.splitlines()
     assert sum(line.startswith("::warning") for line in out) == 10
     assert out[-1].startswith("::warning title=3 more warnings::")
+
+
+def test_annotations_after_the_count_was_flushed_only_reach_the_log() -> None:
+    commands, stream = make()
+    for index in range(12):
+        commands.warning(f"w{index}")
+    commands.flush()
+    commands.warning("late")
+    commands.flush()
+    printed = lines(stream)
+    assert sum(line.startswith("::warning") for line in printed) == 10
+    assert printed[-1] == "warning: late"
