@@ -11,6 +11,7 @@ pipelines can use one emulator at once.
 
 from __future__ import annotations
 
+import errno
 import logging
 import secrets
 import threading
@@ -117,9 +118,13 @@ class Emulator:
     def start(self) -> Emulator:
         if self._server is not None:
             return self
-        server = make_server(
-            self._host, self._port, self.app, threaded=True, request_handler=_QuietHandler
-        )
+        try:
+            server = make_server(
+                self._host, self._port, self.app, threaded=True, request_handler=_QuietHandler
+            )
+        except SystemExit:
+            # werkzeug exits (after printing why) when the port is taken; a library must not.
+            raise OSError(errno.EADDRINUSE, f"{self._host}:{self._port} is in use") from None
         self._server = server
         self._thread = threading.Thread(
             # A short poll interval makes stop() quick (tests start hundreds of emulators).

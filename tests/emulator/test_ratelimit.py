@@ -1,0 +1,59 @@
+"""The token-bucket rate limit: 429 with Retry-After once a client's bucket is empty."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import requests
+
+from ci_trainer.emulator import Emulator, RateLimit
+from ci_trainer.emulator.ratelimit import TokenBuckets
+
+from .conftest import DATASETS, ApiClient, check_response
+
+
+def test_burst_then_429_with_retry_after() -> None:
+    with Emulator(DATASETS, rate_limit=RateLimit(rate=0.2, burst=3)) as emu:
+        api = ApiClient(emu)
+        api.token()  # 1 of 3
+        assert api.stats("ds-cs").status_code == 200  # 2
+        assert api.stats("ds-smalltalk").status_code == 200  # 3
+        limited = api.stats("ds-cs")
+        body = check_response("getDatasetStats", limited)
+        assert body["status"] == 429
+        assert int(limited.headers["Retry-After"]) >= 1
+        assert [r.status for r in emu.state.requests][-1] == 429
+
+
+def test_limit_is_per_client() -> None:
+    with Emulator(DATASETS, rate_limit=RateLimit(rate=0.2, burst=2)) as emu:
+        api = ApiClient(emu)
+        api.token()
+        api.stats("ds-cs")
+        assert api.stats("ds-cs").status_code == 429
+        # A caller without a token is another bucket: it gets its 401, not the 429.
+        anonymous = requests.get(f"{emu.base_url}/datasets/ds-cs/stats", timeout=10)
+        assert anonymous.status_code == 401
+
+
+def test_no_limit_by_default(api: ApiClient) -> None:
+    assert {api.stats("ds-cs").status_code for _ in range(40)} == {200}
+
+
+def test_bucket_refills_at_the_rate() -> None:
+    buckets = TokenBuckets(RateLimit(rate=1000, burst=1))
+    assert buckets.take("a") == 0
+    wait = buckets.take("a")
+    assert 0 < wait <= 0.001
+    assert buckets.take("b") == 0  # another client, a full bucket
+    time.sleep(0.01)
+    assert buckets.take("a") == 0
+
+
+def test_rate_limit_parse() -> None:
+    assert RateLimit.parse("5/10") == RateLimit(rate=5, burst=10)
+    assert RateLimit.parse("2.5") == RateLimit(rate=2.5, burst=3)
+    for bad in ("fast", "5/x", "0/1", "1/0"):
+        with pytest.raises(ValueError, match="rate"):
+            RateLimit.parse(bad)
