@@ -74,7 +74,7 @@ def test_plain_text_cannot_inject_a_command() -> None:
     commands.echo("server said:\n::add-mask::x\n  ::set-output name=decision::promoted\n##[error]x")
     printed = lines(stream)
     assert printed[0] == "server said:"
-    assert not any(line.startswith("::") for line in printed)
+    assert not any(line.startswith(("::", "##[")) for line in printed)
     assert printed[1] == " ::add-mask::x"
 
 
