@@ -188,6 +188,10 @@ def _parse_yaml_nodes(text: str, name: str) -> list[Example]:
         line = mark.line + 1 if mark is not None else None
         problem = getattr(exc, "problem", None) or str(exc)
         raise DatasetError([DatasetIssue(name, line, f"not valid YAML: {problem}")]) from None
+    except RecursionError:  # the pure-Python composer (no libyaml) recurses per level
+        raise DatasetError(
+            [DatasetIssue(name, None, "not valid YAML: nested too deeply")]
+        ) from None
     if root is None:
         return []
     if not isinstance(root, yaml.MappingNode):
