@@ -26,7 +26,7 @@ from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
-from ci_trainer.emulator.v2.model import Flow, Locale, Project
+from ci_trainer.emulator.v2.model import Flow, Locale
 from ci_trainer.emulator.v2.service import V2Problem, V2Service
 
 MAX_JSON_BYTES = 60 * 1024
@@ -187,7 +187,7 @@ class V2App:
             fault = self._take_fault(str(endpoint))
             if fault is not None:
                 return _fault_response(request, fault)
-            return self._handlers[str(endpoint)](request, args)
+            return self._handlers[str(endpoint)](request, dict(args))
         except V2Problem as problem:
             return _problem(request, problem)
         except _OAuthError as exc:
@@ -558,8 +558,3 @@ def _decode_cursor(cursor: str) -> int:
     except (ValueError, UnicodeError):
         pass
     raise V2Problem(400, "the next cursor is not valid", 1005)
-
-
-def project_of(service: V2Service, project_id: str) -> Project:
-    with service.lock:
-        return service.project(project_id)

@@ -1,0 +1,166 @@
+"""`V2Emulator`: the Cognigy.AI REST API v2.0 personality on a loopback port.
+
+    with V2Emulator() as emu:
+        project = emu.service.add_project("shop", [(locale_id, "en-US")])
+        flow = emu.service.add_flow(project.id, "Main")
+        emu.service.set_intents(flow.id, locale_id, load_dataset("intents.json"))
+        client = CognigyV2Client(emu.base_url, emu.api_key, redactor=Redactor())
+
+It reuses the v1 emulator's classifier (`ci_trainer.emulator.training`) by import; what
+it adds is v2's resources, Tasks, Intent Analyzer reports and snapshots.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+from ci_trainer.datasets import load_dataset
+from ci_trainer.emulator.training import preload
+from ci_trainer.emulator.v2.app import V2App, V2Variants
+from ci_trainer.emulator.v2.service import V2Service
+
+logger = logging.getLogger("ci_trainer.emulator.v2")
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        return
+
+    def log(self, type: str, message: str, *args: Any) -> None:
+        logger.debug(message, *args)
+
+
+@dataclass(frozen=True)
+class TargetSeed:
+    """A flow to create, with its locales and the intents file the tenant starts with."""
+
+    flow_id: str
+    locale_ids: Sequence[str]
+    intents_file: Path | None = None
+    flow_name: str | None = None
+
+
+class V2Emulator:
+    """A context manager serving the v2 API on a free loopback port."""
+
+    def __init__(
+        self,
+        *,
+        api_key: str | None = None,
+        variants: V2Variants | None = None,
+        task_seconds: float = 0.0,
+        epochs: int = 20,
+        workers: int = 2,
+        rate_limit: tuple[int, float] | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
+        self.api_key = api_key or secrets.token_urlsafe(24)
+        self.service = V2Service(task_seconds=task_seconds, epochs=epochs, workers=workers)
+        self.app = V2App(self.service, self.api_key, variants, rate_limit)
+        self._host, self._port = host, port
+        self._server: BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
+
+    def __repr__(self) -> str:  # never the key
+        return f"V2Emulator(base_url={self.base_url!r})"
+
+    def seed(
+        self,
+        project_id: str,
+        targets: Sequence[TargetSeed],
+        *,
+        project_name: str = "ci-trainer project",
+        extra_projects: Sequence[str] = (),
+    ) -> None:
+        """Create the project, its locales and flows, and load each target's intents file.
+
+        `extra_projects` (e.g. a promotion target) start empty with the same locales.
+        """
+        locale_ids: list[str] = []
+        for target in targets:
+            locale_ids += [lid for lid in target.locale_ids if lid not in locale_ids]
+        locales = [(lid, f"locale-{i + 1}") for i, lid in enumerate(locale_ids)]
+        self.service.add_project(project_name, locales, project_id=project_id)
+        for extra in extra_projects:
+            self.service.add_project(f"{project_name} (target)", locales, project_id=extra)
+        flows: set[str] = set()
+        for target in targets:
+            if target.flow_id not in flows:
+                name = target.flow_name or f"flow-{len(flows) + 1}"
+                self.service.add_flow(project_id, name, flow_id=target.flow_id)
+                flows.add(target.flow_id)
+            if target.intents_file is not None:
+                dataset = load_dataset(target.intents_file)
+                for locale_id in target.locale_ids:
+                    self.service.set_intents(target.flow_id, locale_id, dataset)
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def start(self) -> V2Emulator:
+        if self._server is not None:
+            return self
+        server = make_server(
+            self._host, self._port, self.app, threaded=True, request_handler=_QuietHandler
+        )
+        self._server = server
+        self._thread = threading.Thread(
+            target=server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="ci-trainer-emulator-v2",
+            daemon=True,
+        )
+        self._thread.start()
+        threading.Thread(target=preload, name="emulator-v2-preload", daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is None:
+            return
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        self.service.close()
+        self._server, self._thread = None, None
+
+    def serve_forever(self) -> None:
+        self.start()
+        assert self._thread is not None
+        while self._thread.is_alive():
+            self._thread.join(timeout=0.5)
+
+    def __enter__(self) -> V2Emulator:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        if self._server is None:
+            msg = "the emulator is not running; use it as a context manager or call start()"
+            raise RuntimeError(msg)
+        return int(self._server.server_port)
+
+    @property
+    def base_url(self) -> str:
+        """The host root; the client adds `/new/v2.0` as for a real installation."""
+        if self._server is None:
+            return f"http://{self._host}:{self._port or '<not started>'}"
+        host = f"[{self._host}]" if ":" in self._host else self._host
+        return f"http://{host}:{self.port}"
