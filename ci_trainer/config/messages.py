@@ -190,9 +190,12 @@ def _wording(
         least = (error.get("ctx") or {}).get("min_length", 1)
         return f"expected a list with at least {least} item{'s' if least != 1 else ''}", None
     if kind == "string_pattern_mismatch":
+        # Not echoed: a URL or secret pasted here instead of a variable name would
+        # otherwise end up in the log.
         return (
-            f"expected the name of an environment variable, got {shown}",
-            "letters, digits and underscores, not starting with a digit; e.g. WEBHOOK_SECRET",
+            "expected the name of an environment variable, not its value",
+            "letters, digits and underscores, not starting with a digit, e.g. "
+            f"{_env_example(name)}; set the value itself in the environment",
         )
     if kind in ("model_type", "dict_type", "model_attributes_type"):
         return f"expected a mapping of keys, got {shown}", None
@@ -202,6 +205,10 @@ def _wording(
         expected = (error.get("ctx") or {}).get("expected", "")
         return f"expected {expected}, got {shown}", None
     return f"{error.get('msg', 'invalid value')}, got {shown}", None
+
+
+def _env_example(field: str) -> str:
+    return {"url_env": "WEBHOOK_URL", "secret_env": "WEBHOOK_SECRET"}.get(field, "MY_VARIABLE")
 
 
 def _did_you_mean(name: str, model: type[BaseModel] | None) -> str | None:

@@ -229,8 +229,28 @@ CASES: dict[str, tuple[str, list[tuple[int | None, int | None, str, str, str | N
                 5,
                 15,
                 "webhook.secret_env",
-                "expected the name of an environment variable, got the text 'my-secret'",
-                "letters, digits and underscores, not starting with a digit; e.g. WEBHOOK_SECRET",
+                "expected the name of an environment variable, not its value",
+                "letters, digits and underscores, not starting with a digit, e.g. "
+                "WEBHOOK_SECRET; set the value itself in the environment",
+            ),
+        ],
+    ),
+    "webhook_url_pasted_into_url_env": (
+        (
+            "version: 1\n"
+            "model: {id: m}\n"
+            "datasets: [{id: ds}]\n"
+            "webhook:\n"
+            "  url_env: https://hooks.example.com/T0/B0/tok-12345\n"
+        ),
+        [
+            (
+                5,
+                12,
+                "webhook.url_env",
+                "expected the name of an environment variable, not its value",
+                "letters, digits and underscores, not starting with a digit, e.g. "
+                "WEBHOOK_URL; set the value itself in the environment",
             ),
         ],
     ),
