@@ -190,9 +190,17 @@ class ApiClient:
             assert time.monotonic() < deadline, f"training still {body['status']}"
             time.sleep(0.02)
 
-    def trained_version(self, body: dict[str, Any] | None = None, model: str = MODEL) -> str:
+    def trained_version_training(
+        self, body: dict[str, Any] | None = None, model: str = MODEL
+    ) -> str:
+        """Train to COMPLETED; returns the training id."""
         training_id = self.started(body, model=model)
         assert self.wait(training_id, model)["status"] == "COMPLETED"
+        return training_id
+
+    def trained_version(self, body: dict[str, Any] | None = None, model: str = MODEL) -> str:
+        """Train to COMPLETED; returns the version id."""
+        training_id = self.trained_version_training(body, model)
         return str(self.metrics(training_id, model).json()["versionId"])
 
 
