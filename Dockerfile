@@ -26,4 +26,6 @@ COPY entrypoint.py /app/entrypoint.py
 # No USER: the runner mounts the workspace owned by its own user and runs the container
 # as root; the action hands the files it writes back to the workspace's owner.
 # No WORKDIR reliance: the runner sets the working directory to /github/workspace.
-ENTRYPOINT ["python", "/app/entrypoint.py"]
+# The interpreter by absolute path: the runner passes the step's PATH into the container,
+# and a workflow's PATH must not decide whether the action starts.
+ENTRYPOINT ["/usr/local/bin/python", "/app/entrypoint.py"]

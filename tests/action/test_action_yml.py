@@ -89,7 +89,7 @@ def test_dockerfile_follows_the_container_action_rules() -> None:
     from_line = next(line for line in text.splitlines() if line.startswith("FROM "))
     assert from_line.startswith("FROM python:3.12-slim@sha256:")
     assert len(from_line.split("@sha256:", 1)[1].split()[0]) == 64
-    assert 'ENTRYPOINT ["python", "/app/entrypoint.py"]' in text
+    assert 'ENTRYPOINT ["/usr/local/bin/python", "/app/entrypoint.py"]' in text
     assert "PYTHONDONTWRITEBYTECODE=1" in text and "PYTHONUNBUFFERED=1" in text
     # dependencies are installed before the source is copied, from the pinned file
     assert text.index("requirements/action.txt") < text.index("COPY ci_trainer")

@@ -57,12 +57,16 @@ def emulator(workspace: Path) -> Iterator[Any]:
         yield running
 
 
-def run_image(workspace: Path, emulator: Any, **inputs: str) -> dict[str, Any]:
+def run_image(
+    workspace: Path, emulator: Any, env: dict[str, str] | None = None, **inputs: str
+) -> dict[str, Any]:
     given = {"base-url": emulator.base_url, "client-id": CLIENT_ID, "client-secret": CLIENT_SECRET}
     given.update(inputs)
     command = [str(ACTION_IMAGE), "run", "--repo", str(REPO), "--workspace", str(workspace)]
     for name, value in given.items():
         command += ["--input", f"{name}={value}"]
+    for key, value in (env or {}).items():
+        command += ["--env", f"{key}={value}"]
     proc = subprocess.run(command, capture_output=True, text=True, check=True, timeout=600)
     report: dict[str, Any] = json.loads(proc.stdout)
     return report
@@ -97,3 +101,11 @@ def test_image_rejected_run(image: None, workspace: Path, emulator: Any) -> None
     assert report["outputs"]["decision"] == "rejected"
     assert report["outputs"]["promoted"] == "false"
     check_common(report, workspace)
+
+
+def test_image_starts_whatever_path_the_workflow_sets(
+    image: None, workspace: Path, emulator: Any
+) -> None:
+    report = run_image(workspace, emulator, env={"PATH": "utter-nonsense"}, mode="validate")
+    assert report["exit_code"] == 0, report
+    assert report["outputs"]["decision"] == "validated"
