@@ -278,7 +278,7 @@ def _secret_paths(data: Any, path: FieldPath) -> Iterator[FieldPath]:
     if isinstance(data, dict):
         for key, value in data.items():
             child = (*path, key)
-            if _SECRET_KEY.match(key) and not key.lower().endswith("_env") and _has_value(value):
+            if _looks_secret(child) and _has_value(value):
                 yield child
             else:
                 yield from _secret_paths(value, child)
@@ -287,18 +287,27 @@ def _secret_paths(data: Any, path: FieldPath) -> Iterator[FieldPath]:
             yield from _secret_paths(item, (*path, index))
 
 
+def _looks_secret(path: FieldPath) -> bool:
+    key = str(path[-1])
+    if key.lower().endswith("_env"):
+        return False
+    # A webhook URL usually carries its own token (e.g. chat webhooks), so it is kept
+    # out of the file like the HMAC secret.
+    return bool(_SECRET_KEY.match(key)) or path == ("webhook", "url")
+
+
 def _has_value(value: Any) -> bool:
     return value is not None and value != "" and value != [] and value != {}
 
 
 def _secret_issue(name: str, marks: Mapping[FieldPath, NodeMarks], path: FieldPath) -> ConfigIssue:
     mark = locate(marks, path, prefer_key=True)
-    in_webhook = bool(path) and path[0] == "webhook"
-    where = (
-        "the environment variable named by `webhook.secret_env`, WEBHOOK_SECRET by default"
-        if in_webhook
-        else "the environment variables COGNIGY_CLIENT_ID / COGNIGY_CLIENT_SECRET"
-    )
+    if path == ("webhook", "url"):
+        where = "the environment variable named by `webhook.url_env`, WEBHOOK_URL by default"
+    elif path[0] == "webhook":
+        where = "the environment variable named by `webhook.secret_env`, WEBHOOK_SECRET by default"
+    else:
+        where = "the environment variables COGNIGY_CLIENT_ID / COGNIGY_CLIENT_SECRET"
     # Never repeat the value: it may be a live credential.
     return ConfigIssue(
         file=name,

@@ -215,7 +215,11 @@ def _did_you_mean(name: str, model: type[BaseModel] | None) -> str | None:
     if model is None:
         return None
     allowed = list(model.model_fields)
-    close = difflib.get_close_matches(name, allowed, n=1, cutoff=0.6)
+    # Compare case-folded, with '-' as '_', so `Min-F1` finds `min_f1`.
+    folded = {key.casefold(): key for key in allowed}
+    close = difflib.get_close_matches(
+        name.casefold().replace("-", "_"), list(folded), n=1, cutoff=0.6
+    )
     if close:
-        return f"did you mean `{close[0]}`?"
+        return f"did you mean `{folded[close[0]]}`?"
     return "allowed keys here: " + ", ".join(allowed)

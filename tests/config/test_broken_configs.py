@@ -254,6 +254,29 @@ CASES: dict[str, tuple[str, list[tuple[int | None, int | None, str, str, str | N
             ),
         ],
     ),
+    "webhook_url_in_file": (
+        (
+            "version: 1\n"
+            "model: {id: m}\n"
+            "datasets: [{id: ds}]\n"
+            "webhook:\n"
+            "  url: https://hooks.example.com/T0/B0/tok-12345\n"
+        ),
+        [
+            (
+                5,
+                3,
+                "webhook.url",
+                "`url` looks like a secret written into the config; secrets must not be committed",
+                "remove it, rotate it, and set it in the environment variable named by "
+                "`webhook.url_env`, WEBHOOK_URL by default, e.g. from a repository secret",
+            ),
+        ],
+    ),
+    "unknown_key_other_case": (
+        "version: 1\nmodel: {id: m}\ndatasets: [{id: ds}]\ngate: {Min-F1: 0.9}\n",
+        [(4, 8, "gate.Min-F1", "unknown key `Min-F1`", "did you mean `min_f1`?")],
+    ),
     "client_secret_in_file": (
         ("version: 1\nmodel: {id: m}\ndatasets: [{id: ds}]\nclient_secret: s3cr3t-value\n"),
         [
