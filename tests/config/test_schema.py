@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +19,9 @@ from ci_trainer.config.reference import (
     extract_section,
     render_reference,
     update_document,
+)
+from ci_trainer.config.reference import (
+    main as reference_main,
 )
 from ci_trainer.schemas import (
     CONFIG_SCHEMA_PATH,
@@ -139,3 +144,26 @@ def test_update_document_replaces_only_the_section() -> None:
     after = update_document(before, f"{HEADING}\n\nnew\n")
     assert after == f"# Title\n\nintro\n\n{HEADING}\n\nnew\n\n## Later\n\nkept\n"
     assert update_document("# T\n", f"{HEADING}\n\nx\n") == f"# T\n\n{HEADING}\n\nx\n"
+
+
+def test_regenerate_command_reproduces_the_committed_file(repo_root: Path) -> None:
+    """`ci-trainer schema config` (here via `python -m ci_trainer`) prints the file."""
+    done = subprocess.run(
+        [sys.executable, "-m", "ci_trainer", "schema", "config"],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=repo_root,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == CONFIG_SCHEMA_PATH.read_text(encoding="utf-8")
+
+
+def test_reference_main_rewrites_the_section_in_place(tmp_path: Path) -> None:
+    doc = tmp_path / "configuration.md"
+    doc.write_text(f"# Configuration\n\n{HEADING}\n\nstale\n\n## Appendix\n\nkept\n", "utf-8")
+    assert reference_main([str(doc)]) == 0
+    text = doc.read_text(encoding="utf-8")
+    assert extract_section(text) == render_reference(config_schema())
+    assert text.endswith("\n\n## Appendix\n\nkept\n")
+    assert reference_main([]) == 2
