@@ -180,9 +180,11 @@ class LeakGuard:
         self.secrets.update(v for v in values if v)
 
     def text(self, where: str, value: str | bytes) -> None:
-        self.texts.append(
-            (where, value.decode("utf-8", "replace") if isinstance(value, bytes) else value)
-        )
+        text = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+        # `::add-mask::VALUE` is how a secret is registered with the Actions runner,
+        # which hides it everywhere after; it is the one place a secret must appear.
+        kept = [line for line in text.splitlines() if not line.startswith("::add-mask::")]
+        self.texts.append((where, "\n".join(kept)))
 
     def file(self, path: Path | str | None) -> None:
         if path is not None:
