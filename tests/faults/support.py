@@ -104,6 +104,7 @@ class Receiver:
     statuses: list[int] = field(default_factory=list)
     hold: float = 0.0
     bodies: list[bytes] = field(default_factory=list)
+    headers: list[dict[str, str]] = field(default_factory=list)
     arrived: threading.Event = field(default_factory=threading.Event)
 
     def __post_init__(self) -> None:
@@ -113,6 +114,7 @@ class Receiver:
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 receiver.bodies.append(body)
+                receiver.headers.append(dict(self.headers))
                 receiver.arrived.set()
                 time.sleep(receiver.hold)
                 status = receiver.statuses.pop(0) if receiver.statuses else 200
