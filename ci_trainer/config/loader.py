@@ -1,9 +1,10 @@
 """`load_config(path)`: the training config file -> `LoadedConfig`, or one `ConfigError`
 listing every problem with file, line, column, field and the fix.
 
-Order of work: size and encoding, then YAML (safe loader only, bounded expansion), then
-the checks that need the raw data (version, secrets written into the file), then the
-typed model, then the files the config names (inside the workspace, present).
+Order of work: size and encoding, then YAML (safe loader only, bounded expansion; a
+file that is not YAML stops here), then everything else together: the checks that need
+the raw data (version, secrets written into the file, the paths it names: inside the
+workspace and present) and the typed model.
 """
 
 from __future__ import annotations

@@ -64,14 +64,22 @@ scalars = st.one_of(
     st.floats(allow_nan=True, allow_infinity=True),
     st.text(max_size=20),
 )
-structures = st.recursive(
-    scalars,
-    lambda children: st.one_of(
-        st.lists(children, max_size=4),
-        st.dictionaries(st.sampled_from(FIELD_NAMES) | st.text(max_size=8), children, max_size=5),
-    ),
-    max_leaves=25,
-)
+
+
+def nested(max_leaves: int) -> st.SearchStrategy[Any]:
+    return st.recursive(
+        scalars,
+        lambda children: st.one_of(
+            st.lists(children, max_size=4),
+            st.dictionaries(
+                st.sampled_from(FIELD_NAMES) | st.text(max_size=8), children, max_size=5
+            ),
+        ),
+        max_leaves=max_leaves,
+    )
+
+
+structures = nested(15)
 
 
 @pytest.fixture(scope="module")
@@ -117,7 +125,7 @@ def test_random_structures(data: Any) -> None:
 @FUZZ
 @given(
     st.dictionaries(
-        st.sampled_from(sorted(TrainingConfig.model_fields)), structures, max_size=6
+        st.sampled_from(sorted(TrainingConfig.model_fields)), nested(6), max_size=4
     ).map(lambda extra: {"version": 1, "model": {"id": "m"}, "datasets": [{"id": "d"}], **extra})
 )
 def test_structures_shaped_like_a_config(data: dict[str, Any]) -> None:
