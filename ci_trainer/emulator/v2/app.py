@@ -312,6 +312,8 @@ class V2App:
             group = flow.groups.get(locale.reference_id)
             items = []
             for intent in flow.intents.values():
+                if not intent.sentences.get(locale.reference_id):
+                    continue  # no localization in this locale
                 item: dict[str, Any] = {
                     "_id": intent.id,
                     "referenceId": intent.reference_id,

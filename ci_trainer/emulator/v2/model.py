@@ -167,13 +167,17 @@ class TaskRecord:
             setattr(self, key, value)
 
     def render_created(self, time_field: str) -> dict[str, Any]:
-        """The created-task shape (`type`, `parameters`; the timestamp name varies)."""
+        """The created-task shape (`type`, `parameters`; the timestamp name varies).
+
+        It describes the task as it was created (`queued`), even when a worker has
+        already picked it up, as a real reply would have been sent before that.
+        """
         return {
             "_id": self.id,
             "type": self.type,
             "parameters": self.parameters,
-            "status": self.status,
-            "currentStep": self.current_step,
+            "status": "done" if self.status == "done" and not self.last_run_at else "queued",
+            "currentStep": 0,
             "totalStep": self.total_step,
             "lastChangedAt": int(self.last_changed),
             time_field: int(self.created_at),

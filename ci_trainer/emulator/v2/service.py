@@ -449,8 +449,12 @@ def _check_room(project: Project) -> None:
 
 def _apply_import(flow: Flow, locale_ref: str, by_intent: dict[str, list[str]], mode: str) -> None:
     if mode == "overwrite":
+        # Intents are per flow, their sentences per locale: an overwrite replaces this
+        # locale's data, and an intent left without sentences in any locale goes.
         for name in [n for n in flow.intents if n not in by_intent]:
-            del flow.intents[name]
+            flow.intents[name].sentences.pop(locale_ref, None)
+            if not any(flow.intents[name].sentences.values()):
+                del flow.intents[name]
     for name, sentences in by_intent.items():
         intent = flow.intents.get(name)
         if intent is None:
