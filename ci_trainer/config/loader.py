@@ -142,6 +142,7 @@ def parse_config(
     issues.extend(_version_issues(tree.data, tree.marks, name))
     secret_paths = list(_secret_paths(tree.data, ()))
     issues.extend(_secret_issue(name, tree.marks, path) for path in secret_paths)
+    issues.extend(_duplicate_dataset_ids(tree.data, tree.marks, name))
     if base_dir is not None and workspace is not None:
         files = _FileCheck(base_dir, workspace, check_files)
         issues.extend(_path_issues(tree.data, tree.marks, name, files))
@@ -258,6 +259,33 @@ def _version_issues(
             f"set `version: {SUPPORTED_VERSION}`; a newer version needs a newer ci-trainer",
         )
     ]
+
+
+def _duplicate_dataset_ids(
+    data: dict[str, Any], marks: Mapping[FieldPath, NodeMarks], name: str
+) -> Iterator[ConfigIssue]:
+    """Dataset ids key the stats, checks and audit record; each must appear once."""
+    datasets = data.get("datasets")
+    if not isinstance(datasets, list):
+        return
+    first: dict[str, int] = {}
+    for index, item in enumerate(datasets):
+        ident = item.get("id") if isinstance(item, dict) else None
+        if not isinstance(ident, str):
+            continue
+        if ident in first:
+            path: FieldPath = ("datasets", index, "id")
+            mark = locate(marks, path, prefer_key=False)
+            yield ConfigIssue(
+                name,
+                mark.line if mark else None,
+                mark.column if mark else None,
+                field_path_text(path),
+                f"dataset id `{ident}` is listed twice (first as datasets[{first[ident]}])",
+                "list each dataset once",
+            )
+        else:
+            first[ident] = index
 
 
 def _version_text(value: Any) -> str:

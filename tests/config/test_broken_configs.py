@@ -123,6 +123,18 @@ CASES: dict[str, tuple[str, list[tuple[int | None, int | None, str, str, str | N
             (5, 9, "datasets[1].id", "expected text, got 12345", "put the value in quotes"),
         ],
     ),
+    "duplicate_dataset_id": (
+        "version: 1\nmodel: {id: m}\ndatasets:\n  - id: ds\n  - id: other\n  - id: ds\n",
+        [
+            (
+                6,
+                9,
+                "datasets[2].id",
+                "dataset id `ds` is listed twice (first as datasets[0])",
+                "list each dataset once",
+            ),
+        ],
+    ),
     "f1_above_one": (
         ("version: 1\nmodel: {id: m}\ndatasets: [{id: ds}]\ngate:\n  min_f1: 1.5\n"),
         [
