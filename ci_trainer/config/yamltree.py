@@ -87,6 +87,8 @@ def read_tree(text: str) -> Tree:
     try:
         check_expansion(yaml.parse(text, Loader=_LOADER))
         root = yaml.compose(text, Loader=_LOADER)
+    except yaml.reader.ReaderError as exc:
+        raise YamlRejected(_reader_problem(exc, text)) from None
     except yaml.YAMLError as exc:
         raise YamlRejected(_syntax_problem(exc)) from None
     tree = Tree(data=None)
@@ -94,6 +96,24 @@ def read_tree(text: str) -> Tree:
         tree.marks[()] = NodeMarks(key=None, value=_value_mark(root))
         tree.data = _Builder(tree).build(root, ())
     return tree
+
+
+def _reader_problem(exc: yaml.reader.ReaderError, text: str) -> Problem:
+    """A character YAML does not allow; the reader gives an offset, not a line."""
+    position = int(exc.position) if isinstance(exc.position, int) else 0
+    character = exc.character
+    if isinstance(character, str):  # pure-Python reader: offsets count characters
+        before = text[:position]
+    else:  # libyaml: offsets count UTF-8 bytes
+        before = text.encode("utf-8", "replace")[:position].decode("utf-8", "ignore")
+    line = before.count("\n") + 1
+    column = len(before) - (before.rfind("\n") + 1) + 1
+    code = f"U+{ord(character):04X}" if isinstance(character, str) else f"#x{int(character):04x}"
+    return Problem(
+        f"not valid YAML: the control character {code} is not allowed",
+        Mark(line, column),
+        hint="remove it; only printable characters, tabs and line breaks may appear",
+    )
 
 
 def _syntax_problem(exc: yaml.YAMLError) -> Problem:

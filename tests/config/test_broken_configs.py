@@ -449,6 +449,18 @@ CASES: dict[str, tuple[str, list[tuple[int | None, int | None, str, str, str | N
             ),
         ],
     ),
+    "control_character": (
+        "version: 1\nmodel: {id: \u00e9\x07}\n",
+        [
+            (
+                2,
+                14,
+                "",
+                "not valid YAML: the control character #x0007 is not allowed",
+                "remove it; only printable characters, tabs and line breaks may appear",
+            ),
+        ],
+    ),
     "two_documents": (
         ("version: 1\nmodel: {id: m}\n---\ndatasets: [{id: ds}]\n"),
         [
