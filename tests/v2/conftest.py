@@ -142,4 +142,7 @@ def make_backend(
     options.setdefault("task_poll_seconds", 0.02)
     options.setdefault("task_timeout_seconds", 20.0)
     opts = V2Options(project_id=PROJECT, **options)  # type: ignore[arg-type]
-    return CognigyV2Backend(make_client(emu, stop=stop), opts, stop=stop)
+    # As in the runner: waits wake on `stop`, but the client is not stopped by it, so
+    # the cancel of a remote task still goes out after a SIGTERM.
+    client = make_client(emu, wait=stop.wait) if stop else make_client(emu)
+    return CognigyV2Backend(client, opts, stop=stop)
