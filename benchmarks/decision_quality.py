@@ -14,8 +14,10 @@ runs in `train` mode and is judged on the committed holdout.
 - another seed: the same data as production, another training seed (not a regression:
   promote, or hold when the holdout cannot rule out a loss beyond the margin).
 
-The threshold-only gate applies the default floors (F1 0.85, precision 0.80) to the
-service's validation metrics, as the seed tutorial does; the raw-delta gate promotes when
+Our gate is the whole gate of the config's `gate` section: the product defaults (F1 0.85,
+precision 0.80, margin 0.01) for banking77, the sample config's own section for the sample
+data (`--gate-from` picks another config). The threshold-only gate applies the same floors
+to the service's validation metrics, as the seed tutorial does; the raw-delta gate promotes when
 the candidate's holdout macro-F1 is not below production's, the most favourable version
 of what other NLU actions show (the same holdout, no statistics).
 
@@ -42,6 +44,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -56,7 +59,11 @@ from ci_trainer.settings import Settings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BANKING77 = REPO_ROOT.parent / "shared" / "data" / "banking77"
-SAMPLE_TRAIN = REPO_ROOT / "datasets" / "customer_service.yaml"
+SAMPLE_CONFIG = REPO_ROOT / "training-config.yaml"
+SAMPLE_TRAIN = (
+    REPO_ROOT / "datasets" / "customer_service.yaml",
+    REPO_ROOT / "datasets" / "smalltalk_cognigy.csv",
+)
 SAMPLE_HOLDOUT = REPO_ROOT / "datasets" / "holdout.yaml"
 
 PROMOTE, REJECT, NOT_WORSE = "promote", "reject", "promote or hold"
@@ -176,13 +183,16 @@ class Outcome:
 
     @property
     def ours(self) -> str:
-        """promote / hold / reject: hold is a rejection that found no significant change."""
+        """promote / hold / reject. Hold: rejected only because the holdout cannot rule out
+        a loss beyond the margin, with no significant change found."""
         if self.result.decision in (Decision.APPROVED, Decision.PROMOTED):
             return PROMOTE
+        if self.result.decision is not Decision.REJECTED:
+            return str(self.result.decision.value)
+        failed = [rule.rule for rule in self.result.gate if not rule.passed]
         champion = self.result.champion
-        if self.result.decision is Decision.REJECTED and champion is not None:
-            return "hold" if champion.verdict == "no significant change" else REJECT
-        return str(self.result.decision.value)
+        inconclusive = champion is not None and champion.verdict == "no significant change"
+        return "hold" if inconclusive and failed == ["champion.margin"] else REJECT
 
     def correct(self, decision: str) -> bool:
         if self.scenario.expected == NOT_WORSE:
@@ -196,13 +206,14 @@ class Workbench:
 
     root: Path
     holdout: Path
+    gate: dict[str, Any]  # the candidates' `gate` section, as in a config file
     datasets: dict[str, Path] = field(default_factory=dict)
 
     def add_dataset(self, dataset_id: str, examples: Sequence[Example]) -> None:
         self.datasets[dataset_id] = write_csv(self.root / f"{dataset_id}.csv", examples)
 
     def config(
-        self, name: str, model_id: str, dataset_id: str, seed: int, gate: Mapping[str, float]
+        self, name: str, model_id: str, dataset_id: str, seed: int, gate: Mapping[str, Any]
     ) -> Path:
         config = {
             "version": 1,
@@ -256,7 +267,7 @@ def promote_production(emulator: Emulator, bench: Workbench, production: Product
 def judge(emulator: Emulator, bench: Workbench, scenario: Scenario, number: int) -> Outcome:
     started = time.monotonic()
     name = f"candidate-{number}"
-    config = bench.config(name, scenario.model_id, name, scenario.seed, gate={})
+    config = bench.config(name, scenario.model_id, name, scenario.seed, bench.gate)
     result = run(emulator, config, Mode.TRAIN)
     if result.metrics is None:
         msg = f"scenario {scenario.name!r} ended {result.decision.value}: {result.reason}"
@@ -270,25 +281,31 @@ def judge(emulator: Emulator, bench: Workbench, scenario: Scenario, number: int)
     return Outcome(
         scenario=scenario,
         result=result,
-        threshold_only=threshold_only_gate(GateSection(), result.metrics),
+        threshold_only=threshold_only_gate(GateSection.model_validate(bench.gate), result.metrics),
         raw_delta=raw,
         seconds=time.monotonic() - started,
     )
 
 
 @contextmanager
-def workbench(holdout: Path) -> Iterator[Workbench]:
+def workbench(holdout: Path, gate: Mapping[str, Any]) -> Iterator[Workbench]:
     with tempfile.TemporaryDirectory(prefix="ci-trainer-decision-quality-") as tmp:
         root = Path(tmp)
         copied = root / f"holdout{holdout.suffix}"
         shutil.copyfile(holdout, copied)
-        yield Workbench(root=root, holdout=copied)
+        yield Workbench(root=root, holdout=copied, gate=dict(gate))
 
 
-def run_scenarios(train: Sequence[Example], holdout: Path, *, parallel: int = 2) -> list[Outcome]:
+def run_scenarios(
+    train: Sequence[Example],
+    holdout: Path,
+    *,
+    gate: Mapping[str, Any] | None = None,
+    parallel: int = 2,
+) -> list[Outcome]:
     """Train the production models, promote them, then judge every scenario's candidate."""
     productions, scenarios = build_scenarios(train)
-    with workbench(holdout) as bench:
+    with workbench(holdout, gate or {}) as bench:
         for production in productions:
             bench.add_dataset(f"{production.model_id}-data", production.examples)
         for number, scenario in enumerate(scenarios, start=1):
@@ -369,14 +386,43 @@ def explanations(outcomes: Sequence[Outcome]) -> str:
 # --------------------------------------------------------------------------- main
 
 
-def data_files(args: argparse.Namespace) -> tuple[str, Path, Path]:
+@dataclass(frozen=True)
+class DataChoice:
+    name: str
+    train: tuple[Path, ...]
+    holdout: Path
+    gate_config: Path | None  # the config whose `gate` section the candidates use
+
+
+def data_files(args: argparse.Namespace) -> DataChoice:
+    gate_from = Path(args.gate_from) if args.gate_from else None
     if args.train or args.holdout:
         if not (args.train and args.holdout):
             sys.exit("--train and --holdout go together")
-        return "custom", Path(args.train), Path(args.holdout)
+        return DataChoice("custom", (Path(args.train),), Path(args.holdout), gate_from)
     if args.data == "banking77" or (args.data == "auto" and (BANKING77 / "train.csv").exists()):
-        return "banking77", BANKING77 / "train.csv", BANKING77 / "test.csv"
-    return "sample", SAMPLE_TRAIN, SAMPLE_HOLDOUT
+        return DataChoice(
+            "banking77", (BANKING77 / "train.csv",), BANKING77 / "test.csv", gate_from
+        )
+    return DataChoice("sample", SAMPLE_TRAIN, SAMPLE_HOLDOUT, gate_from or SAMPLE_CONFIG)
+
+
+def gate_section(config: Path | None) -> dict[str, Any]:
+    """The `gate` section of a config file, or {} for the product defaults."""
+    if config is None:
+        return {}
+    loaded = yaml.safe_load(config.read_text(encoding="utf-8"))
+    section = loaded.get("gate", {}) if isinstance(loaded, dict) else {}
+    return dict(section) if isinstance(section, dict) else {}
+
+
+def gate_source(config: Path | None) -> str:
+    if config is None:
+        return "the product defaults"
+    try:
+        return f"the gate section of {config.relative_to(REPO_ROOT)}"
+    except ValueError:
+        return f"the gate section of {config}"
 
 
 def main() -> None:
@@ -384,18 +430,21 @@ def main() -> None:
     parser.add_argument("--data", choices=["auto", "banking77", "sample"], default="auto")
     parser.add_argument("--train", help="training file (any dataset format)")
     parser.add_argument("--holdout", help="holdout file (any dataset format)")
+    parser.add_argument("--gate-from", help="a training config whose gate section to use")
     parser.add_argument("--parallel", type=int, default=2, help="trainings at once")
     args = parser.parse_args()
-    name, train_path, holdout_path = data_files(args)
-    train = load_dataset(train_path).examples
-    holdout = load_dataset(holdout_path)
+    data = data_files(args)
+    train = [example for path in data.train for example in load_dataset(path).examples]
+    holdout = load_dataset(data.holdout)
+    gate = gate_section(data.gate_config)
     print(
-        f"Data: {name} ({len(train)} training utterances, {len(holdout.examples)} holdout "
-        f"utterances, {len(holdout.intent_distribution)} intents)",
+        f"Data: {data.name} ({len(train)} training utterances, {len(holdout.examples)} "
+        f"holdout utterances, {len(holdout.intent_distribution)} intents); gate: "
+        f"{gate_source(data.gate_config)}",
         flush=True,
     )
     started = time.monotonic()
-    outcomes = run_scenarios(train, holdout_path, parallel=args.parallel)
+    outcomes = run_scenarios(train, data.holdout, gate=gate, parallel=args.parallel)
     print()
     print(table(outcomes))
     print()

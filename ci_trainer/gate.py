@@ -31,6 +31,7 @@ BETTER = "better"
 WORSE = "worse"
 NO_CHANGE = "no significant change"
 
+_INTENTS_NAMED = 5  # a message names at most this many intents, the largest changes first
 _THRESHOLD_METRICS = (("F1", "f1"), ("precision", "precision"), ("recall", "recall"))
 
 
@@ -259,32 +260,43 @@ def _difference_clause(c: ChampionComparison) -> str:
     return (
         f"macro-F1 {_score(c.candidate_macro_f1)} vs {_score(c.production_macro_f1)} "
         f"({_signed(c.diff_macro_f1)}, {c.confidence:.0%} CI {_signed(c.ci_low)} to "
-        f"{_signed(c.ci_high)}) on {c.n} holdout utterances"
+        f"{_signed(c.ci_high)}) on {_count(c.n, 'holdout utterance')}"
     )
 
 
 def _intent_clause(changes: Sequence[IntentChange], names: Sequence[str]) -> str:
-    by_name = {change.intent: change for change in changes}
-    return ", ".join(
-        f"'{name}' recall {_score(by_name[name].production_recall)} -> "
-        f"{_score(by_name[name].candidate_recall)} (Holm-adjusted {_p(by_name[name].p_adjusted)})"
-        for name in names
+    """The named intents' recall change, largest change first, at most a few of them."""
+    chosen = sorted(
+        (change for change in changes if change.intent in set(names)),
+        key=lambda change: (
+            -abs(change.candidate_recall - change.production_recall),
+            change.intent,
+        ),
     )
+    shown = ", ".join(
+        f"'{change.intent}' recall {_score(change.production_recall)} -> "
+        f"{_score(change.candidate_recall)} (Holm-adjusted {_p(change.p_adjusted)})"
+        for change in chosen[:_INTENTS_NAMED]
+    )
+    hidden = len(chosen) - _INTENTS_NAMED
+    return f"{shown} and {hidden} more" if hidden > 0 else shown
 
 
 def _sentence(c: ChampionComparison, verdict: str) -> str:
     difference = _difference_clause(c)
+    only_candidate = _count(c.mcnemar_candidate_only, "utterance")
     mcnemar = (
-        f"McNemar {_p(c.mcnemar_p)} ({c.mcnemar_candidate_only} utterances only the candidate "
-        f"got right, {c.mcnemar_production_only} only production)"
+        f"McNemar {_p(c.mcnemar_p)} ({only_candidate} only the candidate got right, "
+        f"{c.mcnemar_production_only} only production)"
     )
-    if verdict == WORSE and c.intents_worse:
-        return (
-            f"The candidate is worse on {_count(len(c.intents_worse), 'intent')}: "
-            f"{_intent_clause(c.intent_changes, c.intents_worse)}; overall {difference}."
-        )
-    if verdict == WORSE:
-        return f"The candidate is worse: {difference}; {mcnemar}."
+    intents = _count(len(c.intents_worse), "intent")
+    named = _intent_clause(c.intent_changes, c.intents_worse)
+    overall_worse = c.ci_high < 0 or _significant_loss(c, c.alpha or 0.0)
+    if verdict == WORSE and overall_worse:
+        tail = f"; {intents} significantly worse: {named}" if c.intents_worse else ""
+        return f"The candidate is worse: {difference}; {mcnemar}{tail}."
+    if verdict == WORSE:  # no clear loss overall, but named intents lost recall
+        return f"The candidate is worse on {intents}: {named}; overall {difference}."
     if verdict == BETTER:
         return f"The candidate is better: {difference}, and no intent got significantly worse."
     return f"No significant change: {difference}, an interval that includes zero; {mcnemar}."
@@ -294,10 +306,13 @@ def champion_rules(comparison: ChampionComparison, champion: ChampionGate) -> li
     """The non-inferiority rules; none when the champion gate is disabled."""
     if not champion.enabled:
         return []
+    # Most specific evidence of harm first (decide() reports the first failure): a named
+    # intent, then a significant overall loss, then a loss beyond the margin that the
+    # holdout cannot rule out (which may only mean the holdout is too small).
     return [
-        _margin_rule(comparison, champion.margin),
-        _mcnemar_rule(comparison, champion.alpha),
         _intent_drop_rule(comparison, champion),
+        _mcnemar_rule(comparison, champion.alpha),
+        _margin_rule(comparison, champion.margin),
     ]
 
 
@@ -317,8 +332,9 @@ def _margin_rule(c: ChampionComparison, margin: float) -> GateRule:
 
 def _mcnemar_rule(c: ChampionComparison, alpha: float) -> GateRule:
     loss = _significant_loss(c, alpha)
+    only_production = _count(c.mcnemar_production_only, "utterance")
     counts = (
-        f"production right and candidate wrong on {c.mcnemar_production_only} utterances, "
+        f"production right and candidate wrong on {only_production}, "
         f"the reverse on {c.mcnemar_candidate_only}"
     )
     message = (

@@ -168,7 +168,7 @@ def test_clearly_better_candidate() -> None:
     assert c.sentence.startswith("The candidate is better: macro-F1 ")
     assert "on 200 holdout utterances" in c.sentence
     rules = gating.champion_rules(c, ChampionGate())
-    assert [r.rule for r in rules] == ["champion.margin", "champion.mcnemar", "champion.per_intent"]
+    assert [r.rule for r in rules] == ["champion.per_intent", "champion.mcnemar", "champion.margin"]
     assert all(r.passed for r in rules)
 
 
@@ -201,7 +201,7 @@ def test_broadly_worse_candidate_fails_margin_and_mcnemar() -> None:
     assert c.verdict == "worse"
     assert c.ci_high < 0
     rules = gating.champion_rules(c, ChampionGate())
-    margin, mcnemar, intents = rules
+    intents, mcnemar, margin = rules
     assert not margin.passed
     assert margin.threshold == -0.01
     assert "a loss larger than the 0.010 margin is not ruled out" in margin.message
@@ -214,8 +214,14 @@ def test_broadly_worse_candidate_fails_margin_and_mcnemar() -> None:
     assert not intents.passed
     assert c.intents_worse == sorted(INTENTS)
     outcome = gating.decide(rules)
-    assert outcome.reason.startswith("95% CI lower bound of the macro-F1 difference")
+    # The named intents come first; all five lost the same, so by name, at most five shown.
+    assert outcome.reason.startswith(
+        "significant recall drop (Holm, alpha 0.05) among 5 intents with >= 10 holdout "
+        "examples: 'balance' recall 0.950 -> 0.750"
+    )
     assert outcome.reason.endswith("(and 2 more failed rules)")
+    assert c.sentence.startswith("The candidate is worse: macro-F1 ")
+    assert "; 5 intents significantly worse: 'balance' recall" in c.sentence
 
 
 def test_same_quality_retrain_is_no_significant_change_and_passes() -> None:
@@ -242,7 +248,11 @@ def test_noisy_holdout_cannot_rule_out_a_loss_beyond_the_margin() -> None:
     c = compare(gold, candidate, production)
     assert c.verdict == "no significant change"
     rules = gating.champion_rules(c, ChampionGate())
-    assert [r.passed for r in rules] == [False, True, True]
+    assert [(r.rule, r.passed) for r in rules] == [
+        ("champion.per_intent", True),
+        ("champion.mcnemar", True),
+        ("champion.margin", False),
+    ]
 
 
 def test_comparison_fields_and_serialisation() -> None:
@@ -314,9 +324,9 @@ def test_promotion_rules_combines_thresholds_and_champion() -> None:
     assert [r.rule for r in combined] == [
         "min_f1",
         "min_precision",
-        "champion.margin",
-        "champion.mcnemar",
         "champion.per_intent",
+        "champion.mcnemar",
+        "champion.margin",
     ]
     assert [r.rule for r in gating.promotion_rules(section, metrics(f1=0.9), None)] == [
         "min_f1",
@@ -336,3 +346,39 @@ def test_threshold_only_gate() -> None:
     outcome = gating.threshold_only_gate(GateSection(), metrics(f1=0.9, precision=0.7))
     assert not outcome.passed
     assert outcome.reason == "precision 0.700 < 0.800"
+
+
+def test_intent_loss_hidden_by_gains_elsewhere_is_still_worse() -> None:
+    # 20 intents x 20 examples. The candidate fixes 12 production errors spread over other
+    # intents and loses 12 examples of one intent: overall a wash, one intent broken.
+    intents = [f"intent_{i:02d}" for i in range(20)]
+    gold = [intent for intent in intents for _ in range(20)]
+    spread = set(range(25, 400, 30))  # one example in a few other intents, 13 positions
+    fixed = sorted(i for i in spread if gold[i] != "intent_00")[:12]
+    production = with_errors(gold, set(fixed), label="intent_19")
+    broken = {i for i, g in enumerate(gold) if g == "intent_00"}
+    candidate = with_errors(gold, set(sorted(broken)[:12]), label="intent_01")
+    c = compare(gold, candidate, production)
+    assert (c.mcnemar_candidate_only, c.mcnemar_production_only) == (12, 12)
+    assert c.mcnemar_p == 1.0
+    assert c.intents_worse == ["intent_00"]
+    assert c.verdict == "worse"
+    assert c.sentence.startswith(
+        "The candidate is worse on 1 intent: 'intent_00' recall 1.000 -> 0.400 "
+    )
+    assert "; overall macro-F1 " in c.sentence
+    outcome = gating.decide(gating.champion_rules(c, ChampionGate()))
+    assert not outcome.passed
+    assert outcome.reason.startswith("significant recall drop")
+    assert "'intent_00' recall 1.000 -> 0.400" in outcome.reason
+
+
+def test_messages_name_at_most_five_intents() -> None:
+    gold = holdout(per_intent=30) + [f"extra_{i}" for i in range(3) for _ in range(30)]
+    production: list[str | None] = list(gold)
+    candidate = with_errors(gold, {i for i in range(len(gold)) if i % 30 < 20}, label="none")
+    c = compare(gold, candidate, production)
+    assert len(c.intents_worse) == 8
+    rule = gating.champion_rules(c, ChampionGate())[0]
+    assert rule.message.endswith(" and 3 more")
+    assert rule.message.count("Holm-adjusted") == 5

@@ -306,7 +306,7 @@ def test_discordant_pairs() -> None:
     gold = ["a", "a", "b", "b", "c"]
     candidate: list[str | None] = ["a", "a", "a", "b", None]
     production: list[str | None] = ["b", "a", "b", "a", "c"]
-    # item 0: candidate only; item 2: production only; item 3: candidate only; item 4: production only
+    # candidate only: items 0 and 3; production only: items 2 and 4
     assert stats.discordant_pairs(gold, candidate, production) == (2, 2)
 
 
