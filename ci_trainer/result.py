@@ -135,15 +135,15 @@ class ChampionComparison(_Model):
     production_macro_f1: float
     candidate_accuracy: float
     production_accuracy: float
-    diff_macro_f1: float
-    ci_low: float
+    diff_macro_f1: float  # candidate - production, macro-F1 over the holdout's gold intents
+    ci_low: float  # paired bootstrap percentile interval of diff_macro_f1
     ci_high: float
     confidence: float
     bootstrap_samples: int
     seed: int
     mcnemar_candidate_only: int  # candidate right, production wrong
     mcnemar_production_only: int  # production right, candidate wrong
-    mcnemar_p: float
+    mcnemar_p: float  # exact McNemar, two-sided
     margin: float
     intents_worse: list[str] = Field(default_factory=list)
     intents_better: list[str] = Field(default_factory=list)
