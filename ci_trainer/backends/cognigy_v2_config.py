@@ -1,0 +1,100 @@
+"""The `cognigy_v2:` section of training-config.yaml (backend `cognigy-v2`).
+
+Kept next to the backend (and imported by `ci_trainer.config.model`) so the v2 options
+live in one place. Secrets never appear here: the API key comes from COGNIGY_API_KEY.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+_OBJECT_ID = r"^[0-9a-fA-F]{24}$"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class V2TargetSection(_Section):
+    flow_id: str = Field(
+        pattern=_OBJECT_ID, description="The flow's _id (24 hex characters, from the flow's URL)."
+    )
+    locales: list[str] = Field(
+        min_length=1,
+        max_length=10,
+        description="Locale _ids to train this flow in; each flow x locale is one model.",
+    )
+    dataset: str = Field(
+        min_length=1,
+        description="Id of the `datasets` entry whose `path` is this flow's committed intents "
+        "file (Cognigy's intent JSON export or its 3-column CSV); it is checked by the "
+        "dataset gate and, with `import_mode`, imported before training.",
+    )
+
+
+class V2PromotionSection(_Section):
+    target_project_id: str | None = Field(
+        default=None,
+        pattern=_OBJECT_ID,
+        description="Project the snapshot is uploaded to (and restored in) on promotion; "
+        "null keeps the packaged snapshot in the source project only.",
+    )
+    restore: bool = Field(
+        default=True, description="Restore the uploaded snapshot in the target project."
+    )
+    snapshot_prefix: str = Field(
+        default="ci-trainer-",
+        min_length=3,
+        max_length=40,
+        description="Snapshot names start with this; only such snapshots may be deleted.",
+    )
+    delete_oldest_snapshot: bool = Field(
+        default=False,
+        description="At the 10-snapshots-per-project limit, delete the oldest snapshot named "
+        "with `snapshot_prefix` (else promotion fails and says so).",
+    )
+
+
+class CognigyV2Section(_Section):
+    base_url: str = Field(
+        min_length=1,
+        description="The API host, e.g. https://api-trial.cognigy.ai (the client adds "
+        "/new/v2.0); COGNIGY_BASE_URL overrides it.",
+    )
+    project_id: str = Field(pattern=_OBJECT_ID, description="The project's _id.")
+    targets: list[V2TargetSection] = Field(
+        min_length=1, description="Flows and the locales each is trained in."
+    )
+    import_mode: Literal["overwrite", "merge", "skip", "none"] = Field(
+        default="overwrite",
+        description="How the committed intents file is imported before training "
+        "(`none`: train on what the project holds).",
+    )
+    max_parallel: int = Field(
+        default=2, ge=1, le=10, description="Trainings (Tasks) running at once."
+    )
+    holdout_target: int = Field(
+        default=0,
+        ge=0,
+        description="Index into the flow x locale targets (in order) that `holdout` belongs to.",
+    )
+    task_timeout_minutes: float = Field(
+        default=15.0,
+        gt=0,
+        le=120,
+        description="Give up on (and cancel) an import or snapshot Task after this long.",
+    )
+    max_requests_per_window: int = Field(
+        default=600,
+        ge=10,
+        le=1000,
+        description="Requests per 5 minutes this run may send (the tenant allows about 1,000).",
+    )
+    max_requests_per_run: int = Field(
+        default=5000, ge=10, description="Requests the whole run may send."
+    )
+    promotion: V2PromotionSection = Field(
+        default_factory=V2PromotionSection, description="Snapshot promotion (mode promote)."
+    )
