@@ -74,7 +74,7 @@ def test_mcnemar_extreme_imbalance_underflows_to_zero_without_error() -> None:
     assert stats.mcnemar_exact(40_000, 40_000) == 1.0
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(st.integers(0, 60), st.integers(0, 60))
 def test_mcnemar_properties(b: int, c: int) -> None:
     two_sided = stats.mcnemar_exact(b, c)
@@ -155,7 +155,7 @@ def test_perfect_predictions() -> None:
 labels_strategy = st.sampled_from(["a", "b", "c", "d"])
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(
     st.lists(
         st.tuples(labels_strategy, st.one_of(st.none(), labels_strategy, st.just("zz"))),
@@ -334,3 +334,36 @@ def test_mcnemar_p_is_math_consistent_with_binomial_formula() -> None:
     # P(X <= 3) for Bin(12, 1/2) = (1 + 12 + 66 + 220) / 4096
     assert stats.binomial_half_cdf(3, 12) == pytest.approx(299 / 4096)
     assert math.isclose(stats.mcnemar_exact(3, 9), 2 * 299 / 4096)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(
+        st.tuples(labels_strategy, st.one_of(st.none(), labels_strategy), labels_strategy),
+        min_size=1,
+        max_size=30,
+    ),
+    st.integers(0, 2**32 - 1),
+)
+def test_bootstrap_symmetry_and_label_names_do_not_matter(
+    rows: list[tuple[str, str | None, str]], seed: int
+) -> None:
+    gold = [g for g, _, _ in rows]
+    candidate = [c for _, c, _ in rows]
+    production: list[str | None] = [p for _, _, p in rows]
+    forward = stats.bootstrap_macro_f1_differences(
+        gold, candidate, production, samples=50, seed=seed
+    )
+    swapped = stats.bootstrap_macro_f1_differences(
+        gold, production, candidate, samples=50, seed=seed
+    )
+    assert np.allclose(forward, -swapped, atol=1e-12)
+    rename = {"a": "z1", "b": "y2", "c": "x3", "d": "w4"}
+    renamed = stats.bootstrap_macro_f1_differences(
+        [rename[g] for g in gold],
+        [None if c is None else rename[c] for c in candidate],
+        [None if p is None else rename[p] for p in production],
+        samples=50,
+        seed=seed,
+    )
+    assert np.allclose(forward, renamed, atol=1e-12)
