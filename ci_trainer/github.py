@@ -67,6 +67,14 @@ class Tally:
     )
     masked: set[str] = field(default_factory=set)
 
+    def reset(self) -> Tally:
+        """Start counting afresh (a new run in the same process, e.g. in tests)."""
+        self.shown.update(dict.fromkeys(ANNOTATION_KINDS, 0))
+        for held in self.held.values():
+            held.clear()
+        self.masked.clear()
+        return self
+
 
 STDOUT_TALLY = Tally()
 
@@ -211,7 +219,9 @@ class GithubReporter:
     """`ci_trainer.events.Reporter` for Actions: log groups, annotations and masks."""
 
     def __init__(self, commands: Commands | None = None) -> None:
-        self.commands = commands or Commands()
+        # A reporter is made once per run; on stdout the step's tally starts with it, so
+        # nothing held back by an earlier run in this process is flushed into this one.
+        self.commands = commands or Commands(tally=STDOUT_TALLY.reset())
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:

@@ -172,16 +172,20 @@ def test_reporter_maps_stage_message_and_secret() -> None:
 def test_writers_on_stdout_share_one_step_tally(capsys: pytest.CaptureFixture[str]) -> None:
     from ci_trainer import github
 
-    github.STDOUT_TALLY.shown.update(dict.fromkeys(github.ANNOTATION_KINDS, 0))
-    first, second = Commands(), Commands()
+    github.STDOUT_TALLY.held["error"].append("::error::stale, from an earlier run")
+    github.STDOUT_TALLY.masked.add("masked-by-an-earlier-run")
+    first, second = GithubReporter().commands, Commands()
+    first.add_mask("masked-by-an-earlier-run")  # a new run masks again
     for index in range(8):
         first.warning(f"a{index}")
     for index in range(4):
         second.warning(f"b{index}")
     second.flush()
     out = capsys.readouterr().out.splitlines()
+    assert out[0] == "::add-mask::masked-by-an-earlier-run"
     assert sum(line.startswith("::warning") for line in out) == 10
     assert out[-1].startswith("::warning title=3 more warnings::")
+    assert "stale" not in "\n".join(out)
 
 
 def test_annotations_after_the_count_was_flushed_only_reach_the_log() -> None:
