@@ -155,7 +155,7 @@ class _Run:
         except DatasetError as exc:
             self._invalid_dataset(exc)
         except Interrupted as exc:
-            self._failed(exc, "the run was cancelled (SIGINT/SIGTERM)")
+            self._failed(exc, self._interrupted_reason())
         except ApiError as exc:
             self._api_failed(exc)
         except CiTrainerError as exc:
@@ -283,6 +283,15 @@ class _Run:
             f"internal error {type(exc).__name__}: {exc} (this is a ci-trainer bug; "
             "please report it with the log above)",
         )
+
+    def _interrupted_reason(self) -> str:
+        reason = "the run was cancelled (SIGINT/SIGTERM)"
+        last = self.result.attempts[-1] if self.result.attempts else None
+        if last is None:
+            return reason + " before training started"
+        if last.status == "CANCELLED":
+            return reason + f"; training {last.training_id} was cancelled on the service"
+        return reason + f"; training {last.training_id} may still be running on the service"
 
     def _cancel_live_job(self) -> None:
         if self.pipeline is not None:
@@ -466,8 +475,16 @@ def run_cli(args: argparse.Namespace) -> int:
     finally:
         restore()
     _publish(result, env, settings.output_dir)
+    _close(reporter)
     print(f"ci-trainer: {result.decision.value} - {result.reason}", flush=True)
     return result.exit_code
+
+
+def _close(reporter: Reporter) -> None:
+    # GithubReporter summarises the annotations beyond the runner's limit when closed.
+    close = getattr(reporter, "close", None)
+    if callable(close):
+        close()
 
 
 def _reporter(env: Mapping[str, str]) -> Reporter:

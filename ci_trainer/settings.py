@@ -53,7 +53,7 @@ class Settings:
 
         return cls(
             config_path=Path(config_path),
-            mode=Mode(mode),
+            mode=parse_mode(mode),
             emulator=emulator,
             output_dir=Path(output_dir) if output_dir else None,
             audit_log=Path(audit_log) if audit_log else None,
@@ -66,6 +66,16 @@ class Settings:
             provenance=provenance_from_env(env),
             env=dict(env),
         )
+
+
+def parse_mode(value: Mode | str) -> Mode:
+    """The run mode; an unknown word is a ValueError that names the allowed ones."""
+    try:
+        return Mode(value.strip().lower() if isinstance(value, str) else value)
+    except ValueError:
+        allowed = ", ".join(mode.value for mode in Mode)
+        msg = f"mode must be one of {allowed} (got {value!r})"
+        raise ValueError(msg) from None
 
 
 def provenance_from_env(env: Mapping[str, str]) -> Provenance:

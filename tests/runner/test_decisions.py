@@ -218,3 +218,12 @@ def test_an_unexpected_exception_fails_with_its_class_and_is_audited(
     assert "ci-trainer bug" in result.reason
     assert "Traceback" in harness.output()[1]  # our bug: the traceback is logged
     assert audit_records(result)[0]["decision"] == "failed"
+
+
+def test_cognigy_model_id_overrides_the_config(harness: Harness) -> None:
+    config = harness.project()
+    emu = harness.emulator(config)
+    result = harness.run(config, emu, env={"COGNIGY_MODEL_ID": "model-other"})
+    assert result.decision is Decision.APPROVED, result.reason
+    assert result.model_id == "model-other"
+    assert [t.model_id for t in emu.state.trainings.values()] == ["model-other"]

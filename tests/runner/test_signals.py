@@ -48,7 +48,7 @@ def test_stop_event_while_polling_cancels_the_job_and_audits(harness: Harness) -
     assert time.monotonic() - started < 20.0
     assert result.decision is Decision.FAILED
     assert result.exit_code == 3
-    assert "cancelled" in result.reason
+    assert f"training {result.training_id} was cancelled on the service" in result.reason
     assert result.error is not None and result.error.type == "Interrupted"
     assert emu.state.trainings[result.training_id or ""].status == "CANCELLED"
     assert result.attempts[0].status == "CANCELLED"
@@ -62,6 +62,7 @@ def test_stop_before_training_starts_no_training(harness: Harness) -> None:
     stop.set()
     result = harness.run(config, emu, stop=stop)
     assert result.decision is Decision.FAILED
+    assert result.reason.endswith("before training started")
     assert emu.state.requests_for("startTraining") == []
     assert result.audit_log is not None
 
