@@ -212,7 +212,7 @@ def main(env: Mapping[str, str] | None = None) -> int:
     env = dict(os.environ if env is None else env)
     commands = Commands(sys.stdout)
     mask_secrets(env, commands)  # first: nothing may print before the masks are in place
-    reporter = GithubReporter(commands)
+    reporter = GithubReporter(commands, workspace=env.get("GITHUB_WORKSPACE"))
     started = datetime.now(timezone.utc)
     mode = Mode.TRAIN
     fail_on_reject = True

@@ -218,10 +218,13 @@ def _location(file: str | int | None, line: str | int | None, col: str | int | N
 class GithubReporter:
     """`ci_trainer.events.Reporter` for Actions: log groups, annotations and masks."""
 
-    def __init__(self, commands: Commands | None = None) -> None:
+    def __init__(self, commands: Commands | None = None, *, workspace: str | None = None) -> None:
         # A reporter is made once per run; on stdout the step's tally starts with it, so
         # nothing held back by an earlier run in this process is flushed into this one.
         self.commands = commands or Commands(tally=STDOUT_TALLY.reset())
+        # GitHub attaches an annotation to a file by its path in the repository, so paths
+        # are made relative to the workspace (the checkout), whatever the working folder.
+        self._env = {"GITHUB_WORKSPACE": workspace or os.environ.get("GITHUB_WORKSPACE", "")}
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
@@ -242,7 +245,7 @@ class GithubReporter:
             kind,
             message.text,
             title=message.title,
-            file=message.file,
+            file=workspace_relative(message.file, self._env) if message.file else None,
             line=message.line,
             col=message.column if message.line is not None else None,
         )

@@ -181,6 +181,17 @@ def test_working_directory_and_relative_audit_log(tmp_path: Path) -> None:
     assert (root / run.outputs["audit-log"]).is_file()
 
 
+def test_annotations_name_files_by_their_path_in_the_repository(tmp_path: Path) -> None:
+    root = tmp_path / "workspace"
+    folder = make_workspace(root / "models" / "shop")
+    text = (folder / "training-config.yaml").read_text(encoding="utf-8")
+    write_config(folder, text.replace("validation_split: 0.2", "validation_split: 0.9"))
+    run = run_step(root, tmp_path / "runner", **{"working-directory": "models/shop"})
+    assert run.exit_code == 2
+    errors = [line for line in run.stdout.splitlines() if line.startswith("::error ")]
+    assert errors and all("file=models/shop/training-config.yaml," in line for line in errors)
+
+
 def test_runner_cancellation_cancels_the_remote_job_and_still_reports(workspace: Path) -> None:
     """The runner cancels a step with SIGINT (then SIGTERM 7.5 s later, then SIGKILL)."""
     plan = FaultPlan.of(Fault(operation="startTraining", kind="job_stuck"))
