@@ -25,7 +25,7 @@ import traceback
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from types import FrameType
@@ -42,6 +42,7 @@ from ci_trainer.errors import (
     ConfigError,
     DatasetError,
     Interrupted,
+    TrainingFailed,
 )
 from ci_trainer.events import ConsoleReporter, Reporter
 from ci_trainer.pipeline import Pipeline
@@ -182,25 +183,24 @@ class _Run:
         return loaded
 
     def _backend(self) -> Backend | None:
-        """The training service; None when the run validates locally only."""
+        """The training service the config names; None when the run validates locally."""
         if not self.settings.has_credentials:
             return None
         assert self.loaded is not None
-        from ci_trainer.api.base_url import resolve_base_url
-        from ci_trainer.backends.cognigy_v1 import CognigyV1Backend
-
-        base_url = resolve_base_url(self.settings.tenant, self.settings.base_url)
-        # Retry sleeps wake on `stop` (and raise Interrupted), but `stop` is not the
-        # client's own stop flag: after a SIGTERM the pipeline must still be able to send
-        # the cancel for the remote job. The pipeline checks `stop` between stages itself.
-        return CognigyV1Backend(
-            base_url,
-            self.settings.client_id or "",
-            self.settings.client_secret or "",
-            self.result.model_id or self.loaded.config.model.id,
-            self.redactor,
-            policy=self.retry_policy,
-            wait=self.stop.wait,
+        name = self.loaded.config.backend
+        factory = BACKENDS.get(name)
+        if factory is None:  # the config model admits only known names; kept for safety
+            msg = f"no backend named {name!r} (known: {', '.join(sorted(BACKENDS))})"
+            raise TrainingFailed(msg)
+        return factory(
+            BackendRequest(
+                settings=self.settings,
+                loaded=self.loaded,
+                model_id=self.result.model_id or self.loaded.config.model.id,
+                redactor=self.redactor,
+                wait=self.stop.wait,
+                retry_policy=self.retry_policy,
+            )
         )
 
     def _skip_without_credentials(self) -> None:
@@ -405,6 +405,45 @@ class _Run:
         clean = self.redactor(text)
         if clean != text:
             self.result = RunResult.model_validate_json(clean)
+
+
+@dataclass(frozen=True)
+class BackendRequest:
+    """What a backend factory may use to build the backend for one run.
+
+    `wait` sleeps and returns True when the run is stopping: retry sleeps wake on it, but
+    it is deliberately not the client's own stop flag, so that after a SIGTERM the
+    pipeline can still send the cancel for the remote job (it checks the stop flag between
+    stages itself).
+    """
+
+    settings: Settings
+    loaded: LoadedConfig
+    model_id: str
+    redactor: Redactor
+    wait: Callable[[float], bool]
+    retry_policy: RetryPolicy | None = None
+
+
+def _cognigy_v1(request: BackendRequest) -> Backend:
+    from ci_trainer.api.base_url import resolve_base_url
+    from ci_trainer.backends.cognigy_v1 import CognigyV1Backend
+
+    settings = request.settings
+    return CognigyV1Backend(
+        resolve_base_url(settings.tenant, settings.base_url),
+        settings.client_id or "",
+        settings.client_secret or "",
+        request.model_id,
+        request.redactor,
+        policy=request.retry_policy,
+        wait=request.wait,
+    )
+
+
+# config.backend -> factory. Backends are imported by their factory, so a run pays only
+# for the one it uses.
+BACKENDS: dict[str, Callable[[BackendRequest], Backend]] = {"cognigy-v1": _cognigy_v1}
 
 
 def _thresholds(loaded: LoadedConfig) -> dict[str, Any]:
