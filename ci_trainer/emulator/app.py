@@ -116,11 +116,13 @@ class EmulatorApp:
         call.faults = self.fault_plan.matching(operation.operation_id, call.number)
         try:
             answer = self._answer(call)
+            if not answer.problem:
+                self._after_faults(call, answer)
         except ConnectionDropped:
+            # Record first: the client sees the drop at once and may inspect the log.
             self._record(call, None)
+            _close(request)
             raise
-        if not answer.problem:
-            self._after_faults(call, answer)
         self._record(call, answer.status)
         return self._response(request, answer)
 
@@ -135,6 +137,10 @@ class EmulatorApp:
     def _count(self, operation_id: str) -> int:
         with self._calls_lock:
             self._calls[operation_id] += 1
+            return self._calls[operation_id]
+
+    def call_count(self, operation_id: str) -> int:
+        with self._calls_lock:
             return self._calls[operation_id]
 
     def _before_faults(self, call: _Call) -> None:
@@ -338,12 +344,16 @@ def _retry_after(fault: Fault) -> dict[str, str]:
 
 
 def _drop(request: Request) -> None:
-    """Close the client's connection without an answer, as a crashing proxy would."""
+    """Abandon the request; `_respond` closes the connection without an answer."""
+    raise ConnectionDropped
+
+
+def _close(request: Request) -> None:
+    """Shut the client's connection down, as a crashing proxy would."""
     sock = request.environ.get("werkzeug.socket")
     if isinstance(sock, socket.socket):
         with contextlib.suppress(OSError):
             sock.shutdown(socket.SHUT_RDWR)
-    raise ConnectionDropped
 
 
 def _set_path(body: dict[str, Any], path: str, value: Any) -> None:

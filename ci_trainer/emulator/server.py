@@ -196,6 +196,19 @@ class Emulator:
                 return view
             time.sleep(0.02)
 
+    def set_fault_plan(self, plan: FaultPlan | str | Path | None) -> None:
+        """Replace the fault plan while serving (call numbers keep counting)."""
+        self.fault_plan = _plan(plan)
+        self.app.fault_plan = self.fault_plan
+
+    def call_count(self, operation_id: str) -> int:
+        """How many requests reached this operation so far (what fault `calls` count)."""
+        return self.app.call_count(operation_id)
+
+    def issued_tokens(self) -> list[str]:
+        """Every access token issued so far (tests assert none leaks into output)."""
+        return self.service.issued_tokens()
+
     def set_production(self, model_id: str, version_id: str) -> None:
         """Point the model's production at a version, as another team member might."""
         self.service.set_production(model_id, version_id)

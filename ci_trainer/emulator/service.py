@@ -191,6 +191,10 @@ class Service:
             raise Problem(403, f"the token lacks the scope(s) {' '.join(missing)}")
         return grant
 
+    def issued_tokens(self) -> list[str]:
+        with self._lock:
+            return list(self._grants)
+
     def client_of(self, authorization: str | None) -> str | None:
         """The client a bearer token belongs to (for rate limiting), without checking it."""
         token = (authorization or "").partition(" ")[2].strip()

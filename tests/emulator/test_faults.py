@@ -302,3 +302,15 @@ def test_problem_bodies_of_faults_match_the_contract(start: Start) -> None:
     api = start(Fault("getTrainingMetrics", "status", calls=(1,), status=503))
     check_response("getTrainingMetrics", api.metrics("trn-x", validate=False))
     assert train_body()["datasetIds"] == list(DATASETS)
+
+
+def test_plan_can_be_replaced_while_serving_and_calls_keep_counting(start: Start) -> None:
+    api = start()
+    assert api.stats("ds-cs").status_code == 200
+    assert api.emu.call_count("getDatasetStats") == 1
+    api.emu.set_fault_plan(FaultPlan.of(Fault("getDatasetStats", "status", calls=(2,), status=500)))
+    assert api.stats("ds-cs").status_code == 500
+    assert api.emu.call_count("getDatasetStats") == 2
+    api.emu.set_fault_plan(None)
+    assert api.stats("ds-cs").status_code == 200
+    assert api.emu.issued_tokens() == [api.token()]
