@@ -44,7 +44,6 @@ from ci_trainer.config import LoadedConfig
 from ci_trainer.config.model import TrainingConfig
 from ci_trainer.datasets import Dataset, load_dataset
 from ci_trainer.errors import (
-    ApiError,
     AuthError,
     CiTrainerError,
     ContractError,
@@ -134,7 +133,6 @@ class Pipeline:
         metrics = self.train(self.backend, target)
         rules = self.evaluate(self.backend, target, metrics, data.holdout)
         outcome = decide(rules)
-        self.result.reasons = list(outcome.reasons)
         if not outcome.passed:
             return self._set(Decision.REJECTED, outcome.reason, outcome.reasons)
         if self.result.mode is Mode.PROMOTE:
@@ -391,7 +389,7 @@ class Pipeline:
             accepted = backend.cancel_training(job)
         except ExtensionUnavailable:
             accepted = False
-        except (ApiError, CiTrainerError) as exc:
+        except CiTrainerError as exc:  # ApiError, or Interrupted from a retry sleep
             self._message("warning", f"could not cancel training {job.training_id}: {exc}")
             return False
         if accepted:
