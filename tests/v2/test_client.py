@@ -256,15 +256,21 @@ def test_snapshot_lifecycle_into_a_second_project(client: CognigyV2Client) -> No
     assert all(s["_id"] != snap["_id"] for s in client.list_snapshots(PROJECT))
 
 
-def test_download_link_409_until_packaged_is_retried_then_reported(
-    emu: V2Emulator, client: CognigyV2Client
-) -> None:
+def test_download_link_409_until_packaged_is_retried_then_reported(emu: V2Emulator) -> None:
+    waits: list[float] = []
+
+    def wait(seconds: float) -> bool:
+        waits.append(seconds)
+        return False
+
+    client = make_client(emu, wait=wait)
     finish(client, client.create_snapshot(PROJECT, "ci-trainer-x", ""))
     snap_id = client.list_snapshots(PROJECT)[0]["_id"]
     with pytest.raises(ApiError) as caught:
         client.snapshot_download_link(snap_id)
     assert caught.value.status == 409
     assert len(emu.app.calls("/downloadlink")) == 5
+    assert waits == [0.5, 1.0, 2.0, 4.0]
 
 
 # ---------------------------------------------------------------- errors and retries
