@@ -7,8 +7,10 @@ so a stretched training (`time_scale`, `training_seconds`) never holds a worker 
 Apparent timeline. A training's nominal length is `training_seconds` when the emulator
 was given one, else its real compute time. It is reported RUNNING until both its real
 computation has finished and `time_scale * nominal` seconds have passed since it started.
-Progress is monotonic: epochs done (scaled down while a stretch is still to come), then
-elapsed time over the apparent length; it reaches 100 only at COMPLETED.
+Progress is monotonic: epochs done over epochs expected (early stopping counted, so a
+run that stops at epoch 12 of 50 is not stuck at 24 % before it jumps to 100), scaled
+down while a stretch is still to come; then elapsed time over the apparent length. It
+reaches 100 only at COMPLETED.
 """
 
 from __future__ import annotations

@@ -144,7 +144,11 @@ def train(
     on_epoch: EpochCallback | None = None,
     cancelled: Callable[[], bool] = lambda: False,
 ) -> TrainingOutcome:
-    """Train on `spec`; `on_epoch(done, total, usage)` after each epoch; checks `cancelled`."""
+    """Train on `spec`; checks `cancelled` between epochs.
+
+    After each epoch, `on_epoch(done, expected, usage)`: `expected` is the number of epochs
+    the run will have if no later epoch improves (what progress is measured against).
+    """
     labels = np.asarray(spec.labels)
     if len(set(spec.labels)) < 2:
         msg = "training needs at least two intents with examples"
@@ -262,7 +266,10 @@ class _EpochLoop:
             else:
                 stale += 1
             if self.on_epoch is not None:
-                self.on_epoch(epoch, self.spec.epochs, self.meter.read())
+                # Epochs still expected: early stopping ends the run after `patience`
+                # epochs without improvement, usually long before `epochs`.
+                expected = epoch + min(self.spec.epochs - epoch, self.spec.patience - stale)
+                self.on_epoch(epoch, expected, self.meter.read())
             if stale >= self.spec.patience:
                 break
         return history
