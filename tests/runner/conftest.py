@@ -24,11 +24,6 @@ CLIENT_SECRET = "emulator-client-secret-7f3a9c"
 FAST_HTTP = RetryPolicy(connect_timeout=2.0, read_timeout=1.0, backoff_base=0.02, backoff_cap=0.1)
 
 
-def emulator_tokens(emu: Emulator) -> list[str]:
-    # Test-only peek at the bearer tokens the emulator issued, to check none leaked.
-    return list(getattr(emu.service, "_grants", {}))
-
-
 class Harness:
     """Builds projects, emulators and runs; records every secret and output for the guard."""
 
@@ -153,7 +148,7 @@ def harness(
         yield h
         # Before the emulators stop: every token they issued is a secret too.
         for emu in h.emulators:
-            guard.secret(*emulator_tokens(emu))
+            guard.secret(*emu.issued_tokens())
         for receiver in h.receivers:
             for request in receiver.received:
                 guard.text("webhook body", request.body)

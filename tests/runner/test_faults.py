@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ci_trainer.emulator import Fault
+from ci_trainer.emulator import Fault, FaultPlan
 from ci_trainer.result import CheckStatus, Decision, Mode
 
 from .conftest import Harness
@@ -89,9 +89,10 @@ def test_a_retried_train_post_never_creates_two_trainings(harness: Harness) -> N
     )
     result = harness.run(config, emu)
     assert result.decision is Decision.APPROVED, result.reason
-    retried = emu.state.requests_for("startTraining")[-1]
-    assert retried.call == 2  # the first POST's answer was lost, so it was sent again
+    first, retried = emu.state.requests_for("startTraining")
+    assert (first.status, first.faults) == (None, ("drop",))  # started, but the answer was lost
     assert retried.status == 200  # a replay, not a new training (202)
+    assert first.idempotency_key == retried.idempotency_key
     assert retried.idempotency_key == result.attempts[0].idempotency_key
     assert [t.training_id for t in emu.state.trainings.values()] == [result.training_id]
     assert emu.state.trainings[result.training_id or ""].idempotency_key == retried.idempotency_key
@@ -255,10 +256,12 @@ def test_production_changed_during_the_run_stops_the_promotion(harness: Harness)
     emu = harness.emulator(config)
     first = harness.run(config, emu, mode=Mode.PROMOTE)
     assert first.decision is Decision.PROMOTED
-    reads = len(emu.state.requests_for("getProductionVersion"))
+    reads = emu.call_count("getProductionVersion")
     # Someone else promotes right before our second read of production (before promoting).
-    emu.app.fault_plan = emu.fault_plan = type(emu.fault_plan).of(
-        Fault(operation="getProductionVersion", kind="external_promotion", calls=(reads + 2,))
+    emu.set_fault_plan(
+        FaultPlan.of(
+            Fault(operation="getProductionVersion", kind="external_promotion", calls=(reads + 2,))
+        )
     )
     second = harness.run(config, emu, mode=Mode.PROMOTE)
     assert second.decision is Decision.FAILED
@@ -294,9 +297,7 @@ def test_no_predict_endpoint_falls_back_to_thresholds(harness: Harness) -> None:
     config = harness.project()
     emu = harness.emulator(config)
     assert harness.run(config, emu, mode=Mode.PROMOTE).decision is Decision.PROMOTED
-    emu.app.fault_plan = emu.fault_plan = type(emu.fault_plan).of(
-        Fault(operation="predict", kind="status", status=404)
-    )
+    emu.set_fault_plan(FaultPlan.of(Fault(operation="predict", kind="status", status=404)))
     result = harness.run(config, emu)
     assert result.decision is Decision.APPROVED, result.reason
     assert result.champion is None
