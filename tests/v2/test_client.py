@@ -3,7 +3,10 @@ pagination, tolerated shape variants, retries, errors and the request budget."""
 
 from __future__ import annotations
 
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
 
 import pytest
 import requests
@@ -374,3 +377,42 @@ def test_the_request_budget_refuses_past_the_run_limit(emu: V2Emulator) -> None:
     api.read_project(PROJECT)
     with pytest.raises(ApiError, match="request budget of 2"):
         api.read_project(PROJECT)
+
+
+class _Storage(BaseHTTPRequestHandler):
+    """A stand-in for presigned storage: /link redirects to /file; records headers."""
+
+    seen: ClassVar[list[dict[str, str]]] = []
+
+    def do_GET(self) -> None:
+        type(self).seen.append(dict(self.headers))
+        if self.path.startswith("/link"):
+            self.send_response(302)
+            self.send_header("Location", "/file?sig=abc")
+            self.end_headers()
+            return
+        body = b"x" * 100
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        return
+
+
+def test_a_download_on_another_host_follows_redirects_without_the_key(
+    emu: V2Emulator, client: CognigyV2Client
+) -> None:
+    _Storage.seen = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Storage)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        content = client.download(f"http://127.0.0.1:{server.server_port}/link?x=1")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert content == b"x" * 100
+    assert len(_Storage.seen) == 2
+    assert all("X-API-Key" not in headers for headers in _Storage.seen)

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from types import TracebackType
 from typing import Any
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import quote, urlencode, urljoin, urlsplit
 
 from ci_trainer.api.base_url import BaseUrlError, is_loopback
 from ci_trainer.api.http import (
@@ -359,8 +359,9 @@ class CognigyV2Client:
                 self._pause(min(5.0, 0.5 * 2 ** (attempt - 1)), path)
         raise v2_error(response, self.redactor)
 
-    def download(self, link: str) -> bytes:
-        """GET a download link. The API key goes only to the API's own origin."""
+    def download(self, link: str, *, redirects: int = 3) -> bytes:
+        """GET a download link. The API key goes only to the API's own origin; a redirect
+        (e.g. to a presigned storage URL) is followed, without the key, a few times."""
         parts = urlsplit(link)
         own = urlsplit(self.http.base_url)
         path = parts.path + (f"?{parts.query}" if parts.query else "")
@@ -394,6 +395,9 @@ class CognigyV2Client:
             finally:
                 other.close()
         self.requests.record_extra(response.attempts - 1)
+        location = response.headers.get("Location")
+        if 300 <= response.status < 400 and location and redirects > 0:
+            return self.download(urljoin(link, location), redirects=redirects - 1)
         if not response.ok:
             raise v2_error(response, self.redactor)
         return response.content
