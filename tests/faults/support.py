@@ -190,6 +190,7 @@ class RunSpec:
     webhook_hold: float = 0.0
     audit_log: Path | None = None  # overrides the config's audit path
     signal_at: str | None = None  # operationId, or "webhook": SIGTERM when it arrives
+    base_host: str | None = None  # how the base URL names the emulator's 127.0.0.1
 
 
 class Runner:
@@ -222,6 +223,8 @@ class Runner:
             "COGNIGY_CLIENT_ID": emu.client_id,
             "COGNIGY_CLIENT_SECRET": emu.client_secret,
         }
+        if spec.base_host is not None:
+            env["COGNIGY_BASE_URL"] = emu.base_url.replace("127.0.0.1", spec.base_host, 1)
         receiver = self._receiver(spec, env)
         if spec.signal_at is not None:
             return self._run_subprocess(spec, config, env, emu, receiver, champion)
