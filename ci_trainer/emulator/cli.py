@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import logging
 import os
 import signal
@@ -66,6 +67,12 @@ def _emulator(args: argparse.Namespace, env: Mapping[str, str]) -> Emulator:
 
 def _announce(emulator: Emulator, out: TextIO) -> None:
     print(f"ci-trainer emulator serving {emulator.base_url}", file=out)
+    if not _is_loopback(emulator.host):
+        print(
+            f"warning: {emulator.host} is reachable from other machines; the emulator has no "
+            "TLS and prints its credentials, so serve it on 127.0.0.1 unless you mean this",
+            file=sys.stderr,
+        )
     print(f"COGNIGY_BASE_URL={emulator.base_url}", file=out)
     if emulator.generated_credentials:
         # Generated per start, for this loopback emulator only; the user needs them to connect.
@@ -76,6 +83,13 @@ def _announce(emulator: Emulator, out: TextIO) -> None:
             "credentials: COGNIGY_CLIENT_ID / COGNIGY_CLIENT_SECRET from the environment", file=out
         )
     print("stop with Ctrl-C", file=out, flush=True)
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
 
 
 def _log_requests() -> None:

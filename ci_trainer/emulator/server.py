@@ -169,6 +169,10 @@ class Emulator:
     # -- addresses and inspection -------------------------------------------------------
 
     @property
+    def host(self) -> str:
+        return self._host
+
+    @property
     def port(self) -> int:
         if self._server is None:
             msg = "the emulator is not running; use it as a context manager or call start()"

@@ -135,3 +135,13 @@ def test_importing_the_emulator_does_not_import_scikit_learn() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
     )
     assert result.stdout.strip() == "False", result.stderr
+
+
+def test_only_loopback_addresses_count_as_private() -> None:
+    from ci_trainer.emulator.cli import _is_loopback
+
+    assert _is_loopback("127.0.0.1")
+    assert _is_loopback("::1")
+    assert _is_loopback("localhost")
+    assert not _is_loopback("0.0.0.0")
+    assert not _is_loopback("192.168.1.20")
