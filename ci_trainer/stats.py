@@ -37,6 +37,8 @@ DEFAULT_BOOTSTRAP_SAMPLES = 2000
 _INDICES_PER_CHUNK = 1_000_000
 # Below this many discordant pairs the binomial tail is summed exactly in integers.
 _EXACT_BINOMIAL_LIMIT = 1024
+# A binomial term this far (in log) below the largest one adds nothing a double can hold.
+_NEGLIGIBLE_LOG_TERM = -40.0
 
 
 @dataclass(frozen=True)
@@ -309,14 +311,23 @@ def _binomial_half_cdf_exact(k: int, n: int) -> float:
 
 
 def _binomial_half_cdf_log(k: int, n: int) -> float:
-    # log C(n, i) - n log 2, summed with log-sum-exp so neither 2**n nor C(n, i) overflows.
-    log_n_factorial = math.lgamma(n + 1)
-    log_terms = np.array(
-        [log_n_factorial - math.lgamma(i + 1) - math.lgamma(n - i + 1) for i in range(k + 1)]
-    )
-    log_terms -= n * math.log(2.0)
-    peak = float(log_terms.max())
-    return min(1.0, math.exp(peak) * float(np.sum(np.exp(log_terms - peak))))
+    """Sum of C(n, i) / 2**n for i <= k in log space, so neither factor overflows.
+
+    Below the mode the terms shrink as i falls, so the sum walks down from k and stops
+    once a term is e**-40 (about 4e-18) of the largest, past double precision: O(sqrt n)
+    terms instead of k. Above the mode the lower tail is 1 minus the upper one.
+    """
+    if 2 * k >= n:
+        return 1.0 - _binomial_half_cdf_log(n - k - 1, n)
+    log_norm = math.lgamma(n + 1) - n * math.log(2.0)
+    peak = log_norm - math.lgamma(k + 1) - math.lgamma(n - k + 1)
+    total = 0.0  # in units of exp(peak)
+    for i in range(k, -1, -1):
+        relative = log_norm - math.lgamma(i + 1) - math.lgamma(n - i + 1) - peak
+        if relative < _NEGLIGIBLE_LOG_TERM:
+            break
+        total += math.exp(relative)
+    return min(1.0, math.exp(peak) * total)
 
 
 def mcnemar_exact(

@@ -62,6 +62,19 @@ def test_mcnemar_large_tables_match_scipy(b: int, c: int) -> None:
     assert stats.mcnemar_exact(b, c) == pytest.approx(expected, rel=1e-9)
 
 
+def test_mcnemar_very_large_tables_are_fast_and_accurate() -> None:
+    # b + c = 1,000,000: the tail sum stops after O(sqrt(n)) terms; lgamma of numbers
+    # this large carries about 1e-10 relative error into the p-value.
+    expected = binomtest(499_000, 1_000_000, 0.5).pvalue
+    assert stats.mcnemar_exact(499_000, 501_000) == pytest.approx(expected, rel=1e-7)
+
+
+def test_binomial_upper_half_uses_the_complement() -> None:
+    for n, k in [(1500, 750), (1500, 900), (4001, 2000), (4001, 2001)]:
+        exact = stats._binomial_half_cdf_exact(k, n)
+        assert stats._binomial_half_cdf_log(k, n) == pytest.approx(exact, rel=1e-9)
+
+
 def test_binomial_log_path_matches_exact_integers() -> None:
     for n, k in [(1025, 480), (1500, 700), (3000, 1400), (2049, 1024), (5000, 10)]:
         exact = stats._binomial_half_cdf_exact(k, n)
