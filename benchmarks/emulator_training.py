@@ -38,6 +38,7 @@ POLL_SECONDS = 0.05
 class Run:
     seconds: float
     compute_seconds: float
+    cpu_seconds: float  # process CPU time: comparable across loaded and idle machines
     epochs: int
     macro_f1: float
     weighted_f1: float
@@ -104,12 +105,13 @@ def _train_once(emulator: Emulator, args: argparse.Namespace) -> Run:
             "seed": args.seed,
         },
     }
-    started = time.monotonic()
+    started, cpu_started = time.monotonic(), time.process_time()
     response = session.post(f"{base}/models/bench-model/train", json=body, timeout=30)
     response.raise_for_status()
     training_id = response.json()["trainingId"]
     status = _wait(session, f"{base}/models/bench-model/training/{training_id}/status")
     seconds = time.monotonic() - started
+    cpu_seconds = time.process_time() - cpu_started
     if status != "COMPLETED":
         raise SystemExit(f"training ended {status}")
     metrics = session.get(
@@ -119,6 +121,7 @@ def _train_once(emulator: Emulator, args: argparse.Namespace) -> Run:
     return Run(
         seconds=seconds,
         compute_seconds=view.compute_seconds or 0.0,
+        cpu_seconds=cpu_seconds,
         epochs=len(metrics["convergenceHistory"]),
         macro_f1=metrics["macro"]["f1"],
         weighted_f1=metrics["f1Score"],
@@ -141,15 +144,20 @@ def _print_table(
         f"settings  epochs<={args.epochs} batch={args.batch_size} lr={args.learning_rate} "
         f"dropout={args.dropout} patience={args.patience} split={args.validation_split}"
     )
-    header = f"{'run':>3}  {'wall s':>7}  {'compute s':>9}  {'epochs':>6}  {'examples/s':>10}  {'macro-F1':>8}  {'weighted-F1':>11}"
+    header = (
+        f"{'run':>3}  {'wall s':>7}  {'compute s':>9}  {'cpu s':>6}  {'epochs':>6}  "
+        f"{'examples/s':>10}  {'macro-F1':>8}  {'weighted-F1':>11}"
+    )
     print(header)
     print("-" * len(header))
     for number, run in enumerate(runs, 1):
         rate = examples * run.epochs / run.compute_seconds if run.compute_seconds else 0.0
         print(
-            f"{number:>3}  {run.seconds:>7.2f}  {run.compute_seconds:>9.2f}  {run.epochs:>6}"
+            f"{number:>3}  {run.seconds:>7.2f}  {run.compute_seconds:>9.2f}"
+            f"  {run.cpu_seconds:>6.2f}  {run.epochs:>6}"
             f"  {rate:>10.0f}  {run.macro_f1:>8.3f}  {run.weighted_f1:>11.3f}"
         )
+    print("examples/s = training examples x epochs / compute s; cpu s counts every thread")
     if len(runs) > 1:
         print(f"median wall {statistics.median(run.seconds for run in runs):.2f} s")
     if args.simulate is not None:
