@@ -133,6 +133,11 @@ class EmulatorApp:
             return self._dispatch(call)
         except Problem as problem:
             return _problem_answer(call.request, problem)
+        except ConnectionDropped:
+            raise
+        except Exception:  # our bug: a problem document like a real service, and the log
+            logger.exception("%s failed", call.operation.operation_id)
+            return _problem_answer(call.request, Problem(500, "internal error in the emulator"))
 
     def _count(self, operation_id: str) -> int:
         with self._calls_lock:

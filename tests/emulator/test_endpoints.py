@@ -284,3 +284,17 @@ def test_repr_and_base_url_never_show_the_secret() -> None:
         assert emu.base_url.startswith("http://127.0.0.1:")
         assert emu.base_url.endswith("/api/v1")
         assert "s3cr3t" not in repr(emu)
+
+
+def test_an_emulator_bug_is_a_500_problem_not_a_crash(
+    api: ApiClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(dataset_id: str) -> dict[str, object]:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(api.emu.service, "dataset_stats", broken)
+    response = api.stats("ds-cs")
+    assert response.status_code == 500
+    assert response.json()["detail"] == "internal error in the emulator"
+    monkeypatch.undo()
+    assert api.stats("ds-cs").status_code == 200
