@@ -62,8 +62,11 @@ if TYPE_CHECKING:
     from ci_trainer.api.http import RetryPolicy
 
 log = logging.getLogger("ci_trainer")
-# After SIGINT/SIGTERM the runner kills us 10 s later; the webhook gets a short leash.
-STOPPING_WEBHOOK_TIMEOUT = 2.0
+# After SIGINT the runner sends SIGTERM 7.5 s later and kills 2.5 s after that; we aim
+# to be gone within 5 s: the pipeline's own wind-down, then at most these.
+STOP_GRACE_SECONDS = 1.5
+CANCEL_DEADLINE_SECONDS = 1.0
+STOPPING_WEBHOOK_TIMEOUT = 1.0
 
 CREDENTIAL_VARIABLES = ("COGNIGY_CLIENT_ID", "COGNIGY_CLIENT_SECRET")
 TARGET_VARIABLES = ("COGNIGY_TENANT", "COGNIGY_BASE_URL")
@@ -90,7 +93,7 @@ def execute(
     overrides the HTTP client's timeouts and back-off (tests, unusual networks).
     """
     run = _Run(settings, reporter, stop or threading.Event(), retry_policy)
-    run.run_pipeline()
+    run.run_pipeline_within_stop_budget()
     run.finish()
     run.sync_webhook()
     run.append_audit()
@@ -136,6 +139,59 @@ class _Run:
 
     # --- the pipeline, with every way it can end mapped to a decision ---------------
 
+    def run_pipeline_within_stop_budget(self) -> None:
+        """Run the pipeline in a worker thread, so a stop is honoured in bounded time.
+
+        Normally the pipeline notices `stop` itself (the poll wait and retry sleeps wake at
+        once), cancels the job and returns. A request already in flight cannot be woken,
+        though, and may hang until its read timeout; then, after a grace period, this
+        thread gives up on the worker, cancels the job itself and lets the run end, so
+        the webhook and audit record still go out before the runner's kill.
+        """
+        done = threading.Event()
+
+        def work() -> None:
+            try:
+                self.run_pipeline()
+            finally:
+                done.set()
+
+        threading.Thread(target=work, name="ci-trainer-pipeline", daemon=True).start()
+        self._wait_for(done)
+        if not done.is_set() and not done.wait(STOP_GRACE_SECONDS):
+            self._abandon_pipeline()
+
+    def _wait_for(self, done: threading.Event) -> None:
+        """Until the pipeline is done or the run is asked to stop."""
+        while not done.is_set() and not self.stop.is_set():
+            try:
+                done.wait(0.1)  # short waits keep the main thread's signal handlers live
+            except KeyboardInterrupt:  # no handlers installed (library use): same as SIGINT
+                self.stop.set()
+
+    def _abandon_pipeline(self) -> None:
+        pipeline = self.pipeline
+        cancelled = False
+        if pipeline is not None:
+            cancelled = bool(_call_with_deadline(pipeline.cancel_live_job, CANCEL_DEADLINE_SECONDS))
+        # From here on the worker writes into a result nobody reads any more.
+        self.result = self.result.model_copy(deep=True)
+        last = self.result.attempts[-1] if self.result.attempts else None
+        if cancelled and last is not None:
+            last.status = self.result.status = "CANCELLED"
+            last.finished_at = datetime.now(timezone.utc)
+        where = (
+            f"; training {last.training_id} "
+            + ("was cancelled on the service" if cancelled else "may still be running")
+            if last is not None
+            else ""
+        )
+        self._failed(
+            Interrupted("the pipeline did not stop in time"),
+            "the run was cancelled (SIGINT/SIGTERM) while a request to the service was "
+            f"still open after {STOP_GRACE_SECONDS:g} s{where}",
+        )
+
     def run_pipeline(self) -> None:
         backend: Backend | None = None
         try:
@@ -161,9 +217,6 @@ class _Run:
             self._api_failed(exc)
         except CiTrainerError as exc:
             self._failed(exc, str(exc), decision=Decision(exc.decision))
-        except KeyboardInterrupt as exc:  # no signal handlers installed (library use)
-            self._cancel_live_job()
-            self._failed(exc, "the run was interrupted")
         except Exception as exc:
             self._bug(exc)
         finally:
@@ -456,6 +509,22 @@ def _thresholds(loaded: LoadedConfig) -> dict[str, Any]:
 
 def _are(names: list[str]) -> str:
     return " are" if len(names) > 1 else " is"
+
+
+def _call_with_deadline(call: Callable[[], object], seconds: float) -> object:
+    """`call()` in a daemon thread, waiting at most `seconds`; None when late or failed."""
+    answer: list[object] = []
+
+    def quietly() -> None:
+        try:
+            answer.append(call())
+        except Exception:
+            log.debug("best-effort call failed", exc_info=True)
+
+    worker = threading.Thread(target=quietly, name="ci-trainer-cancel", daemon=True)
+    worker.start()
+    worker.join(seconds)
+    return answer[0] if answer else None
 
 
 def _close_quietly(backend: Backend) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from ci_trainer.audit import verify_file
-from ci_trainer.emulator import Emulator
+from ci_trainer.emulator import Emulator, Fault
 from ci_trainer.result import Decision
 from ci_trainer.runner import install_signal_handlers
 
@@ -77,6 +77,73 @@ def test_signal_handlers_set_the_event_and_restore() -> None:
     finally:
         restore()
     assert signal.getsignal(signal.SIGTERM) is before
+
+
+def start_cli_run(config: Path, tmp_path: Path, env: dict[str, str]) -> subprocess.Popen[str]:
+    clean = {
+        k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "COGNIGY_", "WEBHOOK_"))
+    }
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "ci_trainer",
+            "run",
+            "--config",
+            str(config),
+            "--mode",
+            "train",
+            "--audit-log",
+            str(tmp_path / "audit.jsonl"),
+            "--output-dir",
+            str(tmp_path / "out"),
+        ],
+        cwd=tmp_path,
+        env=clean | env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def signal_and_wait(process: subprocess.Popen[str], signum: int) -> tuple[str, str, float]:
+    sent = time.monotonic()
+    process.send_signal(signum)
+    try:
+        out, err = process.communicate(timeout=EXIT_BUDGET_SECONDS + 5)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    return out, err, time.monotonic() - sent
+
+
+def test_sigterm_during_a_hanging_status_request_still_exits_in_time(
+    harness: Harness, tmp_path: Path
+) -> None:
+    config = harness.project({"training": {"poll_interval_floor_seconds": 0.2}})
+    # The 2nd status request hangs far beyond the budget (the CLI's read timeout is 30 s).
+    emu = harness.emulator(
+        config,
+        Fault(operation="getTrainingStatus", kind="delay", seconds=8.0, calls=(2,)),
+        training_seconds=120.0,
+        time_scale=1.0,
+    )
+    process = start_cli_run(config, tmp_path, harness.env(emu))
+    deadline = time.monotonic() + 20
+    while emu.call_count("getTrainingStatus") < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    training_id = wait_until_running(emu)
+    time.sleep(0.2)  # the request is in the server's sleep, the client blocked on it
+    out, err, elapsed = signal_and_wait(process, signal.SIGTERM)
+    harness.guard.text("subprocess stdout", out)
+    harness.guard.text("subprocess stderr", err)
+    harness.guard.file(tmp_path / "audit.jsonl")
+    assert elapsed < EXIT_BUDGET_SECONDS, err
+    assert process.returncode == 3, err
+    assert "still open after" in out
+    assert emu.state.trainings[training_id].status == "CANCELLED"
+    assert verify_file(tmp_path / "audit.jsonl").ok
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
