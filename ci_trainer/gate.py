@@ -56,7 +56,8 @@ def _signed(value: float) -> str:
 
 
 def _p(value: float) -> str:
-    return "p < 0.001" if value < 0.001 else f"p = {value:.3f}"
+    # Three significant digits, so a p just under alpha never prints as alpha (0.0498).
+    return "p < 0.001" if value < 0.001 else f"p = {value:.3g}"
 
 
 def _count(number: int, noun: str) -> str:

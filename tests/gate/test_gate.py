@@ -210,9 +210,10 @@ def test_broadly_worse_candidate_fails_margin_and_mcnemar() -> None:
     assert "production right and candidate wrong on 40 utterances, the reverse on 0" in (
         mcnemar.message
     )
-    # 8 of 40 per intent lost, in one direction: p = 2/256, Holm over 5 intents = 0.039.
+    # 8 of 40 per intent lost, in one direction: p = 2/256, Holm over 5 intents = 0.0391.
     assert not intents.passed
     assert c.intents_worse == sorted(INTENTS)
+    assert "'balance' recall 0.950 -> 0.750 (Holm-adjusted p = 0.0391)" in intents.message
     outcome = gating.decide(rules)
     # The named intents come first; all five lost the same, so by name, at most five shown.
     assert outcome.reason.startswith(
@@ -233,6 +234,9 @@ def test_same_quality_retrain_is_no_significant_change_and_passes() -> None:
     assert c.verdict == "no significant change"
     assert (c.mcnemar_candidate_only, c.mcnemar_production_only) == (10, 10)
     assert c.mcnemar_p == 1.0
+    assert "McNemar p = 1 (10 utterances only the candidate got right, 10 only production)" in (
+        c.sentence
+    )
     assert c.ci_low < 0 < c.ci_high
     assert c.sentence.startswith("No significant change: macro-F1 ")
     outcome = gating.decide(gating.champion_rules(c, ChampionGate()))
