@@ -4,13 +4,23 @@ aliased YAML ends in DatasetError with either loader, the GC is restored."""
 from __future__ import annotations
 
 import gc
+import os
 
 import pytest
 import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from ci_trainer import datasets
-from ci_trainer.datasets import parse_dataset
+from ci_trainer.datasets import Example, parse_dataset
 from ci_trainer.errors import DatasetError
+
+# Same knob as tests/config/test_fuzz.py: CI_TRAINER_FUZZ_EXAMPLES for a long run.
+FUZZ = settings(
+    max_examples=int(os.environ.get("CI_TRAINER_FUZZ_EXAMPLES", "200")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 
 
 def test_yaml_scalars_keep_their_source_text() -> None:
@@ -30,9 +40,18 @@ def test_deep_nesting_is_a_dataset_error(
 ) -> None:
     if loader == "pure-python":
         monkeypatch.setattr(datasets, "_YAML_LOADER", yaml.SafeLoader)
+    text = "a: " + "[" * depth + "]" * depth + "\n"
     with pytest.raises(DatasetError) as caught:
-        parse_dataset("a: " + "[" * depth + "]" * depth + "\n", "d.yaml")
-    assert caught.value.issues[0].message.startswith("not valid YAML: ")
+        parse_dataset(text, "d.yaml")
+    expected = (
+        "not valid YAML: exceeded maximum nesting depth"
+        if loader == "default"
+        else "intent 'a': an example must be a string or {text, score}"
+    )
+    assert caught.value.issues[0].message == expected
+    # The node reader (used for files with aliases) is bounded the same way.
+    with pytest.raises(DatasetError):
+        datasets._parse_yaml_nodes(text, "d.yaml")
 
 
 def test_aliases_are_not_expanded() -> None:
@@ -59,3 +78,39 @@ def test_gc_state_is_restored() -> None:
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_aliases_still_work_through_the_node_reader() -> None:
+    data = parse_dataset("a:\n  - &hi hello\n  - {text: x}\nb:\n  - *hi\n", "d.yaml")
+    assert [(e.intent, e.text, e.line) for e in data.examples] == [
+        ("a", "hello", 2),
+        ("a", "x", 3),
+        ("b", "hello", 2),
+    ]
+
+
+FRAGMENTS = [
+    "a:", "b:", "\n  - ", "\n  - ", "hello", "{text: hi, score: 0.5}", "{text: x}",
+    "{text: [q]}", "{score: 2}", "{text: y, score: nan}", "{foo: 1}", "{? [k] : v}",
+    "[x, y]", "[]", "{}", "''", "? [k]\n: ", "---\n", "\n", "  ", "- ", ": ", "#c",
+    "!!str ", "!!map ", "&x ", "1.5", "~", "'q", "[", "}", "%YAML 1.1\n", "...\n", "\t",
+]  # fmt: skip
+
+
+def outcome(read: object, text: str) -> tuple[str, object]:
+    try:
+        examples: list[Example] = read(text, "d.yaml")  # type: ignore[operator]
+    except DatasetError as exc:
+        return "error", [(i.line, i.message, i.hint) for i in exc.issues]
+    return "examples", examples
+
+
+@FUZZ
+@given(st.lists(st.sampled_from(FRAGMENTS), max_size=30).map("".join))
+def test_event_reader_matches_the_node_reader(text: str) -> None:
+    """The fast event reader gives exactly the node reader's examples and messages."""
+    try:
+        fast = outcome(lambda t, n: datasets._YamlEvents(t, n).read(), text)
+    except datasets._AliasFound:
+        return  # such files are read by the node reader itself
+    assert fast == outcome(datasets._parse_yaml_nodes, text)
