@@ -55,6 +55,16 @@ def _signed(value: float) -> str:
     return f"{value:+.3f}"
 
 
+def _distinct(value: float, threshold: float, *, signed: bool = False) -> tuple[str, str]:
+    """Both numbers with 3 decimals, or more when 3 would print them equal (0.8499 < 0.850)."""
+    sign = "+" if signed else ""
+    for decimals in range(3, 7):
+        shown = f"{value:{sign}.{decimals}f}", f"{threshold:{sign}.{decimals}f}"
+        if shown[0] != shown[1] or value == threshold:
+            break
+    return shown
+
+
 def _p(value: float) -> str:
     # Three significant digits, so a p just under alpha never prints as alpha (0.0498).
     return "p < 0.001" if value < 0.001 else f"p = {value:.3g}"
@@ -97,12 +107,13 @@ def _metric_rule(label: str, key: str, threshold: float, value: float | None) ->
         )
     passed = value >= threshold
     relation = ">=" if passed else "<"
+    shown, floor = _distinct(value, threshold)
     return GateRule(
         rule=rule,
         passed=passed,
         value=value,
         threshold=threshold,
-        message=f"{label} {_score(value)} {relation} {_score(threshold)}",
+        message=f"{label} {shown} {relation} {floor}",
     )
 
 
@@ -319,12 +330,12 @@ def champion_rules(comparison: ChampionComparison, champion: ChampionGate) -> li
 
 def _margin_rule(c: ChampionComparison, margin: float) -> GateRule:
     passed = c.ci_low > -margin
-    bound = f"{c.confidence:.0%} CI lower bound of the macro-F1 difference {_signed(c.ci_low)}"
+    low, limit = _distinct(c.ci_low, -margin, signed=True)
+    bound = f"{c.confidence:.0%} CI lower bound of the macro-F1 difference {low}"
     message = (
-        f"{bound} > {_signed(-margin)} (non-inferiority margin {_score(margin)})"
+        f"{bound} > {limit} (non-inferiority margin {_score(margin)})"
         if passed
-        else f"{bound} <= {_signed(-margin)}: a loss larger than the {_score(margin)} margin "
-        "is not ruled out"
+        else f"{bound} <= {limit}: a loss larger than the {_score(margin)} margin is not ruled out"
     )
     return GateRule(
         rule="champion.margin", passed=passed, value=c.ci_low, threshold=-margin, message=message

@@ -44,6 +44,16 @@ def test_threshold_equal_to_value_passes() -> None:
     assert rule.message == "recall 0.700 >= 0.700"
 
 
+def test_values_close_to_the_threshold_get_enough_decimals() -> None:
+    (rule,) = gating.threshold_rules(
+        GateSection(min_f1=0.85, min_precision=None), metrics(f1=0.84996)
+    )
+    assert not rule.passed
+    assert rule.message == "F1 0.84996 < 0.85000"
+    (rule,) = gating.threshold_rules(GateSection(min_f1=0.85, min_precision=None), metrics(f1=0.85))
+    assert rule.message == "F1 0.850 >= 0.850"
+
+
 def test_unavailable_metric_with_threshold_fails_and_says_so() -> None:
     rules = gating.threshold_rules(GateSection(), metrics(f1=0.9))  # no precision reported
     precision = rule_named(rules, "min_precision")
