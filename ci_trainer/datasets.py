@@ -32,6 +32,7 @@ import yaml
 from ci_trainer.errors import DatasetError, DatasetIssue
 
 MAX_DATASET_BYTES = 64 * 1024 * 1024
+MAX_ALIASED_EXAMPLES = 2_000_000
 _SAFE_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
@@ -397,6 +398,18 @@ def _parse_yaml_nodes(text: str, name: str) -> list[Example]:
             )
             continue
         examples.extend(_yaml_examples(intent, value_node.value, name, issues))
+        if len(examples) > MAX_ALIASED_EXAMPLES:
+            # Aliases let a small file repeat one long list many times over.
+            raise DatasetError(
+                [
+                    DatasetIssue(
+                        name,
+                        line,
+                        f"more than {MAX_ALIASED_EXAMPLES} examples once aliases are expanded",
+                        "write each list out instead of repeating it with aliases",
+                    )
+                ]
+            )
     if issues:
         raise DatasetError(issues)
     return examples

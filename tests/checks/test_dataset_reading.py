@@ -114,3 +114,16 @@ def test_event_reader_matches_the_node_reader(text: str) -> None:
     except datasets._AliasFound:
         return  # such files are read by the node reader itself
     assert fast == outcome(datasets._parse_yaml_nodes, text)
+
+
+def test_alias_repetition_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(datasets, "MAX_ALIASED_EXAMPLES", 1000)
+    lines = ["a: &a [" + ", ".join(f"x{i}" for i in range(100)) + "]"]
+    lines += [f"b{i}: *a" for i in range(20)]
+    with pytest.raises(DatasetError) as caught:
+        parse_dataset("\n".join(lines) + "\n", "d.yaml")
+    (issue,) = caught.value.issues
+    assert (issue.line, issue.message) == (
+        11,
+        "more than 1000 examples once aliases are expanded",
+    )
