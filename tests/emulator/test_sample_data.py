@@ -90,3 +90,16 @@ def test_sample_trains_to_the_sample_gate_with_the_configs_hyperparameters() -> 
     assert config.gate.min_f1 is not None and config.gate.min_precision is not None
     assert metrics["f1Score"] >= config.gate.min_f1
     assert metrics["precision"] >= config.gate.min_precision
+
+
+def test_sample_config_is_valid_against_the_published_json_schema() -> None:
+    import json
+
+    import yaml
+    from jsonschema import validators
+
+    schema_path = SAMPLE_CONFIG.parent / "ci_trainer" / "schemas" / "training-config.schema.json"
+    schema = json.loads(schema_path.read_text(encoding="utf-8"))
+    validator = validators.validator_for(schema)(schema)
+    config = yaml.safe_load(SAMPLE_CONFIG.read_text(encoding="utf-8"))
+    assert [error.message for error in validator.iter_errors(config)] == []
