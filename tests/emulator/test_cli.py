@@ -13,7 +13,7 @@ from pathlib import Path
 
 import requests
 
-from .conftest import REPO, SAMPLE_CONFIG
+from .conftest import REPO, SAMPLE_CONFIG, check_response
 
 
 def _env(**extra: str) -> dict[str, str]:
@@ -65,13 +65,13 @@ def test_prints_base_url_and_generated_credentials_then_stops_on_sigterm() -> No
         base = printed["COGNIGY_BASE_URL"]
         assert base.startswith("http://127.0.0.1:") and base.endswith("/api/v1")
         token = _token(base, printed["COGNIGY_CLIENT_ID"], printed["COGNIGY_CLIENT_SECRET"])
-        assert token.status_code == 200
+        assert check_response("getToken", token)["token_type"] == "Bearer"
         stats = requests.get(
             f"{base}/datasets/ds-customer-service/stats",
             headers={"Authorization": f"Bearer {token.json()['access_token']}"},
             timeout=10,
         )
-        assert stats.json()["intentCount"] == 13
+        assert check_response("getDatasetStats", stats)["intentCount"] == 13
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=10) == 0
         assert process.stderr is not None

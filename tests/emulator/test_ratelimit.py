@@ -34,7 +34,7 @@ def test_limit_is_per_client() -> None:
         assert api.stats("ds-cs").status_code == 429
         # A caller without a token is another bucket: it gets its 401, not the 429.
         anonymous = requests.get(f"{emu.base_url}/datasets/ds-cs/stats", timeout=10)
-        assert anonymous.status_code == 401
+        assert check_response("getDatasetStats", anonymous)["status"] == 401
 
 
 def test_no_limit_by_default(api: ApiClient) -> None:
