@@ -150,3 +150,51 @@ def test_a_crash_in_the_runner_is_reported_as_failed_not_a_traceback_only(
     assert "RuntimeError: boom" in captured.err  # our bug: the traceback is kept
     assert "::error::ci-trainer crashed (RuntimeError: boom); please report it" in captured.out
     assert read_github_output(Path(env["GITHUB_OUTPUT"]))["decision"] == "failed"
+
+
+def test_every_input_reaches_the_settings_the_run_gets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Each input of action.yml changes what `runner.execute` is given."""
+    import ci_trainer.runner
+    from ci_trainer.settings import Settings
+
+    seen: list[Settings] = []
+
+    def fake_execute(settings: Settings, reporter: object, *, stop: object = None) -> object:
+        seen.append(settings)
+        return rejected()
+
+    monkeypatch.setattr(ci_trainer.runner, "execute", fake_execute)
+    (tmp_path / "models").mkdir()
+    monkeypatch.chdir(tmp_path)
+    env = runner_env(
+        tmp_path,
+        config="nlu/config.yaml",
+        mode="promote",
+        tenant="acme",
+        base_url="https://nlu.acme.example/api/v1",
+        client_id="id-1",
+        client_secret="secret-1",
+        model_id="model-9",
+        webhook_url="https://registry.acme.example/hook",
+        webhook_secret="hook-1",
+        audit_log="logs/audit.jsonl",
+        fail_on_reject="false",
+        working_directory="models",
+    )
+    assert action.main(env) == 0  # rejected, but fail-on-reject is false
+    settings = seen[0]
+    assert Path.cwd() == tmp_path / "models"
+    assert settings.config_path == Path("nlu/config.yaml")
+    assert settings.mode is Mode.PROMOTE
+    assert (settings.tenant, settings.base_url) == ("acme", "https://nlu.acme.example/api/v1")
+    assert (settings.client_id, settings.client_secret) == ("id-1", "secret-1")
+    assert settings.model_id == "model-9"
+    assert settings.env["WEBHOOK_URL"] == "https://registry.acme.example/hook"
+    assert settings.env["WEBHOOK_SECRET"] == "hook-1"
+    assert settings.audit_log == Path("logs/audit.jsonl")
+    assert settings.fail_on_reject is False
+    assert settings.provenance.commit == "0123456789abcdef0123456789abcdef01234567"
+    out = capsys.readouterr().out
+    assert "::add-mask::secret-1" in out and "::add-mask::hook-1" in out
