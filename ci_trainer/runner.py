@@ -32,7 +32,6 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from ci_trainer import __version__
-from ci_trainer.audit import write_audit
 from ci_trainer.backends.base import Backend
 from ci_trainer.config import LoadedConfig, load_config
 from ci_trainer.config.model import AuditSection, WebhookSection
@@ -56,7 +55,6 @@ from ci_trainer.result import (
     SupportInfo,
 )
 from ci_trainer.settings import Settings
-from ci_trainer.webhook import deliver
 
 if TYPE_CHECKING:
     from ci_trainer.api.http import RetryPolicy
@@ -371,6 +369,8 @@ class _Run:
         if not url:
             return
         secret = self.settings.env.get(section.secret_env, "").strip() or None
+        from ci_trainer.webhook import deliver  # requests' import is paid only when needed
+
         with self.reporter.stage("Webhook"):
             stopping = self.stop.is_set()
             delivery = deliver(
@@ -396,6 +396,10 @@ class _Run:
     def append_audit(self) -> None:
         section = self.loaded.config.audit if self.loaded else AuditSection()
         path = self._audit_path(section)
+        # Imported late: the audit module loads jsonschema (for `audit verify`), which
+        # would otherwise delay the first request of every run.
+        from ci_trainer.audit import write_audit
+
         outcome = write_audit(
             self.result,
             path,
