@@ -189,7 +189,8 @@ def early_result(
             )
     else:
         messages.append(Message(level="error", title=type(error).__name__, text=str(error)))
-    reason = messages[0].text if len(messages) == 1 else str(error).split("\n", 1)[0]
+    first = f"{messages[0].title}: {messages[0].text}"
+    reason = first if len(messages) == 1 else f"{len(messages)} problems, first {first}"
     return RunResult(
         run_uuid=str(uuid.uuid4()),
         tool_version=__version__,
@@ -197,7 +198,7 @@ def early_result(
         mode=mode,
         decision=decision,
         reason=reason,
-        reasons=[m.text for m in messages],
+        reasons=[f"{m.title}: {m.text}" for m in messages],
         started_at=started,
         finished_at=finished,
         duration_seconds=(finished - started).total_seconds(),

@@ -118,7 +118,9 @@ def test_bad_inputs_end_invalid_with_outputs_summary_and_masks_first(
     outputs = read_github_output(Path(env["GITHUB_OUTPUT"]))
     assert outputs["decision"] == "invalid"
     assert outputs["promoted"] == "false"
-    assert "must be true or false, got 'yes'" in outputs["reason"]
+    assert outputs["reason"] == (
+        "input fail-on-reject: must be true or false, got 'yes' (write true or false)"
+    )
     summary = Path(env["GITHUB_STEP_SUMMARY"]).read_text(encoding="utf-8")
     assert summary.startswith("## ⚠️ Invalid")
     assert "very-secret-value" not in summary + json.dumps(outputs)
