@@ -409,11 +409,41 @@ def _convergence(result: RunResult) -> str | None:
     return "### Convergence\n\n" + "\n\n".join(charts) + f"\n\n<sub>{note}.</sub>"
 
 
-def _commit_cell(result: RunResult) -> str:
+_SERVER_URL = re.compile(r"https://[A-Za-z0-9.-]+(:[0-9]+)?")
+_REPOSITORY = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")
+_COMMIT = re.compile(r"[0-9a-f]{7,64}")
+_RUN_ID = re.compile(r"[0-9]+")
+
+
+def _repository_url(result: RunResult) -> str | None:
+    """The repository's web address, only when every part has the shape GitHub gives it
+    (they come from the runner's GITHUB_* variables, but a link must never carry data)."""
     p = result.provenance
-    if not p.commit:
+    if not (p.server_url and p.repository):
+        return None
+    if not (_SERVER_URL.fullmatch(p.server_url) and _REPOSITORY.fullmatch(p.repository)):
+        return None
+    return f"{p.server_url}/{p.repository}"
+
+
+def _commit_cell(result: RunResult) -> str:
+    commit = result.provenance.commit
+    if not commit:
         return "n/a"
-    return escape(p.commit[:12])
+    base = _repository_url(result)
+    if base and _COMMIT.fullmatch(commit):
+        return f"[{commit[:12]}]({base}/commit/{commit})"
+    return escape(commit[:12])
+
+
+def _run_cell(result: RunResult) -> str:
+    p = result.provenance
+    base = _repository_url(result)
+    if base and p.run_id and _RUN_ID.fullmatch(p.run_id):
+        attempt = p.run_attempt if p.run_attempt and _RUN_ID.fullmatch(p.run_attempt) else "1"
+        link = f"[workflow run {p.run_id}, attempt {attempt}]({base}/actions/runs/{p.run_id})"
+        return f"{link} · {escape(result.run_uuid)}"
+    return escape(result.run_uuid)
 
 
 def _run_details(result: RunResult) -> str:
@@ -455,7 +485,7 @@ def _run_details(result: RunResult) -> str:
             escape(result.audit_log or "not written")
             + (f" (record hash {escape(result.audit_hash[:16])})" if result.audit_hash else ""),
         ],
-        ["Run", escape(result.run_uuid)],
+        ["Run", _run_cell(result)],
     ]
     if result.audit_error:
         rows.append(["Audit problem", escape(result.audit_error)])

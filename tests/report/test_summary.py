@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -235,7 +236,12 @@ def test_strings_from_config_or_server_cannot_inject_html_or_break_tables() -> N
     page = render(render_summary(hostile_result()))
     assert set(page.tags) <= ALLOWED_TAGS, set(page.tags) - ALLOWED_TAGS
     assert "h1" not in page.tags and "img" not in page.tags and "script" not in page.tags
-    assert "<a " not in page.html  # type: ignore[attr-defined]  # no link made from data
+    # the only links are the ones built from the runner's GITHUB_* values
+    links = re.findall(r'<a href="([^"]*)"', page.html)  # type: ignore[attr-defined]
+    assert links == [
+        "https://github.com/acme/nlu-models/commit/0123456789abcdef0123456789abcdef01234567",
+        "https://github.com/acme/nlu-models/actions/runs/4242",
+    ]
     # every row of a table has as many cells as its header row
     assert all(len(set(rows)) == 1 for rows in page.tables), page.tables
     text = "".join(page.text)
@@ -329,3 +335,14 @@ def test_outputs_metrics_json_is_compact_and_parseable() -> None:
     document = json.loads(build_outputs(approved())["metrics"])
     assert document["candidate"]["f1"] == 0.912
     assert "per_intent" not in document["candidate"]
+
+
+def test_links_are_made_only_from_well_formed_provenance() -> None:
+    base = approved()
+    hostile = base.provenance.model_copy(
+        update={"server_url": "javascript:alert(1)//", "repository": "a/b) [x](https://evil"}
+    )
+    markdown = render_summary(base.model_copy(update={"provenance": hostile}))
+    page = render(markdown)
+    assert "<a " not in page.html  # type: ignore[attr-defined]
+    assert "| Commit | 0123456789ab |" in markdown
