@@ -1,5 +1,9 @@
 """What the emulator reads from `ci_trainer/api/openapi.yaml`: routes, scopes, schemas.
 
+The client's `ci_trainer.api.contract` validates responses; this module adds what only a
+server needs: werkzeug routes, the success body's required fields (for the
+`missing_field` fault) and request errors as `{field, message}` for 400 answers.
+
 The emulator serves exactly the operations the contract lists, enforces the scopes the
 contract names per operation, and validates request bodies with the contract's schemas,
 so a change to the contract changes the emulator with it.
@@ -10,13 +14,13 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass
-from importlib import resources
 from typing import Any
 
-import yaml
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
+
+from ci_trainer.api import contract as api_contract
 
 _DOC_URI = "urn:ci-trainer:openapi"
 _METHODS = ("get", "post", "put", "patch", "delete")
@@ -37,11 +41,9 @@ class Operation:
         return re.sub(r"\{(\w+)\}", r"<\1>", self.path)
 
 
-@functools.lru_cache(maxsize=1)
 def openapi_document() -> dict[str, Any]:
-    text = resources.files("ci_trainer.api").joinpath("openapi.yaml").read_text(encoding="utf-8")
-    document: dict[str, Any] = yaml.safe_load(text)
-    return document
+    """The contract, parsed once for client and emulator alike."""
+    return api_contract.document()
 
 
 @functools.lru_cache(maxsize=1)
