@@ -6,11 +6,35 @@ live in one place. Secrets never appear here: the API key comes from COGNIGY_API
 
 from __future__ import annotations
 
-from typing import Literal
+import re
+from collections.abc import Mapping
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema
+from pydantic_core import PydanticCustomError
 
-_OBJECT_ID = r"^[0-9a-fA-F]{24}$"
+_OBJECT_ID = re.compile(r"^[0-9a-fA-F]{24}$")
+
+
+def _error(*, kind: str, template: str, context: dict[str, object] | None = None) -> Exception:
+    # Custom error kinds, so the config messages do not read them as env var patterns.
+    return PydanticCustomError(kind, template, context)
+
+
+def _object_id(value: str) -> str:
+    if not _OBJECT_ID.match(value):
+        raise _error(
+            kind="cognigy_id",
+            template="expected a Cognigy _id: 24 hexadecimal characters, as in the resource's URL",
+        )
+    return value
+
+
+ObjectId = Annotated[
+    str,
+    AfterValidator(_object_id),
+    WithJsonSchema({"type": "string", "pattern": _OBJECT_ID.pattern}),
+]
 
 
 class _Section(BaseModel):
@@ -18,10 +42,10 @@ class _Section(BaseModel):
 
 
 class V2TargetSection(_Section):
-    flow_id: str = Field(
-        pattern=_OBJECT_ID, description="The flow's _id (24 hex characters, from the flow's URL)."
+    flow_id: ObjectId = Field(
+        description="The flow's _id (24 hex characters, from the flow's URL)."
     )
-    locales: list[str] = Field(
+    locales: list[ObjectId] = Field(
         min_length=1,
         max_length=10,
         description="Locale _ids to train this flow in; each flow x locale is one model.",
@@ -35,9 +59,8 @@ class V2TargetSection(_Section):
 
 
 class V2PromotionSection(_Section):
-    target_project_id: str | None = Field(
+    target_project_id: ObjectId | None = Field(
         default=None,
-        pattern=_OBJECT_ID,
         description="Project the snapshot is uploaded to (and restored in) on promotion; "
         "null keeps the packaged snapshot in the source project only.",
     )
@@ -63,7 +86,7 @@ class CognigyV2Section(_Section):
         description="The API host, e.g. https://api-trial.cognigy.ai (the client adds "
         "/new/v2.0); COGNIGY_BASE_URL overrides it.",
     )
-    project_id: str = Field(pattern=_OBJECT_ID, description="The project's _id.")
+    project_id: ObjectId = Field(description="The project's _id.")
     targets: list[V2TargetSection] = Field(
         min_length=1, description="Flows and the locales each is trained in."
     )
@@ -98,3 +121,39 @@ class CognigyV2Section(_Section):
     promotion: V2PromotionSection = Field(
         default_factory=V2PromotionSection, description="Snapshot promotion (mode promote)."
     )
+
+
+def check_backend_section(
+    backend: str, section: CognigyV2Section | None, dataset_paths: Mapping[str, str | None]
+) -> None:
+    """Rules across the config for `backend: cognigy-v2` (called by the config model).
+
+    `dataset_paths` is datasets[].id -> path. Raises PydanticCustomError.
+    """
+    if backend != "cognigy-v2":
+        return
+    if section is None:
+        raise _error(
+            kind="cognigy_v2_missing",
+            template="backend cognigy-v2 needs a `cognigy_v2` section (base_url, project_id, targets)",
+        )
+    for index, target in enumerate(section.targets):
+        if dataset_paths.get(target.dataset) is None:
+            raise _error(
+                kind="cognigy_v2_dataset",
+                template="targets[{index}].dataset `{dataset}` must be the id of a `datasets` entry "
+                "with a `path` (ids with a path: {known})",
+                context={
+                    "index": index,
+                    "dataset": target.dataset,
+                    "known": ", ".join(sorted(k for k, v in dataset_paths.items() if v)) or "none",
+                },
+            )
+    models = sum(len(target.locales) for target in section.targets)
+    if section.holdout_target >= models:
+        raise _error(
+            kind="cognigy_v2_holdout_target",
+            template="holdout_target {index} is past the last of the {models} flow x locale targets "
+            "(counting from 0)",
+            context={"index": section.holdout_target, "models": models},
+        )
