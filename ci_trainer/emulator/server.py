@@ -70,6 +70,9 @@ class Emulator:
         if token_expires_in <= 0:
             msg = "token_expires_in must be a positive number of seconds"
             raise ValueError(msg)
+        if workers < 1:
+            msg = "workers must be at least 1"
+            raise ValueError(msg)
         self.client_id = client_id or f"emulator-{secrets.token_hex(4)}"
         self.client_secret = client_secret or secrets.token_urlsafe(24)
         self.generated_credentials = client_id is None or client_secret is None

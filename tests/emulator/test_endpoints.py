@@ -298,3 +298,17 @@ def test_an_emulator_bug_is_a_500_problem_not_a_crash(
     assert response.json()["detail"] == "internal error in the emulator"
     monkeypatch.undo()
     assert api.stats("ds-cs").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"time_scale": -1}, "must not be negative"),
+        ({"training_seconds": -5}, "must not be negative"),
+        ({"token_expires_in": 0}, "positive number of seconds"),
+        ({"workers": 0}, "at least 1"),
+    ],
+)
+def test_nonsense_settings_are_refused(kwargs: dict[str, float], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        Emulator(DATASETS, **kwargs)  # type: ignore[arg-type]
