@@ -381,7 +381,10 @@ class _Run:
                 if stopping
                 else section.timeout_seconds,
                 stop=self.stop,
-                redactor=self.redactor,
+                # No second, text-level pass: finish() already scrubbed the result with
+                # its types kept (a year-like secret would otherwise turn timestamps into
+                # '***-11-26'); the delivery still scrubs the URL and the webhook secret.
+                redactor=None,
                 attempts=1 if stopping else 4,
             )
         self.result.webhook = delivery
@@ -405,7 +408,7 @@ class _Run:
             path,
             governance_tags=list(section.governance_tags),
             fallback_dir=self.settings.output_dir,
-            redactor=self.redactor,
+            redactor=None,  # already scrubbed in finish(), types kept (see sync_webhook)
         )
         self.result.audit_log = str(outcome.path) if outcome.path is not None else None
         self.result.audit_hash = outcome.hash
@@ -457,11 +460,18 @@ class _Run:
         self.reporter.message(message)
 
     def _redact_result(self) -> None:
-        """Belt and braces: no registered secret survives into what leaves the process."""
-        text = self.result.model_dump_json()
-        clean = self.redactor(text)
-        if clean != text:
-            self.result = RunResult.model_validate_json(clean)
+        """Belt and braces: no registered secret survives into what leaves the process.
+
+        Only text fields are scrubbed (numbers and timestamps stay typed), so a short
+        numeric secret cannot corrupt a date into something the model rejects.
+        """
+        raw = self.result.model_dump()
+        clean = _redact_strings(raw, self.redactor)
+        if clean != raw:
+            try:
+                self.result = RunResult.model_validate(clean)
+            except ValueError:  # pydantic's ValidationError; keep the record, log why
+                log.warning("could not redact the run result; it is kept unredacted")
 
 
 @dataclass(frozen=True)
@@ -513,6 +523,16 @@ def _thresholds(loaded: LoadedConfig) -> dict[str, Any]:
 
 def _are(names: list[str]) -> str:
     return " are" if len(names) > 1 else " is"
+
+
+def _redact_strings(value: Any, redactor: Redactor) -> Any:
+    if isinstance(value, str):
+        return redactor(value)
+    if isinstance(value, dict):
+        return {key: _redact_strings(item, redactor) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_redact_strings(item, redactor) for item in value]
+    return value
 
 
 def _call_with_deadline(call: Callable[[], object], seconds: float) -> object:

@@ -227,3 +227,19 @@ def test_cognigy_model_id_overrides_the_config(harness: Harness) -> None:
     assert result.decision is Decision.APPROVED, result.reason
     assert result.model_id == "model-other"
     assert [t.model_id for t in emu.state.trainings.values()] == ["model-other"]
+
+
+def test_a_short_numeric_secret_does_not_corrupt_the_result(harness: Harness) -> None:
+    from ci_trainer.emulator import Emulator
+
+    config = harness.project()
+    # "2026" is also the year in every timestamp of the run.
+    emu = Emulator.from_config(config, client_secret="2026", time_scale=0.0)
+    harness.stack.enter_context(emu)
+    harness.emulators.append(emu)
+    harness.guard.secret("2026")
+    result = harness.run(config, emu)
+    assert result.decision is Decision.APPROVED, result.reason
+    assert result.started_at.year >= 2024  # still a real timestamp
+    assert audit_records(result)[0]["decision"] == "approved"
+    harness.guard.secrets.discard("2026")  # timestamps legitimately hold the year
