@@ -312,3 +312,15 @@ def test_an_emulator_bug_is_a_500_problem_not_a_crash(
 def test_nonsense_settings_are_refused(kwargs: dict[str, float], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         Emulator(DATASETS, **kwargs)  # type: ignore[arg-type]
+
+
+def test_every_contract_operation_is_routed_with_its_scopes(emulator: Emulator) -> None:
+    from ci_trainer.api.contract import operations
+
+    from .test_auth import SCOPED
+
+    routed = {rule.endpoint for rule in emulator.app.url_map.iter_rules()}
+    assert routed == set(operations())
+    assert set(SCOPED) | {"getToken"} == set(operations())
+    for operation_id, (scope, _) in SCOPED.items():
+        assert operations()[operation_id].scopes == (scope,)
