@@ -416,7 +416,9 @@ def _path_issues(
                 mark.line if mark else None,
                 mark.column if mark else None,
                 field_path_text(path),
-                f"file not found: '{text}' (looked for {resolved})",
+                f"not a regular file: '{text}' ({resolved})"
+                if resolved.exists()
+                else f"file not found: '{text}' (looked for {resolved})",
                 "paths are relative to the directory of the config file",
             )
 

@@ -124,3 +124,13 @@ def test_resolve_inside_unit(tmp_path: Path) -> None:
     sibling = Path(str(root) + "-other")
     with pytest.raises(OutsideWorkspace, match="outside the workspace"):
         resolve_inside(str(sibling / "x"), base=root, workspace=root)
+
+
+def test_directory_or_fifo_instead_of_a_dataset_file(
+    write_config: ConfigWriter, workspace: Path
+) -> None:
+    os.mkfifo(workspace / "data" / "pipe.yaml")
+    for target in ("data", "data/pipe.yaml"):
+        line, field, message = only_issue(write_config(config_with_path(target)))
+        assert (line, field) == (5, "datasets[0].path")
+        assert message == f"not a regular file: '{target}' ({(workspace / target).resolve()})"
