@@ -32,7 +32,6 @@ WORSE = "worse"
 NO_CHANGE = "no significant change"
 
 _INTENTS_NAMED = 5  # a message names at most this many intents, the largest changes first
-_THRESHOLD_METRICS = (("F1", "f1"), ("precision", "precision"), ("recall", "recall"))
 
 
 @dataclass(frozen=True)
@@ -83,10 +82,15 @@ def _quoted(names: Sequence[str]) -> str:
 
 def threshold_rules(gate: GateSection, metrics: EvalMetrics) -> list[GateRule]:
     """F1 / precision / recall floors, then per-intent F1 floors, as configured."""
+    floors = (
+        ("F1", "f1", gate.min_f1, metrics.f1),
+        ("precision", "precision", gate.min_precision, metrics.precision),
+        ("recall", "recall", gate.min_recall, metrics.recall),
+    )
     rules = [
-        _metric_rule(label, key, getattr(gate, f"min_{key}"), getattr(metrics, key))
-        for label, key in _THRESHOLD_METRICS
-        if getattr(gate, f"min_{key}") is not None
+        _metric_rule(label, key, threshold, value)
+        for label, key, threshold, value in floors
+        if threshold is not None
     ]
     if gate.per_intent is not None:
         rules.append(_per_intent_rule(gate.per_intent, metrics.per_intent))
