@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ci_trainer.config.messages import describe, field_path_text, issue_from_error, locate
+from ci_trainer.config.messages import describe, field_path_text, issue_from_error, locate, short
 from ci_trainer.config.model import TrainingConfig
 from ci_trainer.config.yamltree import FieldPath, NodeMarks, Problem, YamlRejected, read_tree
 from ci_trainer.errors import ConfigError, ConfigIssue
@@ -343,7 +343,7 @@ def _secret_issue(name: str, marks: Mapping[FieldPath, NodeMarks], path: FieldPa
         line=mark.line if mark else None,
         column=mark.column if mark else None,
         field=field_path_text(path),
-        message=f"`{path[-1]}` looks like a secret written into the config; secrets must "
+        message=f"`{short(str(path[-1]))}` looks like a secret written into the config; secrets must "
         "not be committed",
         hint=f"remove it, rotate it, and set it in {where}, e.g. from a repository secret",
     )

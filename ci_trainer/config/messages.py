@@ -29,8 +29,14 @@ def field_path_text(path: FieldPath) -> str:
         if isinstance(part, int):
             text += f"[{part}]"
         else:
-            text += f".{part}" if text else part
+            name = short(part)
+            text += f".{name}" if text else name
     return text
+
+
+def short(name: str) -> str:
+    """A key as it may appear in a message: a pasted paragraph is cut."""
+    return name if len(name) <= _MAX_SHOWN else name[: _MAX_SHOWN - 3] + "..."
 
 
 def describe(value: Any) -> str:
@@ -166,7 +172,7 @@ def _wording(
     root: type[BaseModel],
     path: FieldPath,
 ) -> tuple[str, str | None]:
-    name = str(path[-1]) if path else ""
+    name = short(str(path[-1])) if path else ""
     shown = describe(value)
     if kind == "missing":
         about = f": {info.description.rstrip('.')}" if info and info.description else ""

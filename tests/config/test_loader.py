@@ -255,3 +255,14 @@ def test_parse_config_without_paths_checks_only_the_text() -> None:
     )
     assert config.datasets[0].path == "/anywhere.yaml"
     assert marks[("datasets", 0, "path")].value.line == 3
+
+
+def test_long_keys_are_cut_in_messages(write_config: ConfigWriter) -> None:
+    key = "k" * 500
+    with pytest.raises(ConfigError) as caught:
+        load_config(
+            write_config(f"version: 1\nmodel: {{id: m}}\ndatasets: [{{id: d}}]\n{key}: 1\n")
+        )
+    (issue,) = caught.value.issues
+    assert issue.field == "k" * 57 + "..."
+    assert issue.message == f"unknown key `{'k' * 57}...`"
