@@ -159,7 +159,11 @@ def train(
         msg = "the validation split is empty: intents need at least two examples each"
         raise TrainingRejected(msg)
     vectorizer = _vectorizer()
-    x_train = vectorizer.fit_transform([spec.texts[i] for i in train_idx])
+    try:
+        x_train = vectorizer.fit_transform([spec.texts[i] for i in train_idx])
+    except ValueError:  # scikit-learn's "empty vocabulary"
+        msg = "the examples yield no usable words or character n-grams (too few or too short)"
+        raise TrainingRejected(msg) from None
     x_val = vectorizer.transform([spec.texts[i] for i in val_idx])
     y_train, y_val = labels[train_idx], labels[val_idx]
     classifier = _classifier(spec)

@@ -140,6 +140,8 @@ def test_data_that_cannot_be_trained_on_is_rejected() -> None:
         train(TrainingSpec(texts=["a", "b"], labels=["x", "x"]))
     with pytest.raises(TrainingRejected, match="validation split is empty"):
         train(TrainingSpec(texts=["a", "b"], labels=["x", "y"]))
+    with pytest.raises(TrainingRejected, match="no usable words"):
+        train(TrainingSpec(texts=["a", "b", "c", "d"], labels=["x", "x", "y", "y"]))
 
 
 def test_a_job_on_untrainable_data_ends_failed_with_the_reason(tmp_path: Path) -> None:
