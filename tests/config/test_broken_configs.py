@@ -135,6 +135,10 @@ CASES: dict[str, tuple[str, list[tuple[int | None, int | None, str, str, str | N
             ),
         ],
     ),
+    "unknown_key_in_list_item": (
+        "version: 1\nmodel: {id: m}\ndatasets:\n  - id: d\n    pth: data/x.yaml\n",
+        [(5, 5, "datasets[0].pth", "unknown key `pth`", "did you mean `path`?")],
+    ),
     "f1_above_one": (
         ("version: 1\nmodel: {id: m}\ndatasets: [{id: ds}]\ngate:\n  min_f1: 1.5\n"),
         [
