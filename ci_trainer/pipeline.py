@@ -242,10 +242,12 @@ class Pipeline:
         retry = self.config.training.retry_on_failure
         batch_size = self.config.training.hyperparameters.batch_size
         started = self.clock()
+        # One overall timeout for every attempt together: retries never stretch it.
+        deadline = started + PollPolicy.from_config(self.config.training).timeout_seconds
         try:
             for attempt in range(1, retry.attempts + 2):
                 with self._stage(f"Train (attempt {attempt})"):
-                    final = self._train_once(backend, target, attempt, batch_size)
+                    final = self._train_once(backend, target, attempt, batch_size, deadline)
                 if final.state is JobState.COMPLETED:
                     break
                 if final.state is JobState.FAILED and attempt <= retry.attempts:
@@ -326,7 +328,7 @@ class Pipeline:
     # ------------------------------------------------------------------ training helpers
 
     def _train_once(
-        self, backend: Backend, target: Target, attempt: int, batch_size: int
+        self, backend: Backend, target: Target, attempt: int, batch_size: int, deadline: float
     ) -> JobStatus:
         request = self._training_request(batch_size)
         self.last_request = contract_payload(request)
@@ -351,7 +353,9 @@ class Pipeline:
         try:
             final = wait_for_job(
                 lambda: backend.training_status(job),
-                PollSchedule(PollPolicy.from_config(self.config.training), self.clock()),
+                PollSchedule(
+                    PollPolicy.from_config(self.config.training), self.clock(), deadline=deadline
+                ),
                 stop=self.stop,
                 on_status=watcher,
                 clock=self.clock,

@@ -95,10 +95,15 @@ class _Sample:
 class PollSchedule:
     """Pure: feed it observations and clock readings, it says how long to wait."""
 
-    def __init__(self, policy: PollPolicy, started_at: float) -> None:
+    def __init__(
+        self, policy: PollPolicy, started_at: float, *, deadline: float | None = None
+    ) -> None:
+        """`started_at`: when this job started. `deadline`: when the overall timeout ends
+        (default `started_at + policy.timeout_seconds`; a retried job shares the first
+        one's deadline, so retries never stretch the timeout)."""
         self.policy = policy
         self.started_at = started_at
-        self.deadline = started_at + policy.timeout_seconds
+        self.deadline = deadline if deadline is not None else started_at + policy.timeout_seconds
         self._origin: _Sample | None = None  # first sample of the current progress run
         self._latest: _Sample | None = None
         self._unknown_streak = 0
@@ -170,6 +175,10 @@ class PollSchedule:
     def timed_out(self, now: float) -> bool:
         return now >= self.deadline
 
+    def timeout_error(self, now: float) -> PollTimeout:
+        timeout = self.policy.timeout_seconds
+        return PollTimeout(now - (self.deadline - timeout), timeout)
+
 
 def wait_for_job(
     fetch_status: Callable[[], JobStatus],
@@ -195,13 +204,13 @@ def wait_for_job(
         if status.state.terminal:
             return status
         if schedule.timed_out(now):
-            raise PollTimeout(now - schedule.started_at, schedule.policy.timeout_seconds)
+            raise schedule.timeout_error(now)
         delay = schedule.next_delay(now, status.retry_after_seconds)
         if stop.wait(delay):
             raise _interrupted()
         waited = clock()
         if schedule.timed_out(waited):
-            raise PollTimeout(waited - schedule.started_at, schedule.policy.timeout_seconds)
+            raise schedule.timeout_error(waited)
 
 
 def _interrupted() -> Interrupted:

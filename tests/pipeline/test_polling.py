@@ -352,3 +352,15 @@ def test_real_event_wait_returns_promptly_when_set_from_another_thread() -> None
             )
     finally:
         timer.cancel()
+
+
+def test_a_shared_deadline_bounds_a_later_job() -> None:
+    # A retried job starts at 80 s of a 100 s overall timeout: 20 s are left, not 100.
+    schedule = PollSchedule(PollPolicy(5.0, 100.0), started_at=80.0, deadline=100.0)
+    schedule.observe(95.0, None)
+    assert schedule.next_delay(95.0) == pytest.approx(5.0)
+    assert schedule.next_delay(98.0) == pytest.approx(2.0)
+    assert schedule.timed_out(100.0)
+    error = schedule.timeout_error(100.0)
+    assert error.waited_seconds == pytest.approx(100.0)  # measured from the overall start
+    assert "within 1.66667 min" in str(error) or "within 1.66667" in str(error)

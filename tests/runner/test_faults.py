@@ -330,3 +330,19 @@ def test_service_stats_differing_from_the_committed_file_warn(harness: Harness) 
     mismatch = next(c for c in result.checks if c.check == "service_mismatch")
     assert mismatch.status is CheckStatus.WARNING
     assert any(m.level == "warning" for m in result.messages)
+
+
+def test_retries_share_one_overall_timeout(harness: Harness) -> None:
+    config = harness.project(
+        {"training": {"timeout_minutes": 0.02, "retry_on_failure": {"attempts": 2}}}
+    )
+    emu = harness.emulator(
+        config,
+        Fault(operation="startTraining", kind="job_failed", calls=(1,)),
+        Fault(operation="startTraining", kind="job_stuck", calls=(2,)),
+    )
+    result = harness.run(config, emu)
+    assert result.decision is Decision.FAILED
+    assert "did not finish within 1.2 s" in result.reason
+    assert [a.status for a in result.attempts] == ["FAILED", "CANCELLED"]
+    assert result.training_seconds is not None and result.training_seconds < 10
