@@ -16,7 +16,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ci_trainer.config import parse_config
+from ci_trainer.config import load_config, parse_config
 from ci_trainer.config.model import TrainingConfig
 from ci_trainer.datasets import parse_dataset
 from ci_trainer.errors import ConfigError, DatasetError
@@ -160,3 +160,15 @@ def test_dataset_parser_raises_only_dataset_errors(text: str, name: str) -> None
     else:
         assert dataset.examples
         assert all(example.text.strip() and example.intent for example in dataset.examples)
+
+
+@FUZZ
+@given(st.binary(max_size=300) | st.text(max_size=300).map(lambda t: t.encode("utf-8")))
+def test_random_bytes_through_load_config(files_root: Path, raw: bytes) -> None:
+    """The whole entry point, file reading and decoding included."""
+    path = files_root / "training-config.yaml"
+    path.write_bytes(raw)
+    try:
+        load_config(path, workspace=files_root)
+    except ConfigError as exc:
+        assert exc.issues and str(exc)
