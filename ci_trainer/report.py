@@ -54,7 +54,7 @@ _METRICS: tuple[tuple[str, str], ...] = (
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
-_WWW = re.compile(r"(?i)\b(www)\.")
+_WWW = re.compile(r"(?i)(www)\.")
 
 
 def escape(text: object) -> str:
@@ -68,8 +68,11 @@ def escape(text: object) -> str:
     value = _CONTROL.sub(" ", str(text))
     value = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     value = _MARKDOWN_SPECIAL.sub(r"\\\1", value)
-    # GFM turns bare URLs into links; an escaped `:` or `.` keeps them plain text.
-    return _WWW.sub(r"\1\\.", value.replace("://", "\\://"))
+    # GFM turns bare URLs and e-mail addresses into links. An escaped `:` or `.` keeps a
+    # URL plain text; e-mail linking ignores escapes, so an invisible word joiner after
+    # `@` breaks it.
+    value = value.replace("://", "\\://").replace("@", "@\u2060")
+    return _WWW.sub(r"\1\\.", value)
 
 
 def fenced(text: str, language: str = "") -> str:
@@ -152,7 +155,7 @@ def _headline(result: RunResult) -> str:
         facts.append("not promoted in this mode")
     return (
         f"## {icon} {label}{model}\n\n"
-        f"**{escape(result.reason)}**\n\n"
+        f"**{escape(result.reason).strip() or 'No reason was recorded.'}**\n\n"
         f"<sub>ci-trainer {escape(result.tool_version)} · {' · '.join(facts)}</sub>"
     )
 
