@@ -120,6 +120,18 @@ def test_pagination_accepts_the_next_key_instead_of_next_cursor(
     assert len(make_client(emu).list_intents(TALK_FLOW, EN)) == 150
 
 
+def test_hal_pages_are_read_across_pages_when_the_server_ignores_accept(
+    make_emulator: EmulatorFactory,
+) -> None:
+    emu = make_emulator(V2Variants(hal_always=True))
+    many = "\n".join(f"intent_{i:03d},exampleSentence,sentence {i}" for i in range(120))
+    emu.service.set_intents(TALK_FLOW, EN, parse_dataset(many, "many.csv"))
+    intents = make_client(emu).list_intents(TALK_FLOW, EN)
+    assert len({i["_id"] for i in intents}) == 120
+    pages = emu.app.calls(f"/flows/{TALK_FLOW}/intents")
+    assert [p.query.get("skip") for p in pages] == ["0", "100"]
+
+
 def test_a_list_without_json_accept_is_hal_and_still_readable(
     emu: V2Emulator, client: CognigyV2Client
 ) -> None:

@@ -43,6 +43,7 @@ class V2Variants:
     created_task_time: str = "createdAt"  # or "lastCreatedAt"
     flow_accuracy: bool = True  # feedbackReport.info.accuracy (TS type only)
     default_page_limit: int = 25
+    hal_always: bool = False  # answer lists as HAL even to `Accept: application/json`
 
 
 @dataclass(frozen=True)
@@ -231,6 +232,8 @@ class V2App:
     # ------------------------------------------------------------------ rendering
 
     def _json_wanted(self, request: Request) -> bool:
+        if self.variants.hal_always:
+            return False
         return "application/json" in request.headers.get("Accept", "")
 
     def _page(
