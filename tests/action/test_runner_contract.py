@@ -151,7 +151,9 @@ def test_missing_credentials_skip_training_with_one_notice(
     assert run.exit_code == 0
     assert run.outputs["decision"] == "skipped"
     notices = [line for line in run.stdout.splitlines() if line.startswith("::notice")]
-    assert len(notices) == 1 and "fork" in notices[0].lower()
+    why = [line for line in notices if "fork" in line.lower()]
+    assert len(why) == 1, notices  # one notice says why (other notices: dataset checks)
+    assert "title=Training skipped" in why[0]
     assert (workspace / run.outputs["audit-log"]).is_file()  # a skipped run is audited too
     assert emulator.state.trainings_for("shop-nlu") == []
 
