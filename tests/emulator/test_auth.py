@@ -71,11 +71,17 @@ def test_resource_calls_without_a_valid_token_are_401(api: ApiClient, header: st
     assert response.headers["WWW-Authenticate"].startswith("Bearer")
 
 
+def test_token_lifetime_is_configurable() -> None:
+    with Emulator(DATASETS, token_expires_in=0.3) as emu:
+        assert ApiClient(emu).token_response().json()["expires_in"] == 0.3
+
+
 def test_expired_token_is_401_and_a_fresh_one_works() -> None:
-    with Emulator(DATASETS, token_expires_in=0.2) as emu:
+    # Only the first token is short-lived, so nothing here races the clock but the sleep.
+    plan = FaultPlan.of(Fault("getToken", "token_expires_in", calls=(1,), seconds=0.2))
+    with Emulator(DATASETS, fault_plan=plan) as emu:
         api = ApiClient(emu)
-        token = api.token()
-        assert api.stats("ds-cs", token=token).status_code == 200
+        token = api.token_response().json()["access_token"]
         time.sleep(0.3)
         expired = api.stats("ds-cs", token=token)
         assert expired.status_code == 401
