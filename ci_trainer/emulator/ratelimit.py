@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 
@@ -34,13 +35,14 @@ class RateLimit:
 class TokenBuckets:
     """One bucket per client key; `take` answers how long to wait, or 0 when allowed."""
 
-    def __init__(self, limit: RateLimit) -> None:
+    def __init__(self, limit: RateLimit, clock: Callable[[], float] = time.monotonic) -> None:
         self.limit = limit
+        self._clock = clock
         self._buckets: dict[str, tuple[float, float]] = {}  # key -> (tokens, at)
         self._lock = threading.Lock()
 
     def take(self, key: str) -> float:
-        now = time.monotonic()
+        now = self._clock()
         with self._lock:
             tokens, at = self._buckets.get(key, (float(self.limit.burst), now))
             tokens = min(float(self.limit.burst), tokens + (now - at) * self.limit.rate)
