@@ -146,8 +146,8 @@ def issue_from_error(
     file: str,
 ) -> ConfigIssue:
     """One pydantic error dict -> one located, reworded `ConfigIssue`."""
-    path: FieldPath = tuple(error.get("loc", ()))
     kind = str(error.get("type", ""))
+    path: FieldPath = tuple(error.get("loc", ())) or rule_path(kind, error.get("ctx") or {})
     value = error.get("input")
     info = field_at(root, path)
     message, hint = _wording(kind, error, value, info, root, path)
@@ -210,7 +210,23 @@ def _wording(
     if kind == "literal_error":
         expected = (error.get("ctx") or {}).get("expected", "")
         return f"expected {expected}, got {shown}", None
-    return f"{error.get('msg', 'invalid value')}, got {shown}", None
+    text = str(error.get("msg", "invalid value"))
+    # A rule across fields (no location of its own) says all there is to say.
+    if not path or isinstance(value, (dict, list)):
+        return text, None
+    return f"{text}, got {shown}", None
+
+
+def rule_path(kind: str, ctx: Mapping[str, Any]) -> FieldPath:
+    """Where a rule across fields (a model validator's error, which pydantic reports at
+    the root) belongs in the file, so its issue gets the right line."""
+    if kind == "cognigy_v2_missing":
+        return ("backend",)
+    if kind == "cognigy_v2_dataset" and isinstance(ctx.get("index"), int):
+        return ("cognigy_v2", "targets", ctx["index"], "dataset")
+    if kind == "cognigy_v2_holdout_target":
+        return ("cognigy_v2", "holdout_target")
+    return ()
 
 
 def _env_example(field: str) -> str:

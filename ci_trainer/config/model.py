@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from ci_trainer.backends.cognigy_v2_config import CognigyV2Section, check_backend_section
 
 
 class _Section(BaseModel):
@@ -222,8 +224,10 @@ class TrainingConfig(_Section):
     """Root of `training-config.yaml`."""
 
     version: Literal[1] = Field(description="Config format version; this release reads 1.")
-    backend: Literal["cognigy-v1"] = Field(
-        default="cognigy-v1", description="Training service contract."
+    backend: Literal["cognigy-v1", "cognigy-v2"] = Field(
+        default="cognigy-v1",
+        description="Training service contract: `cognigy-v1` (the seed's REST contract) or "
+        "`cognigy-v2` (Cognigy.AI REST API v2.0; needs the `cognigy_v2` section).",
     )
     model: ModelSection = Field(description="The model to train.")
     datasets: list[DatasetRef] = Field(
@@ -250,3 +254,15 @@ class TrainingConfig(_Section):
         description="Registry sync; sent only when the URL env var is set.",
     )
     audit: AuditSection = Field(default_factory=AuditSection, description="The audit log.")
+    cognigy_v2: CognigyV2Section | None = Field(
+        default=None,
+        description="Project, flow x locale targets and snapshot promotion for backend "
+        "`cognigy-v2` (docs/cognigy-v2.md).",
+    )
+
+    @model_validator(mode="after")
+    def _backend_has_its_section(self) -> TrainingConfig:
+        check_backend_section(
+            self.backend, self.cognigy_v2, {ref.id: ref.path for ref in self.datasets}
+        )
+        return self

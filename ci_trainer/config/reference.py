@@ -120,6 +120,8 @@ def _type_text(prop: Mapping[str, Any], target: Mapping[str, Any] | None) -> str
         return "mapping or null" if nullable else "mapping"
     if "const" in prop:
         return f"`{json.dumps(prop['const'])}`"
+    if "enum" in prop:
+        return " or ".join(f"`{json.dumps(value)}`" for value in prop["enum"])
     options = prop.get("anyOf") or [prop]
     names = []
     for option in options:

@@ -11,6 +11,22 @@ from ci_trainer.errors import ConfigError
 
 from .conftest import ConfigWriter
 
+V2_CONFIG = """\
+version: 1
+backend: cognigy-v2
+model: {{id: m}}
+datasets:
+  - {{id: ds, path: data/intents.yaml}}
+cognigy_v2:
+  base_url: https://api-trial.cognigy.ai
+  project_id: 64a1f0c2e4b0a1b2c3d4e5f6
+  targets:
+    - flow_id: 64a1f0c2e4b0a1b2c3d4e601
+      locales: [64a1f0c2e4b0a1b2c3d4e701]
+      dataset: {dataset}
+  holdout_target: {holdout_target}
+"""
+
 # name -> (config text, [(line, column, field, message, hint), ...]) in report order.
 # `{ws}` is the resolved workspace, `{parent}` its parent directory.
 CASES: dict[str, tuple[str, list[tuple[int | None, int | None, str, str, str | None]]]] = {
@@ -138,6 +154,56 @@ CASES: dict[str, tuple[str, list[tuple[int | None, int | None, str, str, str | N
     "unknown_key_in_list_item": (
         "version: 1\nmodel: {id: m}\ndatasets:\n  - id: d\n    pth: data/x.yaml\n",
         [(5, 5, "datasets[0].pth", "unknown key `pth`", "did you mean `path`?")],
+    ),
+    "v2_backend_without_section": (
+        "version: 1\nbackend: cognigy-v2\nmodel: {id: m}\ndatasets: [{id: ds}]\n",
+        [
+            (
+                2,
+                10,
+                "backend",
+                "backend cognigy-v2 needs a `cognigy_v2` section (base_url, project_id, targets)",
+                None,
+            ),
+        ],
+    ),
+    "v2_target_names_unknown_dataset": (
+        V2_CONFIG.format(dataset="nope", holdout_target=0),
+        [
+            (
+                12,
+                16,
+                "cognigy_v2.targets[0].dataset",
+                "targets[0].dataset `nope` must be the id of a `datasets` entry with a `path` "
+                "(ids with a path: ds)",
+                None,
+            ),
+        ],
+    ),
+    "v2_holdout_target_out_of_range": (
+        V2_CONFIG.format(dataset="ds", holdout_target=2),
+        [
+            (
+                13,
+                19,
+                "cognigy_v2.holdout_target",
+                "holdout_target 2 is past the last of the 1 flow x locale targets (counting from 0)",
+                None,
+            ),
+        ],
+    ),
+    "v2_bad_object_id": (
+        V2_CONFIG.format(dataset="ds", holdout_target=0).replace("64a1f0c2e4b0a1b2c3d4e5f6", "abc"),
+        [
+            (
+                8,
+                15,
+                "cognigy_v2.project_id",
+                "expected a Cognigy _id: 24 hexadecimal characters, as in the resource's URL, "
+                "got the text 'abc'",
+                None,
+            ),
+        ],
     ),
     "f1_above_one": (
         ("version: 1\nmodel: {id: m}\ndatasets: [{id: ds}]\ngate:\n  min_f1: 1.5\n"),
@@ -541,7 +607,13 @@ CASES: dict[str, tuple[str, list[tuple[int | None, int | None, str, str, str | N
     "backend_unknown": (
         ("version: 1\nbackend: cognigy-v3\nmodel: {id: m}\ndatasets: [{id: ds}]\n"),
         [
-            (2, 10, "backend", "expected 'cognigy-v1', got the text 'cognigy-v3'", None),
+            (
+                2,
+                10,
+                "backend",
+                "expected 'cognigy-v1' or 'cognigy-v2', got the text 'cognigy-v3'",
+                None,
+            ),
         ],
     ),
 }

@@ -266,3 +266,17 @@ def test_long_keys_are_cut_in_messages(write_config: ConfigWriter) -> None:
     (issue,) = caught.value.issues
     assert issue.field == "k" * 57 + "..."
     assert issue.message == f"unknown key `{'k' * 57}...`"
+
+
+@pytest.mark.parametrize(
+    "sample", ["training-config.yaml", "examples/cognigy-v2/training-config.yaml"]
+)
+def test_the_project_samples_load(repo_root: Path, sample: str) -> None:
+    path = repo_root / sample
+    if not path.exists():
+        pytest.skip(f"{sample} is not committed yet")
+    loaded = load_config(path, workspace=repo_root)
+    assert loaded.config.version == 1
+    for ref in loaded.config.datasets:
+        if ref.path:
+            assert loaded.resolve(ref.path).is_file()
