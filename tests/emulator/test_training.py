@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import threading
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -176,13 +177,30 @@ def test_cancel_of_a_finished_job_changes_nothing(api: ApiClient) -> None:
     assert api.metrics(training_id).status_code == 200
 
 
-def test_a_queued_job_can_be_cancelled_before_a_worker_takes_it() -> None:
-    with Emulator(DATASETS, workers=1, training_seconds=60) as emu:
+def test_a_queued_job_can_be_cancelled_before_a_worker_takes_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from ci_trainer.emulator import service
+
+    release = threading.Event()
+    real_train = service.train
+
+    def held_train(*args: Any, **kwargs: Any) -> Any:
+        release.wait(10)  # keeps the only worker busy until the test has looked
+        return real_train(*args, **kwargs)
+
+    monkeypatch.setattr(service, "train", held_train)
+    with Emulator(DATASETS, workers=1) as emu:
         api = ApiClient(emu)
         first = api.started()
         second = api.started()
-        assert api.cancel(second).json()["status"] == "CANCELLED"
-        api.cancel(first)
+        assert api.status(second).json()["status"] == "QUEUED"
+        cancelled = api.cancel(second).json()
+        assert cancelled["status"] == "CANCELLED"
+        assert "startedAt" not in cancelled  # it never ran
+        release.set()
+        assert api.wait(first)["status"] == "COMPLETED"
+        assert api.status(second).json()["status"] == "CANCELLED"
         assert emu.state.trainings[second].epochs_run == 0
 
 
