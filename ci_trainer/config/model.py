@@ -215,7 +215,8 @@ class AuditSection(_Section):
         description="JSON Lines audit log, relative to the config file; one record is appended per run.",
     )
     governance_tags: list[str] = Field(
-        default_factory=lambda: ["automated", "api_triggered", "threshold_validated"],
+        # A plain default (pydantic copies it per instance) so the schema shows it.
+        default=["automated", "api_triggered", "threshold_validated"],
         description="Tags written into every audit record.",
     )
 

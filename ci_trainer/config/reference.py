@@ -146,14 +146,21 @@ def _allowed_text(prop: Mapping[str, Any]) -> str:
     if "minimum" in limits and "maximum" in limits:
         words.append(f"{limits['minimum']} to {limits['maximum']}")
     else:
-        if "minimum" in limits:
-            words.append(f">= {limits['minimum']}")
-        if "maximum" in limits:
-            words.append(f"<= {limits['maximum']}")
-    if "exclusiveMinimum" in limits:
-        words.append(f"> {limits['exclusiveMinimum']}")
-    if "exclusiveMaximum" in limits:
-        words.append(f"< {limits['exclusiveMaximum']}")
+        low = (
+            f">= {limits['minimum']}"
+            if "minimum" in limits
+            else f"> {limits['exclusiveMinimum']}"
+            if "exclusiveMinimum" in limits
+            else None
+        )
+        high = (
+            f"<= {limits['maximum']}"
+            if "maximum" in limits
+            else f"< {limits['exclusiveMaximum']}"
+            if "exclusiveMaximum" in limits
+            else None
+        )
+        words.extend(bound for bound in (low, high) if bound)
     if limits.get("minLength"):
         words.append("non-empty")
     if limits.get("minItems"):
