@@ -24,6 +24,7 @@ from typing import Any
 from ci_trainer.api.http import RetryPolicy
 from ci_trainer.audit import VerifyReport, verify_file
 from ci_trainer.emulator import Emulator, EmulatorState, Fault, FaultPlan
+from ci_trainer.emulator.faults import OPERATIONS
 from ci_trainer.events import ConsoleReporter
 from ci_trainer.result import Mode
 from ci_trainer.runner import execute
@@ -159,6 +160,7 @@ class Outcome:
     client_id: str
     model_id: str
     champion: str  # the production version before the run
+    arrived: dict[str, int]  # operationId -> calls that reached the emulator
     webhook_bodies: list[bytes]
     stdout: str = ""
     stderr: str = ""
@@ -243,6 +245,7 @@ class Runner:
             client_id=emu.client_id,
             model_id=MODEL_ID,
             champion=champion,
+            arrived=arrivals(emu),
             webhook_bodies=list(receiver.bodies) if receiver else [],
         )
 
@@ -293,6 +296,7 @@ class Runner:
             client_id=emu.client_id,
             model_id=MODEL_ID,
             champion=champion,
+            arrived=arrivals(emu),
             webhook_bodies=list(receiver.bodies) if receiver else [],
             stdout=stdout,
             stderr=stderr,
@@ -309,16 +313,12 @@ def _wait_for_arrival(
             assert receiver is not None
             if receiver.arrived.wait(0.01):
                 return True
-        elif arrived_calls(emu, where) > 0:
+        elif emu.call_count(where) > 0:
             return True
         time.sleep(0.01)
     return False
 
 
-def arrived_calls(emu: Emulator, operation: str) -> int:
-    """Requests of `operation` that reached the emulator, answered or not yet.
-
-    The request log only holds answered requests; the app counts calls on arrival (a
-    test-only peek at that counter, so a signal can land while an answer is held back).
-    """
-    return int(emu.app._calls[operation])
+def arrivals(emu: Emulator) -> dict[str, int]:
+    """Calls per operation that reached the emulator, answered or not (yet)."""
+    return {operation: emu.call_count(operation) for operation in OPERATIONS}

@@ -24,6 +24,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -69,8 +70,10 @@ def slow(operation: str) -> RunSpec:
     return RunSpec(faults=(Fault(operation, "delay", seconds=READ_TIMEOUT_DELAY, calls=(1,)),))
 
 
-def one(fault: Fault, **spec: object) -> RunSpec:
-    return RunSpec(faults=(fault,), **spec)  # type: ignore[arg-type]
+def one(
+    fault: Fault, *, emulator: dict[str, Any] | None = None, signal_at: str | None = None
+) -> RunSpec:
+    return RunSpec(faults=(fault,), emulator=emulator or {}, signal_at=signal_at)
 
 
 P, F = Decision.PROMOTED, Decision.FAILED
@@ -227,10 +230,33 @@ def test_fault(row: Row, runner: Runner) -> None:
     assert (record["decision"], outcome.exit_code) == (row.decision.value, row.exit_code), record[
         "reason"
     ]
+    assert_injected(row, outcome)
     assert_audit(row, outcome)
     assert row.reason.lower() in record["reason"].lower()
     assert_no_duplicate_training(row, outcome)
     assert_no_partial_promotion(row, outcome)
+
+
+def assert_injected(row: Row, outcome: Outcome) -> None:
+    """The fault really happened: a row that passes without its fault proves nothing."""
+    for fault in row.spec.faults:
+        if fault.kind == "delay":
+            # A held answer is logged when it is finally sent, maybe after the run ended;
+            # faults attach on arrival, so the call's arrival is the proof.
+            first = min(fault.calls or (1,))
+            assert outcome.arrived[fault.operation] >= first, f"no call {first} arrived"
+            continue
+        hit = [
+            r
+            for r in outcome.state.requests
+            if r.operation == fault.operation and fault.kind in r.faults
+        ]
+        assert hit, f"the emulator never injected {fault.kind} on {fault.operation}"
+        if fault.kind == "token_expires_in":
+            assert outcome.state.tokens_issued >= 2, "the expired token was never replaced"
+    if row.spec.webhook_statuses is not None:
+        # Each refused delivery is followed by one more attempt, until one is accepted.
+        assert len(outcome.webhook_bodies) == len(row.spec.webhook_statuses) + 1
 
 
 def assert_audit(row: Row, outcome: Outcome) -> None:
