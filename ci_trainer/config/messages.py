@@ -7,6 +7,7 @@ the config, not of pydantic.
 
 from __future__ import annotations
 
+import datetime
 import difflib
 import types
 import typing
@@ -188,7 +189,8 @@ def _wording(
     if kind in ("bool_type", "bool_parsing"):
         return f"expected true or false, got {shown}", None
     if kind == "string_type":
-        quoted = isinstance(value, (int, float)) and not isinstance(value, bool)
+        # YAML read a number, date or yes/no where text was meant: quoting keeps it text.
+        quoted = isinstance(value, (int, float, bool, datetime.date))
         return f"expected text, got {shown}", ("put the value in quotes" if quoted else None)
     if kind == "string_too_short":
         return "expected a non-empty text", None

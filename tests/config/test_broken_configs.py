@@ -507,6 +507,10 @@ CASES: dict[str, tuple[str, list[tuple[int | None, int | None, str, str, str | N
             ),
         ],
     ),
+    "date_where_text_is_meant": (
+        "version: 1\nmodel: {id: 2024-05-01}\ndatasets: [{id: ds}]\n",
+        [(2, 13, "model.id", "expected text, got 2024-05-01", "put the value in quotes")],
+    ),
     "impossible_date": (
         ("version: 1\nmodel: {id: m}\ndatasets: [{id: 2024-02-30}]\n"),
         [
