@@ -53,6 +53,7 @@ from ci_trainer.errors import (
 from ci_trainer.events import Reporter
 from ci_trainer.polling import PollPolicy, PollSchedule, PollTimeout, wait_for_job
 from ci_trainer.result import (
+    CheckResult,
     CheckStatus,
     DatasetRecord,
     Decision,
@@ -74,6 +75,9 @@ REQUIRED_SCOPES: dict[Mode, tuple[str, ...]] = {
     Mode.TRAIN: ("training:read", "training:write", "model:read"),
     Mode.PROMOTE: ("training:read", "training:write", "model:read", "model:write"),
 }
+# Skipped checks worth a notice: the data lacks what the check needs. Other skips follow
+# from the run itself (no service stats without credentials) and are explained there.
+_NOTICE_WHEN_SKIPPED = frozenset({"annotation_score"})
 MIN_BATCH_SIZE = 8  # the contract's lower bound for hyperparameters.batchSize
 WEAKEST_INTENTS = 5
 
@@ -210,8 +214,12 @@ class Pipeline:
             self.result.checks = run_checks(self.config, inputs, data.holdout)
             for check in self.result.checks:
                 self.reporter.info(f"{check.status.value:>7}  {check.check}: {check.message}")
-                if check.status is CheckStatus.WARNING:
-                    self._message("warning", check.message, title=f"Dataset check {check.check}")
+                level = _announcement(check)
+                if level is not None:
+                    where = f"{check.dataset_id}: " if check.dataset_id else ""
+                    self._message(
+                        level, where + check.message, title=f"Dataset check {check.check}"
+                    )
         failed = [c for c in self.result.checks if c.status is CheckStatus.FAILED]
         if not failed:
             return True
@@ -577,6 +585,15 @@ class _StatusWatcher:
             self.reporter.info(
                 f"training {self.training_id}: {status.raw_status}{progress}{detail}"
             )
+
+
+def _announcement(check: CheckResult) -> str | None:
+    """The message level a check's outcome deserves beyond the checks table, if any."""
+    if check.status is CheckStatus.WARNING:
+        return "warning"  # failed, but configured not to block: say so loudly
+    if check.status is CheckStatus.SKIPPED and check.check in _NOTICE_WHEN_SKIPPED:
+        return "notice"
+    return None
 
 
 def check_metrics(metrics: EvalMetrics) -> None:

@@ -109,7 +109,9 @@ def test_validate_mode_without_credentials_checks_locally(harness: Harness) -> N
     assert result.decision is Decision.VALIDATED
     assert result.exit_code == 0
     assert {c.check for c in result.checks} >= {"imbalance_ratio", "label_conflicts"}
-    assert result.messages == []
+    # The test data has no annotation scores: that check is skipped, with a notice.
+    [notice] = result.messages
+    assert (notice.level, notice.title) == ("notice", "Dataset check annotation_score")
 
 
 def test_no_credentials_in_train_mode_validates_and_skips(harness: Harness) -> None:
@@ -117,7 +119,8 @@ def test_no_credentials_in_train_mode_validates_and_skips(harness: Harness) -> N
     result = harness.run(config, None, mode=Mode.TRAIN)
     assert result.decision is Decision.SKIPPED
     assert result.exit_code == 0
-    [notice] = [m for m in result.messages if m.level == "notice"]
+    [notice] = [m for m in result.messages if m.title == "Training skipped"]
+    assert notice.level == "notice"
     assert "forks get no secrets" in notice.text
     assert "COGNIGY_CLIENT_ID, COGNIGY_CLIENT_SECRET" in notice.text
     assert result.checks
