@@ -139,7 +139,11 @@ def parse_config(
     if not isinstance(tree.data, dict):
         issues.append(_not_a_mapping(name, tree.data))
         raise ConfigError(issues)
-    issues.extend(_version_issues(tree.data, tree.marks, name))
+    version_issues = _version_issues(tree.data, tree.marks, name)
+    if version_issues and "version" in tree.data:
+        # Another format version: its keys would only produce misleading complaints.
+        raise ConfigError(_sorted([*issues, *version_issues]))
+    issues.extend(version_issues)
     secret_paths = list(_secret_paths(tree.data, ()))
     issues.extend(_secret_issue(name, tree.marks, path) for path in secret_paths)
     issues.extend(_duplicate_dataset_ids(tree.data, tree.marks, name))

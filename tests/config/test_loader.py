@@ -280,3 +280,17 @@ def test_the_project_samples_load(repo_root: Path, sample: str) -> None:
     for ref in loaded.config.datasets:
         if ref.path:
             assert loaded.resolve(ref.path).is_file()
+
+
+def test_another_version_is_reported_alone(write_config: ConfigWriter) -> None:
+    text = "version: 2\nmodel: {id: m}\ndatasets: [{id: ds}]\nnew_v2_key: {a: 1}\n"
+    with pytest.raises(ConfigError) as caught:
+        load_config(write_config(text))
+    (issue,) = caught.value.issues
+    assert (issue.line, issue.field) == (1, "version")
+
+
+def test_missing_version_does_not_hide_other_problems(write_config: ConfigWriter) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config(write_config("model: {id: m}\ndatasets: [{id: ds}]\ngate: {min_f1: 7}\n"))
+    assert [issue.field for issue in caught.value.issues] == ["version", "gate.min_f1"]
