@@ -20,7 +20,14 @@ from pydantic import ValidationError
 
 from ci_trainer.config.messages import describe, field_path_text, issue_from_error, locate, short
 from ci_trainer.config.model import TrainingConfig
-from ci_trainer.config.yamltree import FieldPath, NodeMarks, Problem, YamlRejected, read_tree
+from ci_trainer.config.yamltree import (
+    FieldPath,
+    NodeMarks,
+    Problem,
+    Tree,
+    YamlRejected,
+    read_tree,
+)
 from ci_trainer.errors import ConfigError, ConfigIssue
 from ci_trainer.workspace import OutsideWorkspace, default_workspace, resolve_inside
 
@@ -127,41 +134,45 @@ def parse_config(
 ) -> tuple[TrainingConfig, dict[FieldPath, NodeMarks]]:
     """Validate config text. Paths it names are checked only when `base_dir` and
     `workspace` are given. Raises `ConfigError` and nothing else."""
+    tree = _read_tree(text, name)
+    issues = [_problem_issue(name, problem) for problem in tree.problems]
+    if not isinstance(tree.data, dict):
+        raise ConfigError([*issues, _not_a_mapping(name, tree.data)])
+    secret_paths = list(_secret_paths(tree.data, ()))
+    issues.extend(_secret_issue(name, tree.marks, path) for path in secret_paths)
+    version_issues = _version_issues(tree.data, tree.marks, name)
+    if version_issues and "version" in tree.data:
+        # Another format version: its keys would only produce misleading complaints.
+        raise ConfigError(_sorted([*issues, *version_issues]))
+    issues.extend(version_issues)
+    issues.extend(_duplicate_dataset_ids(tree.data, tree.marks, name))
+    if base_dir is not None and workspace is not None:
+        files = _FileCheck(base_dir, workspace, check_files)
+        issues.extend(_path_issues(tree.data, tree.marks, name, files))
+    # A value the YAML step already reported (bad tag, impossible date) reaches the
+    # model as null; one message per mistake is enough.
+    reported = [problem.path for problem in tree.problems if problem.path]
+    skip = [("version",), *secret_paths, *reported]
+    config: TrainingConfig | None = None
     try:
-        tree = read_tree(text)
+        config = TrainingConfig.model_validate(tree.data, strict=True)
+    except ValidationError as exc:
+        issues.extend(_model_issues(exc, tree.marks, name, skip=skip))
+    if config is None or issues:
+        # Every skipped model error has its own issue already, so `issues` is not empty.
+        raise ConfigError(_sorted(issues) or [ConfigIssue(name, None, None, "", "not valid")])
+    return config, tree.marks
+
+
+def _read_tree(text: str, name: str) -> Tree:
+    try:
+        return read_tree(text)
     except YamlRejected as rejected:
         raise ConfigError([_problem_issue(name, rejected.problem)]) from None
     except RecursionError:  # pragma: no cover - depth is bounded before composing
         raise ConfigError(
             [ConfigIssue(name, None, None, "", "the YAML is nested too deeply")]
         ) from None
-    issues = [_problem_issue(name, problem) for problem in tree.problems]
-    if not isinstance(tree.data, dict):
-        issues.append(_not_a_mapping(name, tree.data))
-        raise ConfigError(issues)
-    version_issues = _version_issues(tree.data, tree.marks, name)
-    if version_issues and "version" in tree.data:
-        # Another format version: its keys would only produce misleading complaints.
-        raise ConfigError(_sorted([*issues, *version_issues]))
-    issues.extend(version_issues)
-    secret_paths = list(_secret_paths(tree.data, ()))
-    issues.extend(_secret_issue(name, tree.marks, path) for path in secret_paths)
-    issues.extend(_duplicate_dataset_ids(tree.data, tree.marks, name))
-    if base_dir is not None and workspace is not None:
-        files = _FileCheck(base_dir, workspace, check_files)
-        issues.extend(_path_issues(tree.data, tree.marks, name, files))
-    try:
-        config = TrainingConfig.model_validate(tree.data, strict=True)
-    except ValidationError as exc:
-        # A value the YAML step already reported (bad tag, impossible date) reaches the
-        # model as null; one message per mistake is enough.
-        reported = [problem.path for problem in tree.problems if problem.path]
-        skip = [("version",), *secret_paths, *reported]
-        issues.extend(_model_issues(exc, tree.marks, name, skip=skip))
-    else:
-        if not issues:
-            return config, tree.marks
-    raise ConfigError(_sorted(issues))
 
 
 def _read_bytes(path: Path, name: str) -> bytes:

@@ -294,3 +294,10 @@ def test_missing_version_does_not_hide_other_problems(write_config: ConfigWriter
     with pytest.raises(ConfigError) as caught:
         load_config(write_config("model: {id: m}\ndatasets: [{id: ds}]\ngate: {min_f1: 7}\n"))
     assert [issue.field for issue in caught.value.issues] == ["version", "gate.min_f1"]
+
+
+def test_a_secret_is_reported_even_with_another_version(write_config: ConfigWriter) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config(write_config("version: 3\npassword: pw-5566\n"))
+    assert [issue.field for issue in caught.value.issues] == ["version", "password"]
+    assert "pw-5566" not in str(caught.value)
