@@ -28,9 +28,11 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from ci_trainer.emulator import contract
+from ci_trainer.emulator.auth import Grant
 from ci_trainer.emulator.faults import Fault, FaultPlan
+from ci_trainer.emulator.problem import Problem
 from ci_trainer.emulator.ratelimit import RateLimit, TokenBuckets
-from ci_trainer.emulator.service import Grant, Problem, Service
+from ci_trainer.emulator.service import Service
 from ci_trainer.emulator.state import RequestRecord
 
 logger = logging.getLogger("ci_trainer.emulator")

@@ -24,10 +24,11 @@ from typing import Any
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from ci_trainer.emulator.app import BASE_PATH, EmulatorApp
+from ci_trainer.emulator.auth import ALL_SCOPES, Credentials
 from ci_trainer.emulator.faults import FaultPlan
 from ci_trainer.emulator.jobs import TERMINAL, Timing
 from ci_trainer.emulator.ratelimit import RateLimit
-from ci_trainer.emulator.service import ALL_SCOPES, Credentials, DatasetStore, Service
+from ci_trainer.emulator.service import DatasetStore, Service
 from ci_trainer.emulator.state import EmulatorState, TrainingView
 from ci_trainer.emulator.training import preload
 

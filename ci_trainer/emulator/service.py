@@ -7,10 +7,8 @@ on a small worker pool outside the lock.
 
 from __future__ import annotations
 
-import hmac
 import json
 import logging
-import secrets
 import threading
 import time
 import uuid
@@ -22,8 +20,10 @@ from typing import Any
 
 from ci_trainer.datasets import Dataset, load_dataset
 from ci_trainer.emulator import jobs
+from ci_trainer.emulator.auth import Credentials, Grant, TokenIssuer
 from ci_trainer.emulator.faults import Fault
 from ci_trainer.emulator.jobs import Job, Timing, utc_now
+from ci_trainer.emulator.problem import Problem
 from ci_trainer.emulator.state import (
     EmulatorState,
     RequestRecord,
@@ -42,33 +42,7 @@ from ci_trainer.errors import DatasetError
 
 logger = logging.getLogger("ci_trainer.emulator")
 
-ALL_SCOPES = ("model:read", "model:write", "training:read", "training:write")
 EXTERNAL_CLIENT = "someone-else"
-
-
-class Problem(Exception):
-    """An RFC 7807 answer: the HTTP layer turns it into application/problem+json."""
-
-    def __init__(
-        self,
-        status: int,
-        detail: str,
-        *,
-        errors: list[dict[str, str]] | None = None,
-        headers: Mapping[str, str] | None = None,
-    ) -> None:
-        super().__init__(detail)
-        self.status = status
-        self.detail = detail
-        self.errors = errors
-        self.headers = dict(headers or {})
-
-
-@dataclass(frozen=True)
-class Grant:
-    client_id: str
-    scopes: frozenset[str]
-    expires_at: float
 
 
 @dataclass(frozen=True)
@@ -79,14 +53,6 @@ class Version:
     created_at: str
     model: TrainedModel
     metrics: dict[str, Any]  # contract-shaped, with versionId and trainingId
-
-
-@dataclass(frozen=True)
-class Credentials:
-    client_id: str
-    client_secret: str
-    scopes: frozenset[str]
-    token_expires_in: float
 
 
 class DatasetStore:
@@ -127,7 +93,7 @@ class Service:
         self.credentials = credentials
         self.timing = timing
         self._lock = threading.RLock()
-        self._grants: dict[str, Grant] = {}
+        self.auth = TokenIssuer(credentials)
         self._jobs: dict[str, Job] = {}
         self._versions: dict[str, Version] = {}
         self._production: dict[str, tuple[str, str, str]] = {}  # model -> (version, env, at)
@@ -136,71 +102,24 @@ class Service:
         self._tokens_issued = 0
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="emulator-train")
 
-    # -- auth ---------------------------------------------------------------------------
+    # -- auth (see auth.py) ----------------------------------------------------------------
 
     def issue_token(
         self, form: Mapping[str, str], expires_in: float | None = None
     ) -> dict[str, Any]:
-        if form.get("grant_type") != "client_credentials":
-            raise Problem(400, "grant_type must be client_credentials")
-        client_id, secret = form.get("client_id", ""), form.get("client_secret", "")
-        creds = self.credentials
-        known = hmac.compare_digest(client_id.encode(), creds.client_id.encode())
-        if not (known and hmac.compare_digest(secret.encode(), creds.client_secret.encode())):
-            raise Problem(401, "unknown client or wrong secret (check COGNIGY_CLIENT_ID/SECRET)")
-        scopes = self._granted_scopes(form.get("scope"))
-        lifetime = expires_in if expires_in is not None else creds.token_expires_in
-        token = secrets.token_urlsafe(32)
+        body = self.auth.issue(form, expires_in)
         with self._lock:
-            self._grants[token] = Grant(client_id, scopes, time.monotonic() + lifetime)
             self._tokens_issued += 1
-        return {
-            "access_token": token,
-            "token_type": "Bearer",
-            "expires_in": lifetime,
-            "scope": " ".join(sorted(scopes)),
-        }
-
-    def _granted_scopes(self, requested: str | None) -> frozenset[str]:
-        if not requested:
-            return self.credentials.scopes
-        wanted = frozenset(requested.split())
-        unknown = sorted(wanted - set(ALL_SCOPES))
-        if unknown:
-            raise Problem(400, f"unknown scope(s): {' '.join(unknown)}")
-        granted = wanted & self.credentials.scopes
-        if not granted:
-            raise Problem(400, "none of the requested scopes is granted to this client")
-        return granted
+        return body
 
     def authorize(self, authorization: str | None, scopes: tuple[str, ...]) -> Grant:
-        scheme, _, token = (authorization or "").partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            msg = "missing bearer token: send Authorization: Bearer <token>"
-            raise _unauthorized(msg)
-        with self._lock:
-            grant = self._grants.get(token.strip())
-        if grant is None:
-            msg = "unknown access token; request a new one from /auth/token"
-            raise _unauthorized(msg)
-        if time.monotonic() >= grant.expires_at:
-            msg = "the access token has expired; request a new one"
-            raise _unauthorized(msg)
-        missing = [scope for scope in scopes if scope not in grant.scopes]
-        if missing:
-            raise Problem(403, f"the token lacks the scope(s) {' '.join(missing)}")
-        return grant
-
-    def issued_tokens(self) -> list[str]:
-        with self._lock:
-            return list(self._grants)
+        return self.auth.authorize(authorization, scopes)
 
     def client_of(self, authorization: str | None) -> str | None:
-        """The client a bearer token belongs to (for rate limiting), without checking it."""
-        token = (authorization or "").partition(" ")[2].strip()
-        with self._lock:
-            grant = self._grants.get(token)
-        return grant.client_id if grant else None
+        return self.auth.client_of(authorization)
+
+    def issued_tokens(self) -> list[str]:
+        return self.auth.issued_tokens()
 
     # -- datasets -----------------------------------------------------------------------
 
@@ -505,7 +424,7 @@ class Service:
                 production={model: entry[0] for model, entry in self._production.items()},
                 requests=tuple(self._requests),
                 tokens_issued=self._tokens_issued,
-                issued_tokens=tuple(self._grants),
+                issued_tokens=tuple(self.auth.issued_tokens()),
             )
 
     def _view(self, job: Job, now: float) -> TrainingView:
@@ -535,10 +454,6 @@ class Service:
                 job.cancel_event.set()
         # Workers notice the cancel between epochs; stop() need not wait for them.
         self._pool.shutdown(wait=False, cancel_futures=True)
-
-
-def _unauthorized(detail: str) -> Problem:
-    return Problem(401, detail, headers={"WWW-Authenticate": 'Bearer realm="ci-trainer-emulator"'})
 
 
 def _round(value: float | None) -> float | None:
