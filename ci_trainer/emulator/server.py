@@ -46,7 +46,15 @@ class _QuietHandler(WSGIRequestHandler):
 
 
 class Emulator:
-    """The training service emulator; a context manager that serves on a free port."""
+    """The training service emulator; a context manager that serves on a free port.
+
+    `datasets` maps dataset ids to committed files. Credentials are generated unless
+    given. `time_scale` and `training_seconds` set apparent training time (jobs.py);
+    `fault_plan` scripts failures (faults.py); `token_expires_in` is the token lifetime;
+    `granted_scopes` limits what the client may get (default: all four); `rate_limit`
+    is off unless given; `workers` trainings compute at once. `holdout_path` is only
+    carried for callers (from the config); the emulator does not read it.
+    """
 
     def __init__(
         self,
@@ -74,13 +82,16 @@ class Emulator:
         if workers < 1:
             msg = "workers must be at least 1"
             raise ValueError(msg)
+        scopes = frozenset(ALL_SCOPES if granted_scopes is None else granted_scopes)
+        if not scopes <= set(ALL_SCOPES):
+            msg = f"granted_scopes: unknown scope(s) {sorted(scopes - set(ALL_SCOPES))}"
+            raise ValueError(msg)
         self.client_id = client_id or f"emulator-{secrets.token_hex(4)}"
         self.client_secret = client_secret or secrets.token_urlsafe(24)
         self.generated_credentials = client_id is None or client_secret is None
         self.holdout_path = holdout_path
         self.fault_plan = _plan(fault_plan)
         store = DatasetStore({key: Path(value) for key, value in datasets.items()})
-        scopes = frozenset(ALL_SCOPES if granted_scopes is None else granted_scopes)
         self.service = Service(
             store,
             Credentials(self.client_id, self.client_secret, scopes, token_expires_in),

@@ -307,9 +307,10 @@ def test_an_emulator_bug_is_a_500_problem_not_a_crash(
         ({"training_seconds": -5}, "must not be negative"),
         ({"token_expires_in": 0}, "positive number of seconds"),
         ({"workers": 0}, "at least 1"),
+        ({"granted_scopes": ["training:read", "admin"]}, "unknown scope"),
     ],
 )
-def test_nonsense_settings_are_refused(kwargs: dict[str, float], message: str) -> None:
+def test_nonsense_settings_are_refused(kwargs: dict[str, object], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         Emulator(DATASETS, **kwargs)  # type: ignore[arg-type]
 
