@@ -191,8 +191,12 @@ def _yaml_error(exc: yaml.YAMLError, name: str) -> DatasetError:
     return DatasetError([DatasetIssue(name, line, f"not valid YAML: {problem}")])
 
 
+_EXAMPLE_FIELDS = frozenset({"text", "score"})
+
+
 class _AliasFound(Exception):
-    """The file uses an alias; it is read through the node graph, which shares nodes."""
+    """The file uses anchors or aliases; it is read through the node graph, which shares
+    aliased nodes."""
 
 
 class _YamlEvents:
@@ -220,7 +224,9 @@ class _YamlEvents:
 
     def _next(self) -> yaml.Event:
         event = next(self.events)
-        if type(event) is yaml.AliasEvent:
+        # An alias, or an anchor (the composer also rejects a repeated one): leave the
+        # file to the node reader.
+        if isinstance(event, yaml.NodeEvent) and event.anchor is not None:
             raise _AliasFound
         return event
 
@@ -305,11 +311,11 @@ class _YamlEvents:
                 text, score = str(event.value), None
             elif isinstance(event, yaml.MappingStartEvent):
                 fields = self._read_fields()
-                unknown = sorted(set(fields) - {"text", "score"})
+                unknown = fields.keys() - _EXAMPLE_FIELDS
                 if unknown:
                     self._issue(
                         line,
-                        f"intent '{intent}': unknown example field(s) {', '.join(unknown)}",
+                        f"intent '{intent}': unknown example field(s) {', '.join(sorted(unknown))}",
                         "an example is a string or {text, score}",
                     )
                     continue
@@ -321,10 +327,11 @@ class _YamlEvents:
                 )
                 self._skip(event)
                 continue
-            if not text.strip():
+            text = text.strip()
+            if not text:
                 self._issue(line, f"intent '{intent}': empty example text")
                 continue
-            self.examples.append(Example(text=text.strip(), intent=intent, score=score, line=line))
+            self.examples.append(Example(text=text, intent=intent, score=score, line=line))
 
     def _read_fields(self) -> dict[str, str | None]:
         """An example mapping: key -> scalar text, or None for a non-scalar value."""

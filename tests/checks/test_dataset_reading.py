@@ -127,3 +127,8 @@ def test_alias_repetition_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
         11,
         "more than 1000 examples once aliases are expanded",
     )
+
+
+@pytest.mark.parametrize("text", ["&x : &x ", "a: &x [b]\nc: &x [d]\n", "a:\n  - &t text\n"])
+def test_anchors_are_read_like_the_node_reader(text: str) -> None:
+    assert outcome(datasets._parse_yaml, text) == outcome(datasets._parse_yaml_nodes, text)
