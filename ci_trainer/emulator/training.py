@@ -78,25 +78,29 @@ class TrainingSpec:
 
 @dataclass(frozen=True)
 class Usage:
-    """The worker's share of a CPU (percent) and of the machine's memory (percent)."""
+    """The emulator process's share of the machine's CPUs and memory, in percent."""
 
     cpu: float
     memory: float
 
 
 class UsageMeter:
-    """Measures the calling thread's CPU use between two readings, and process memory."""
+    """Measures process CPU use between two readings (every thread: the one-vs-rest fits
+    of a large training run in helper threads), and peak process memory."""
 
     def __init__(self) -> None:
         self._wall = time.monotonic()
-        self._cpu = time.thread_time()
+        self._cpu = time.process_time()
+        self._cores = os.cpu_count() or 1
 
     def read(self) -> Usage:
-        wall, cpu = time.monotonic(), time.thread_time()
+        wall, cpu = time.monotonic(), time.process_time()
         elapsed = max(wall - self._wall, 1e-6)
-        percent = min(100.0, max(0.0, (cpu - self._cpu) / elapsed * 100.0))
+        percent = (cpu - self._cpu) / elapsed / self._cores * 100.0
         self._wall, self._cpu = wall, cpu
-        return Usage(cpu=round(percent, 1), memory=round(_memory_percent(), 2))
+        return Usage(
+            cpu=round(min(100.0, max(0.0, percent)), 1), memory=round(_memory_percent(), 2)
+        )
 
 
 def _memory_percent() -> float:
