@@ -197,6 +197,12 @@ def _wording(
     if kind == "too_short":
         least = (error.get("ctx") or {}).get("min_length", 1)
         return f"expected a list with at least {least} item{'s' if least != 1 else ''}", None
+    if kind == "too_long":
+        most = (error.get("ctx") or {}).get("max_length")
+        return f"expected at most {most} item{'s' if most != 1 else ''}", None
+    if kind == "string_pattern_mismatch" and not name.endswith("_env"):
+        pattern = (error.get("ctx") or {}).get("pattern", "")
+        return f"expected text matching `{pattern}`, got {shown}", None
     if kind == "string_pattern_mismatch":
         # Not echoed: a URL or secret pasted here instead of a variable name would
         # otherwise end up in the log.

@@ -64,3 +64,23 @@ def test_model_at_follows_lists_and_optionals() -> None:
     assert model_at(TrainingConfig, ("gate", "per_intent")) is PerIntentGate
     assert model_at(TrainingConfig, ("gate", "min_f1")) is None
     assert model_at(TrainingConfig, ("nope", "x")) is None
+
+
+def test_issue_wording_for_list_limits_and_other_patterns() -> None:
+    from ci_trainer.config.messages import issue_from_error
+
+    def word(error: dict[str, object]) -> str:
+        return issue_from_error(error, root=TrainingConfig, marks={}, file="c.yaml").message
+
+    assert word(
+        {"type": "too_long", "loc": ("cognigy_v2", "targets", 0, "locales"), "input": [],
+         "ctx": {"max_length": 10}}
+    ) == "expected at most 10 items"  # fmt: skip
+    assert word(
+        {"type": "string_pattern_mismatch", "loc": ("model", "id"), "input": "x y",
+         "ctx": {"pattern": "^\\S+$"}}
+    ) == "expected text matching `^\\S+$`, got the text 'x y'"  # fmt: skip
+    assert word(
+        {"type": "string_pattern_mismatch", "loc": ("webhook", "url_env"), "input": "https://x",
+         "ctx": {"pattern": "^[A-Z]+$"}}
+    ) == "expected the name of an environment variable, not its value"  # fmt: skip
