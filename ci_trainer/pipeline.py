@@ -35,6 +35,8 @@ from ci_trainer.backends.base import (
     IntentScore,
     JobState,
     JobStatus,
+    Promotion,
+    PromotionStep,
     Target,
     TrainingJob,
     TrainingRequest,
@@ -44,6 +46,7 @@ from ci_trainer.config import LoadedConfig
 from ci_trainer.config.model import TrainingConfig
 from ci_trainer.datasets import Dataset, load_dataset
 from ci_trainer.errors import (
+    ApiError,
     AuthError,
     CiTrainerError,
     ContractError,
@@ -78,6 +81,9 @@ REQUIRED_SCOPES: dict[Mode, tuple[str, ...]] = {
 # Skipped checks worth a notice: the data lacks what the check needs. Other skips follow
 # from the run itself (no service stats without credentials) and are explained there.
 _NOTICE_WHEN_SKIPPED = frozenset({"annotation_score"})
+# After a promote whose answer was lost: re-read production after these waits.
+CONFIRM_DELAYS_SECONDS = (0.25, 0.5, 1.0)
+CONFIRM_STEP = "confirm by reading production"
 MIN_BATCH_SIZE = 8  # the contract's lower bound for hyperparameters.batchSize
 WEAKEST_INTENTS = 5
 
@@ -314,7 +320,7 @@ class Pipeline:
             if version_id is None:  # metrics always carry one; kept for the type checker
                 msg = "the service gave no version id to promote"
                 raise TrainingFailed(msg)
-            promotion = backend.promote(target, version_id, environment)
+            promotion = self._promote_or_confirm(backend, target, version_id, environment)
             self.result.promotion = PromotionRecord(
                 attempted=True,
                 promoted=promotion.promoted,
@@ -322,6 +328,8 @@ class Pipeline:
                 environment=promotion.environment,
                 steps=list(promotion.steps),
             )
+        if promotion.steps and promotion.steps[-1].name == CONFIRM_STEP:
+            self.result.promotion.message = promotion.steps[-1].detail
         if not promotion.promoted:
             message = f"the service did not promote version {version_id} to {environment}"
             self.result.promotion.message = message
@@ -332,6 +340,48 @@ class Pipeline:
             f"version {version_id} passed the gate and is now in {environment}",
             reasons,
         )
+
+    def _promote_or_confirm(
+        self, backend: Backend, target: Target, version_id: str, environment: str
+    ) -> Promotion:
+        """Promote; when the answer is lost, find out from production whether it happened.
+
+        Promote is not repeated blindly (it is not idempotent everywhere), so a reset or
+        timeout after the service applied it would otherwise end a successful promotion
+        as `failed`. Production is re-read a few times; only our version there counts.
+        """
+        try:
+            return backend.promote(target, version_id, environment)
+        except ApiError as exc:
+            if not _outcome_unknown(exc) or not self._production_becomes(
+                backend, target, version_id
+            ):
+                raise
+            detail = (
+                f"the answer to the promote call was lost ({exc.message_text}); production "
+                f"now shows version {version_id}, so the promotion took effect"
+            )
+            self._message("warning", detail, title="Promotion confirmed")
+            return Promotion(
+                version_id=version_id,
+                environment=environment,
+                promoted=True,
+                steps=[
+                    PromotionStep(name=CONFIRM_STEP, status="done", id=version_id, detail=detail)
+                ],
+            )
+
+    def _production_becomes(self, backend: Backend, target: Target, version_id: str) -> bool:
+        for delay in CONFIRM_DELAYS_SECONDS:
+            if self.stop.wait(delay):
+                return False
+            try:
+                now = backend.production_version(target)
+            except (ExtensionUnavailable, CiTrainerError):
+                return False
+            if now is not None and now.version_id == version_id:
+                return True
+        return False
 
     # ------------------------------------------------------------------ training helpers
 
@@ -585,6 +635,13 @@ class _StatusWatcher:
             self.reporter.info(
                 f"training {self.training_id}: {status.raw_status}{progress}{detail}"
             )
+
+
+def _outcome_unknown(exc: ApiError) -> bool:
+    """The call may have been applied: no answer, a server error, or an unreadable answer."""
+    if isinstance(exc, AuthError):
+        return False
+    return exc.status is None or exc.status >= 500 or isinstance(exc, ContractError)
 
 
 def _announcement(check: CheckResult) -> str | None:

@@ -346,3 +346,25 @@ def test_retries_share_one_overall_timeout(harness: Harness) -> None:
     assert "did not finish within 1.2 s" in result.reason
     assert [a.status for a in result.attempts] == ["FAILED", "CANCELLED"]
     assert result.training_seconds is not None and result.training_seconds < 10
+
+
+def test_a_promote_applied_but_unanswered_is_confirmed_from_production(harness: Harness) -> None:
+    config = harness.project()
+    emu = harness.emulator(
+        config, Fault(operation="promoteVersion", kind="drop", when="after", calls=(1,))
+    )
+    result = harness.run(config, emu, mode=Mode.PROMOTE)
+    assert result.decision is Decision.PROMOTED, result.reason
+    assert emu.state.production["model-test"] == result.version_id
+    assert len(emu.state.requests_for("promoteVersion")) == 1  # never sent twice
+    assert result.promotion.message is not None and "took effect" in result.promotion.message
+    assert any(m.title == "Promotion confirmed" for m in result.messages)
+
+
+def test_a_promote_refused_with_a_5xx_is_not_mistaken_for_success(harness: Harness) -> None:
+    config = harness.project()
+    emu = harness.emulator(config, Fault(operation="promoteVersion", kind="status", status=502))
+    result = harness.run(config, emu, mode=Mode.PROMOTE)
+    assert result.decision is Decision.FAILED
+    assert "model-test" not in emu.state.production
+    assert result.support is not None and result.support.status == 502
