@@ -30,7 +30,9 @@ def default_workspace(config_path: Path, cwd: Path | None = None) -> Path:
     outside it; then the config's own directory, so nothing above it can be reached.
     """
     here = (cwd or Path.cwd()).resolve()
-    config_dir = config_path.resolve().parent
+    # The directory holding the config as named (relative paths start there), even when
+    # the config file itself is a symlink.
+    config_dir = (here / config_path).parent.resolve()
     return here if is_inside(config_dir, here) else config_dir
 
 

@@ -134,3 +134,15 @@ def test_directory_or_fifo_instead_of_a_dataset_file(
         line, field, message = only_issue(write_config(config_with_path(target)))
         assert (line, field) == (5, "datasets[0].path")
         assert message == f"not a regular file: '{target}' ({(workspace / target).resolve()})"
+
+
+def test_symlinked_config_keeps_its_own_directory(
+    workspace: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    real = tmp_path_factory.mktemp("real") / "training-config.yaml"
+    real.write_text(config_with_path("data/intents.yaml"), encoding="utf-8")
+    link = workspace / "training-config.yaml"
+    link.symlink_to(real)
+    assert default_workspace(Path("training-config.yaml")) == workspace.resolve()
+    loaded = load_config("training-config.yaml")
+    assert loaded.resolve("data/intents.yaml") == (workspace / "data/intents.yaml").resolve()
