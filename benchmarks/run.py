@@ -7,14 +7,14 @@
 Prints one Markdown table: measurement, value, target, verdict. Every figure comes from
 real processes and real HTTP on 127.0.0.1 against the embedded emulator:
 
-(a) polling: N trainings per poller, each a simulated 60 s training (emulator
-    `training_seconds=60`, `time_scale=1`), started together and staggered by a fraction
-    of a second so fixed pollers meet them at different phases. Three pollers run
-    concurrently against one emulator: ci-trainer's adaptive schedule (`PollSchedule`
-    with the default 10 s floor), a fixed 15 s poll (the seed tutorial) and a fixed 2 s
-    poll. Detection lag = when the poller got COMPLETED minus when the emulator's job
-    became COMPLETED (the job's own clock: start + its apparent length, read from the
-    emulator in this process). Status requests are counted from the emulator's log.
+(a) polling: N trainings per poller, each a simulated training of 60 s plus an offset
+    spread over one 15 s period (emulator `training_seconds`, `time_scale=1`), so fixed
+    pollers meet the completion at every phase. Three pollers run concurrently against
+    the same trainings' lengths: ci-trainer's adaptive schedule (`PollSchedule` with the
+    default 10 s floor), a fixed 15 s poll (the seed tutorial) and a fixed 2 s poll.
+    Detection lag = when the poller got COMPLETED minus when the emulator's job became
+    COMPLETED (the job's own clock: start + its apparent length, read from the emulator
+    in this process). Status requests are counted from the emulator's log.
 (b) run: `python -m ci_trainer run` on the sample config (training-config.yaml) as a
     subprocess against a running emulator with a 5 s training. Overhead = the process's
     wall time minus the job's server-side training time; start to first request = from
@@ -41,7 +41,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -83,26 +83,30 @@ class Poll:
 
 
 def bench_polling(per_poller: int) -> list[Row]:
-    """Three pollers x `per_poller` trainings, concurrently, against one emulator."""
-    with (
-        tempfile.TemporaryDirectory() as tmp,
-        Emulator(
-            {"ds": _tiny_dataset(Path(tmp))},
-            time_scale=1.0,
-            training_seconds=TRAINING_SECONDS,
-            workers=4,
-        ) as emu,
-    ):
-        pollers: dict[str, Callable[[CognigyV1Backend, TrainingJob], JobStatus]] = {
-            "ci-trainer (adaptive, 10 s floor)": adaptive,
-            "fixed 15 s": fixed(15.0),
-            "fixed 2 s": fixed(2.0),
-        }
-        jobs = [(name, n) for n in range(per_poller) for name in pollers]
+    """Three pollers x `per_poller` trainings, all concurrently.
+
+    Training k lasts 60 s plus an offset spread evenly over one 15 s period, so that the
+    fixed pollers meet the completion at every phase (an exact 60 s would be a multiple
+    of both fixed intervals and flatter them). Each length gets its own emulator (the
+    length is an emulator setting) and one training of each poller.
+    """
+    pollers: dict[str, Callable[[CognigyV1Backend, TrainingJob], JobStatus]] = {
+        "ci-trainer (adaptive, 10 s floor)": adaptive,
+        "fixed 15 s": fixed(15.0),
+        "fixed 2 s": fixed(2.0),
+    }
+    lengths = [TRAINING_SECONDS + 15.0 * (k + 0.5) / per_poller for k in range(per_poller)]
+    with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
+        dataset = _tiny_dataset(Path(tmp))
+        emulators = [
+            stack.enter_context(Emulator({"ds": dataset}, time_scale=1.0, training_seconds=length))
+            for length in lengths
+        ]
+        jobs = [(emu, name) for emu in emulators for name in pollers]
         with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
             futures = [
-                pool.submit(_one_training, emu, pollers[name], name, index * 0.37)
-                for index, (name, _) in enumerate(jobs)
+                pool.submit(_one_training, emu, pollers[name], name, index * 0.05)
+                for index, (emu, name) in enumerate(jobs)
             ]
             polls = [future.result() for future in futures]
     rows: list[Row] = []
@@ -112,7 +116,8 @@ def bench_polling(per_poller: int) -> list[Row]:
         requests = [p.requests for p in found]
         rows.append(
             Row(
-                f"(a) {name}: detection lag p50 / max, {len(found)} x {TRAINING_SECONDS:.0f} s",
+                f"(a) {name}: detection lag p50 / max over {len(found)} trainings of "
+                f"{min(lengths):.1f}-{max(lengths):.1f} s",
                 f"{statistics.median(lags):.2f} s / {max(lags):.2f} s",
             )
         )
