@@ -43,9 +43,7 @@ def serve_cli(
             file=sys.stderr,
         )
         return 3
-    _announce(emulator, out)
-    _log_requests()
-    return _serve(emulator)
+    return _serve(emulator, out)
 
 
 def _emulator(args: argparse.Namespace, env: Mapping[str, str]) -> Emulator:
@@ -82,6 +80,14 @@ def _announce(emulator: Emulator, out: TextIO) -> None:
         print(
             "credentials: COGNIGY_CLIENT_ID / COGNIGY_CLIENT_SECRET from the environment", file=out
         )
+    for dataset_id, path in emulator.dataset_paths.items():
+        print(f"dataset {dataset_id}: {path}", file=out)
+    for dataset_id in emulator.unserved_datasets:
+        print(
+            f"warning: dataset {dataset_id} has no `path` in the config, so the emulator "
+            "cannot serve it (stats 404, training 400)",
+            file=sys.stderr,
+        )
     print("stop with Ctrl-C", file=out, flush=True)
 
 
@@ -100,12 +106,16 @@ def _log_requests() -> None:
     logger.setLevel(logging.INFO)
 
 
-def _serve(emulator: Emulator) -> int:
+def _serve(emulator: Emulator, out: TextIO) -> int:
     def stop(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt
 
+    # The handler goes in before the announcement: whoever reads "stop with Ctrl-C" may
+    # send SIGTERM at once, and must get a clean stop, not the default kill.
     previous = signal.signal(signal.SIGTERM, stop)
     try:
+        _announce(emulator, out)
+        _log_requests()
         emulator.serve_forever()
     except KeyboardInterrupt:
         pass

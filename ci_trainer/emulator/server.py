@@ -90,6 +90,8 @@ class Emulator:
         self.client_secret = client_secret or secrets.token_urlsafe(24)
         self.generated_credentials = client_id is None or client_secret is None
         self.holdout_path = holdout_path
+        # Config datasets without a committed file: the emulator cannot serve them.
+        self.unserved_datasets: list[str] = []
         self.fault_plan = _plan(fault_plan)
         store = DatasetStore({key: Path(value) for key, value in datasets.items()})
         self.service = Service(
@@ -120,8 +122,14 @@ class Emulator:
         holdout = loaded.config.holdout
         kwargs.setdefault("holdout_path", loaded.resolve(holdout.path) if holdout else None)
         emulator = cls(datasets, **kwargs)
+        emulator.unserved_datasets = [ref.id for ref in loaded.config.datasets if not ref.path]
         emulator.check_datasets()
         return emulator
+
+    @property
+    def dataset_paths(self) -> dict[str, Path]:
+        """Dataset id -> the file the emulator serves it from."""
+        return dict(self.service.datasets.paths)
 
     def check_datasets(self) -> None:
         """Read every dataset file now, so a broken one fails at start (`DatasetError`)."""

@@ -41,6 +41,8 @@ def serving(
         for line in process.stdout:
             if line.startswith("stop with"):
                 break
+            printed.setdefault("lines", "")
+            printed["lines"] += line
             key, sep, value = line.strip().partition("=")
             if sep:
                 printed[key] = value
@@ -64,6 +66,8 @@ def test_prints_base_url_and_generated_credentials_then_stops_on_sigterm() -> No
     with serving("--config", str(SAMPLE_CONFIG)) as (process, printed):
         base = printed["COGNIGY_BASE_URL"]
         assert base.startswith("http://127.0.0.1:") and base.endswith("/api/v1")
+        served = REPO / "datasets" / "customer_service.yaml"
+        assert f"dataset ds-customer-service: {served}\n" in printed["lines"]
         token = _token(base, printed["COGNIGY_CLIENT_ID"], printed["COGNIGY_CLIENT_SECRET"])
         assert check_response("getToken", token)["token_type"] == "Bearer"
         stats = requests.get(
@@ -87,6 +91,22 @@ def test_takes_credentials_from_the_environment_and_prints_no_secret() -> None:
         assert _token(printed["COGNIGY_BASE_URL"], "ci-client", "from-env-secret-123").ok
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=10) == 0
+
+
+def test_warns_about_config_datasets_it_cannot_serve(tmp_path: Path) -> None:
+    (tmp_path / "data.yaml").write_text("a: [one, two]\nb: [three, four]\n", encoding="utf-8")
+    config = tmp_path / "training-config.yaml"
+    config.write_text(
+        "version: 1\nmodel: {id: m}\ndatasets:\n  - {id: here, path: data.yaml}\n"
+        "  - {id: tenant-only}\n",
+        encoding="utf-8",
+    )
+    with serving("--config", str(config)) as (process, printed):
+        assert "dataset here:" in printed["lines"]
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=10) == 0
+        assert process.stderr is not None
+        assert "dataset tenant-only has no `path`" in process.stderr.read()
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
