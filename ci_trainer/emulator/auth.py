@@ -7,7 +7,7 @@ import secrets
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ci_trainer.emulator.problem import Problem
@@ -18,7 +18,7 @@ ALL_SCOPES = ("model:read", "model:write", "training:read", "training:write")
 @dataclass(frozen=True)
 class Credentials:
     client_id: str
-    client_secret: str
+    client_secret: str = field(repr=False)
     scopes: frozenset[str]  # what this client may be granted
     token_expires_in: float
 

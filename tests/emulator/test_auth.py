@@ -131,3 +131,9 @@ def test_forbidden_calls_change_nothing(emulator: Emulator) -> None:
     reader = ApiClient(emulator, scope="training:read model:read")
     assert reader.train().status_code == 403
     assert emulator.state.trainings == {}
+
+
+def test_the_secret_stays_out_of_reprs() -> None:
+    emu = Emulator(DATASETS, client_id="team-ci", client_secret="right-secret-123")
+    for text in (repr(emu), repr(emu.service.auth.credentials)):
+        assert "right-secret-123" not in text
