@@ -62,9 +62,12 @@ def test_stats_follow_the_file_and_count_only_example_sentences(tmp_path: Path) 
         "a: [{text: one, score: 0.5}, {text: two, score: 1.0}, three]\nb: [four]\n",
         encoding="utf-8",
     )
-    with Emulator({"export": export, "scored": scored}) as emu:
+    corpus = tmp_path / "corpus.csv"
+    corpus.write_text("text,category\nhi there,greet\nbye now,leave\nhello,greet\n", "utf-8")
+    with Emulator({"export": export, "scored": scored, "corpus": corpus}) as emu:
         api = ApiClient(emu)
         assert api.stats("export").json()["intentDistribution"] == {"billing": 2, "hours": 1}
+        assert api.stats("corpus").json()["intentDistribution"] == {"greet": 2, "leave": 1}
         assert api.stats("scored").json()["averageAnnotationScore"] == 0.75
         scored.write_text("a: [{text: one, score: 0.9}]\nb: [two, three]\n", encoding="utf-8")
         body = api.stats("scored").json()
