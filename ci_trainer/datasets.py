@@ -32,7 +32,6 @@ import yaml
 from ci_trainer.errors import DatasetError, DatasetIssue
 
 MAX_DATASET_BYTES = 64 * 1024 * 1024
-MAX_ALIASED_EXAMPLES = 2_000_000
 _SAFE_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
@@ -219,7 +218,7 @@ class _YamlEvents:
         except yaml.YAMLError as exc:
             raise _yaml_error(exc, self.name) from None
         if self.issues:
-            raise DatasetError(self.issues)
+            raise DatasetError(self.issues[:50])
         return self.examples
 
     def _next(self) -> yaml.Event:
@@ -393,6 +392,9 @@ def _parse_yaml_nodes(text: str, name: str) -> list[Example]:
         )
     issues: list[DatasetIssue] = []
     examples: list[Example] = []
+    # An alias is the anchored node itself; each node may give examples once, so a small
+    # file cannot repeat one long list into millions of examples.
+    seen: set[int] = set()
     for key_node, value_node in root.value:
         intent = _scalar_text(key_node)
         line = key_node.start_mark.line + 1
@@ -404,21 +406,12 @@ def _parse_yaml_nodes(text: str, name: str) -> list[Example]:
                 DatasetIssue(name, line, f"intent '{intent}': expected a list of examples")
             )
             continue
-        examples.extend(_yaml_examples(intent, value_node.value, name, issues))
-        if len(examples) > MAX_ALIASED_EXAMPLES:
-            # Aliases let a small file repeat one long list many times over.
-            raise DatasetError(
-                [
-                    DatasetIssue(
-                        name,
-                        line,
-                        f"more than {MAX_ALIASED_EXAMPLES} examples once aliases are expanded",
-                        "write each list out instead of repeating it with aliases",
-                    )
-                ]
-            )
+        if _repeated(value_node, seen):
+            issues.append(_alias_issue(name, line, intent))
+            continue
+        examples.extend(_yaml_examples(intent, value_node.value, name, issues, seen))
     if issues:
-        raise DatasetError(issues)
+        raise DatasetError(issues[:50])
     return examples
 
 
@@ -436,12 +429,35 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
+def _repeated(node: yaml.Node, seen: set[int]) -> bool:
+    if id(node) in seen:
+        return True
+    seen.add(id(node))
+    return False
+
+
+def _alias_issue(name: str, line: int, intent: str) -> DatasetIssue:
+    return DatasetIssue(
+        name,
+        line,
+        f"intent '{intent}': an alias repeats examples already given",
+        "write each example out once: a YAML alias (*name) only repeats data or labels it twice",
+    )
+
+
 def _yaml_examples(
-    intent: str, nodes: Iterable[yaml.Node], name: str, issues: list[DatasetIssue]
+    intent: str,
+    nodes: Iterable[yaml.Node],
+    name: str,
+    issues: list[DatasetIssue],
+    seen: set[int],
 ) -> list[Example]:
     out: list[Example] = []
     for node in nodes:
         line = node.start_mark.line + 1
+        if _repeated(node, seen):
+            issues.append(_alias_issue(name, line, intent))
+            continue
         if isinstance(node, yaml.ScalarNode):
             text, score = str(node.value), None
         elif isinstance(node, yaml.MappingNode):

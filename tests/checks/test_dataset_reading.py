@@ -54,14 +54,19 @@ def test_deep_nesting_is_a_dataset_error(
         datasets._parse_yaml_nodes(text, "d.yaml")
 
 
+ALIAS_HINT = (
+    "write each example out once: a YAML alias (*name) only repeats data or labels it twice"
+)
+
+
 def test_aliases_are_not_expanded() -> None:
     text = "a: &a [x, y]\nb: [*a, *a]\n"
     with pytest.raises(DatasetError) as caught:
         parse_dataset(text, "d.yaml")
     # Each alias is the anchored list itself (reported where it is defined), never a copy.
-    assert [(issue.line, issue.message) for issue in caught.value.issues] == [
-        (1, "intent 'b': an example must be a string or {text, score}"),
-        (1, "intent 'b': an example must be a string or {text, score}"),
+    assert [(i.line, i.message, i.hint) for i in caught.value.issues] == [
+        (1, "intent 'b': an alias repeats examples already given", ALIAS_HINT),
+        (1, "intent 'b': an alias repeats examples already given", ALIAS_HINT),
     ]
 
 
@@ -80,13 +85,17 @@ def test_gc_state_is_restored() -> None:
         gc.enable()
 
 
-def test_aliases_still_work_through_the_node_reader() -> None:
-    data = parse_dataset("a:\n  - &hi hello\n  - {text: x}\nb:\n  - *hi\n", "d.yaml")
-    assert [(e.intent, e.text, e.line) for e in data.examples] == [
-        ("a", "hello", 2),
-        ("a", "x", 3),
-        ("b", "hello", 2),
+def test_an_aliased_example_is_refused() -> None:
+    with pytest.raises(DatasetError) as caught:
+        parse_dataset("a:\n  - &hi hello\n  - {text: x}\nb:\n  - *hi\n", "d.yaml")
+    assert [(i.line, i.message) for i in caught.value.issues] == [
+        (2, "intent 'b': an alias repeats examples already given")
     ]
+
+
+def test_anchors_alone_are_fine() -> None:
+    data = parse_dataset("a:\n  - &hi hello\n  - {text: x}\n", "d.yaml")
+    assert [(e.intent, e.text) for e in data.examples] == [("a", "hello"), ("a", "x")]
 
 
 FRAGMENTS = [
@@ -116,16 +125,15 @@ def test_event_reader_matches_the_node_reader(text: str) -> None:
     assert fast == outcome(datasets._parse_yaml_nodes, text)
 
 
-def test_alias_repetition_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(datasets, "MAX_ALIASED_EXAMPLES", 1000)
-    lines = ["a: &a [" + ", ".join(f"x{i}" for i in range(100)) + "]"]
-    lines += [f"b{i}: *a" for i in range(20)]
+def test_alias_amplification_is_refused_in_bounded_time() -> None:
+    """One list of 100 examples aliased by 20,000 intents: refused, not expanded to 2M."""
+    lines = ["base: &b [" + ", ".join(f"utterance {i}" for i in range(100)) + "]"]
+    lines += [f"intent_{i}: *b" for i in range(20_000)]
     with pytest.raises(DatasetError) as caught:
         parse_dataset("\n".join(lines) + "\n", "d.yaml")
-    (issue,) = caught.value.issues
-    assert (issue.line, issue.message) == (
-        11,
-        "more than 1000 examples once aliases are expanded",
+    assert len(caught.value.issues) == 50  # like the CSV readers, the first 50
+    assert caught.value.issues[0].message == (
+        "intent 'intent_0': an alias repeats examples already given"
     )
 
 
