@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import copy
 import os
-import resource
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -104,12 +103,16 @@ class UsageMeter:
 
 
 def _memory_percent() -> float:
+    try:
+        import resource  # POSIX only; elsewhere memory is reported as 0
+    except ImportError:
+        return 0.0
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     # ru_maxrss is KiB on Linux and bytes on macOS.
     peak_bytes = peak if sys.platform == "darwin" else peak * 1024
     try:
         total = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError):
+    except (ValueError, OSError, AttributeError):
         return 0.0
     return 100.0 * peak_bytes / total if total > 0 else 0.0
 
