@@ -202,8 +202,9 @@ class _YamlEvents:
     """Reads a YAML dataset from the parser's event stream, without building nodes.
 
     Same results and messages as `_parse_yaml_nodes` (a property test holds them equal)
-    at about half the time and memory on a large file. A file with aliases is handed to
-    the node reader, where an alias shares the anchored node.
+    with less CPU and a fifth of the memory on a large file. A file with anchors or
+    aliases is handed to the node reader, which sees an alias as the anchored node itself
+    and refuses one that would repeat examples.
     """
 
     def __init__(self, text: str, name: str) -> None:
