@@ -33,8 +33,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from ci_trainer.api.http import RetryPolicy
+from ci_trainer.api.v2.budget import RequestBudget
 from ci_trainer.api.v2.client import CognigyV2Client
 from ci_trainer.api.v2.wire import Task
 from ci_trainer.backends.base import (
@@ -55,6 +57,11 @@ from ci_trainer.backends.base import (
     TrainingRequest,
 )
 from ci_trainer.errors import ApiError, CiTrainerError, ContractError, Interrupted, TrainingFailed
+from ci_trainer.redact import Redactor
+
+if TYPE_CHECKING:
+    from ci_trainer.config import LoadedConfig
+    from ci_trainer.result import Provenance
 
 COMBINED_TARGET_ID = "all-targets"
 SNAPSHOT_LIMIT = 10
@@ -162,6 +169,7 @@ class CognigyV2Backend:
         self._references: dict[str, tuple[str, str]] = {}  # target id -> (flow ref, locale ref)
         self._names: dict[str, str] = {}  # target id -> "Flow/locale"
         self.findings: list[Finding] = []
+        self.import_tasks: dict[str, str] = {}  # target id -> the import Task's id
         self.snapshot_ids: dict[str, str] = {}  # project id -> snapshot id (promotion)
         self._promotion: Promotion | None = None
 
@@ -293,6 +301,7 @@ class CognigyV2Backend:
             content,
             self.options.import_mode or "overwrite",
         )
+        self.import_tasks[spec.id] = task.id
         final = self._wait_task(
             task, f"importing {spec.intents_file.name} into {self._label(spec)}"
         )
@@ -325,9 +334,25 @@ class CognigyV2Backend:
             self._cancel_live(run)
             return self._failed_status(run, failed)
         if not run.live and not run.pending:
-            return JobStatus(state=JobState.COMPLETED, raw_status="done", progress=1.0)
+            return JobStatus(
+                state=JobState.COMPLETED,
+                raw_status="done",
+                progress=1.0,
+                message=self._task_summary(run),
+            )
         self._fill(run)
         return self._running_status(run)
+
+    def _task_summary(self, run: _Run) -> str:
+        """Which Task trained (and imported) each target: the audit record keeps it."""
+        parts = []
+        for spec in run.targets:
+            task = run.final.get(spec.id)
+            text = f"{self._label(spec)}: train task {task.id if task else '?'}"
+            if spec.id in self.import_tasks:
+                text += f", import task {self.import_tasks[spec.id]}"
+            parts.append(text)
+        return "; ".join(parts)
 
     def _failed_status(self, run: _Run, failed: dict[str, Task]) -> JobStatus:
         states = {t.status for t in failed.values()}
@@ -664,3 +689,83 @@ def _sort_key(value: object) -> float:
 def _timestamp(value: object) -> datetime | None:
     key = _sort_key(value)
     return datetime.fromtimestamp(key, timezone.utc) if key else None
+
+
+def run_label(provenance: Provenance, now: datetime | None = None) -> str:
+    """The snapshot name's run part: commit and CI run when known, else the UTC time."""
+    if provenance.commit and provenance.run_id:
+        return f"{provenance.commit[:8]}-{provenance.run_id}-{provenance.run_attempt or '1'}"
+    return (now or datetime.now(timezone.utc)).strftime("%Y%m%d-%H%M%S")
+
+
+def options_from_config(loaded: LoadedConfig, run_label: str) -> V2Options:
+    """The backend options for a loaded config with a `cognigy_v2` section.
+
+    Each target's `dataset` names a `datasets` entry; its path is the intents file.
+    """
+    config = loaded.config
+    section = config.cognigy_v2
+    if section is None:
+        msg = "backend cognigy-v2 needs a cognigy_v2 section (the config model checks this)"
+        raise ValueError(msg)
+    paths = {ref.id: ref.path for ref in config.datasets}
+    targets = tuple(
+        V2Target(
+            flow_id=target.flow_id,
+            locale_id=locale,
+            intents_file=loaded.resolve(path) if (path := paths.get(target.dataset)) else None,
+        )
+        for target in section.targets
+        for locale in target.locales
+    )
+    promotion = section.promotion
+    return V2Options(
+        project_id=section.project_id,
+        targets=targets,
+        import_mode=None if section.import_mode == "none" else section.import_mode,
+        max_parallel=section.max_parallel,
+        holdout_target=section.holdout_target,
+        snapshot_name=f"{promotion.snapshot_prefix}{run_label}"[:60],
+        snapshot_prefix=promotion.snapshot_prefix,
+        target_project_id=promotion.target_project_id,
+        restore=promotion.restore,
+        delete_oldest_snapshot=promotion.delete_oldest_snapshot,
+        task_poll_seconds=max(1.0, min(config.training.poll_interval_floor_seconds, 10.0)),
+        task_timeout_seconds=section.task_timeout_minutes * 60.0,
+    )
+
+
+def backend_from_config(
+    loaded: LoadedConfig,
+    *,
+    api_key: str,
+    base_url: str | None,
+    redactor: Redactor,
+    run_label: str,
+    wait: Callable[[float], bool] | None = None,
+    stop: threading.Event | None = None,
+    policy: RetryPolicy | None = None,
+) -> CognigyV2Backend:
+    """The v2 backend of a run. `base_url` (COGNIGY_BASE_URL) overrides the config's.
+
+    As for v1, the client's waits wake on `wait`'s event but the client is not stopped
+    by it, so the cancel of a remote Task still goes out after a SIGTERM.
+    """
+    section = loaded.config.cognigy_v2
+    if section is None:
+        msg = "backend cognigy-v2 needs a cognigy_v2 section (the config model checks this)"
+        raise ValueError(msg)
+    budget = RequestBudget(
+        window_limit=section.max_requests_per_window,
+        run_limit=section.max_requests_per_run,
+        wait=wait,
+    )
+    client = CognigyV2Client(
+        base_url or section.base_url,
+        api_key,
+        redactor=redactor,
+        policy=policy,
+        requests=budget,
+        wait=wait,
+    )
+    return CognigyV2Backend(client, options_from_config(loaded, run_label), stop=stop, wait=wait)

@@ -80,6 +80,10 @@ def test_several_targets_import_train_and_report_the_weakest(
     final = run_to_end(backend, job)
     assert final.state is JobState.COMPLETED, final
     assert len(emu.app.calls("/intents/train")) == 3
+    # every Task id is on the record: "Shop/locale-1: train task <id>, import task <id>; ..."
+    assert final.message is not None
+    assert final.message.count("train task") == 3 and final.message.count("import task") == 3
+    assert all(task_id in final.message for task_id in backend.import_tasks.values())
     metrics = backend.training_metrics(job)
     assert metrics.precision is None and metrics.recall is None
     assert metrics.f1 is not None and 0.0 <= metrics.f1 <= 1.0

@@ -74,6 +74,36 @@ class V2Emulator:
     def __repr__(self) -> str:  # never the key
         return f"V2Emulator(base_url={self.base_url!r})"
 
+    @classmethod
+    def from_config(cls, config_path: str | Path, **kwargs: Any) -> V2Emulator:
+        """An emulator holding what a `backend: cognigy-v2` config names: its project with
+        the target flows and locales (the intents files loaded as the tenant's data) and an
+        empty promotion target project. Not started.
+
+        Raises `ConfigError` / `DatasetError` for a config or intents file that cannot be
+        read, ValueError for a config without a `cognigy_v2` section.
+        """
+        from ci_trainer.config import load_config
+
+        loaded = load_config(config_path)
+        section = loaded.config.cognigy_v2
+        if section is None:
+            msg = f"{config_path} has no cognigy_v2 section"
+            raise ValueError(msg)
+        paths = {ref.id: ref.path for ref in loaded.config.datasets}
+        emulator = cls(**kwargs)
+        seeds = [
+            TargetSeed(
+                flow_id=target.flow_id,
+                locale_ids=target.locales,
+                intents_file=loaded.resolve(path) if (path := paths.get(target.dataset)) else None,
+            )
+            for target in section.targets
+        ]
+        extra = [section.promotion.target_project_id] if section.promotion.target_project_id else []
+        emulator.seed(section.project_id, seeds, extra_projects=extra)
+        return emulator
+
     def seed(
         self,
         project_id: str,
@@ -134,10 +164,11 @@ class V2Emulator:
         self._server, self._thread = None, None
 
     def serve_forever(self) -> None:
+        """Serve in the calling thread (the CLI); returns after `stop()` from a signal."""
         self.start()
-        assert self._thread is not None
-        while self._thread.is_alive():
-            self._thread.join(timeout=0.5)
+        thread = self._thread  # stop() clears the attribute
+        while thread is not None and thread.is_alive():
+            thread.join(timeout=0.5)
 
     def __enter__(self) -> V2Emulator:
         return self.start()
@@ -164,3 +195,15 @@ class V2Emulator:
             return f"http://{self._host}:{self._port or '<not started>'}"
         host = f"[{self._host}]" if ":" in self._host else self._host
         return f"http://{host}:{self.port}"
+
+
+def emulator_for_config(config_path: str | Path, **kwargs: Any) -> V2Emulator | None:
+    """The v2 emulator for a `backend: cognigy-v2` config, or None for another backend.
+
+    Raises `ConfigError` / `DatasetError` like `Emulator.from_config`.
+    """
+    from ci_trainer.config import load_config
+
+    if load_config(config_path).config.backend != "cognigy-v2":
+        return None
+    return V2Emulator.from_config(config_path, **kwargs)
