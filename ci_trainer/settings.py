@@ -26,6 +26,8 @@ class Settings:
     client_id: str | None = None
     client_secret: str | None = field(default=None, repr=False)
     model_id: str | None = None
+    # Cognigy.AI REST API v2.0 (backend cognigy-v2): COGNIGY_API_KEY.
+    api_key: str | None = field(default=None, repr=False)
     fail_on_reject: bool = True
     provenance: Provenance = field(default_factory=Provenance)
     # The whole environment, for names the config chooses (webhook url_env/secret_env).
@@ -34,6 +36,13 @@ class Settings:
     @property
     def has_credentials(self) -> bool:
         return bool(self.client_id and self.client_secret and (self.tenant or self.base_url))
+
+    def has_credentials_for(self, backend: str) -> bool:
+        """Whether a run with this config backend can reach its service (v2: the API
+        key; its base URL may come from the config)."""
+        if backend == "cognigy-v2":
+            return bool(self.api_key)
+        return self.has_credentials
 
     @classmethod
     def from_env(
@@ -62,6 +71,7 @@ class Settings:
             client_id=get("COGNIGY_CLIENT_ID"),
             client_secret=get("COGNIGY_CLIENT_SECRET"),
             model_id=get("COGNIGY_MODEL_ID"),
+            api_key=get("COGNIGY_API_KEY"),
             fail_on_reject=fail_on_reject,
             provenance=provenance_from_env(env),
             env=dict(env),
