@@ -117,6 +117,7 @@ class _Run:
         # the reporter's mask (`::add-mask::` on Actions), and tokens join as issued.
         self.redactor = Redactor(on_new=reporter.secret)
         self.redactor.add(settings.client_secret)
+        self.redactor.add(settings.api_key)
         self._register_webhook_secret(WebhookSection())
         self.loaded: LoadedConfig | None = None
         self.pipeline: Pipeline | None = None
@@ -235,10 +236,10 @@ class _Run:
 
     def _backend(self) -> Backend | None:
         """The training service the config names; None when the run validates locally."""
-        if not self.settings.has_credentials:
-            return None
         assert self.loaded is not None
         name = self.loaded.config.backend
+        if not self.settings.has_credentials_for(name):
+            return None
         factory = BACKENDS.get(name)
         if factory is None:  # the config model admits only known names; kept for safety
             msg = f"no backend named {name!r} (known: {', '.join(sorted(BACKENDS))})"
@@ -255,13 +256,17 @@ class _Run:
         )
 
     def _skip_without_credentials(self) -> None:
-        if self.settings.has_credentials or self.settings.mode is Mode.VALIDATE:
+        backend = self.loaded.config.backend if self.loaded else "cognigy-v1"
+        if self.settings.has_credentials_for(backend) or self.settings.mode is Mode.VALIDATE:
             return
         if self.result.decision is not Decision.VALIDATED:
             return  # a dataset check failed: that verdict stands without credentials too
-        missing = [name for name in CREDENTIAL_VARIABLES if not self.settings.env.get(name)]
-        if not (self.settings.tenant or self.settings.base_url):
-            missing.append(" or ".join(TARGET_VARIABLES))
+        if backend == "cognigy-v2":
+            missing = ["COGNIGY_API_KEY"]
+        else:
+            missing = [name for name in CREDENTIAL_VARIABLES if not self.settings.env.get(name)]
+            if not (self.settings.tenant or self.settings.base_url):
+                missing.append(" or ".join(TARGET_VARIABLES))
         text = NO_CREDENTIALS_NOTICE.format(missing=", ".join(missing) + _are(missing))
         self.result.decision = Decision.SKIPPED
         self.result.reason = "no credentials: validated the config and datasets only"
@@ -508,9 +513,27 @@ def _cognigy_v1(request: BackendRequest) -> Backend:
     )
 
 
+def _cognigy_v2(request: BackendRequest) -> Backend:
+    from ci_trainer.backends.cognigy_v2 import backend_from_config, run_label
+
+    settings = request.settings
+    return backend_from_config(
+        request.loaded,
+        api_key=settings.api_key or "",
+        base_url=settings.base_url,
+        redactor=request.redactor,
+        run_label=run_label(settings.provenance),
+        wait=request.wait,
+        policy=request.retry_policy,
+    )
+
+
 # config.backend -> factory. Backends are imported by their factory, so a run pays only
 # for the one it uses.
-BACKENDS: dict[str, Callable[[BackendRequest], Backend]] = {"cognigy-v1": _cognigy_v1}
+BACKENDS: dict[str, Callable[[BackendRequest], Backend]] = {
+    "cognigy-v1": _cognigy_v1,
+    "cognigy-v2": _cognigy_v2,
+}
 
 
 def _thresholds(loaded: LoadedConfig) -> dict[str, Any]:
@@ -644,8 +667,20 @@ def _emulator_if_asked(settings: Settings, reporter: Reporter) -> Iterator[Setti
         yield settings
         return
     from ci_trainer.emulator import Emulator
+    from ci_trainer.emulator.v2.server import emulator_for_config
 
     with ExitStack() as stack:
+        try:
+            v2 = emulator_for_config(settings.config_path)
+        except (ConfigError, DatasetError):
+            yield settings
+            return
+        if v2 is not None:  # backend cognigy-v2: the v2 personality
+            stack.enter_context(v2)
+            reporter.secret(v2.api_key)
+            reporter.info(f"v2 emulator serving {v2.base_url}")
+            yield replace(settings, base_url=v2.base_url, api_key=v2.api_key)
+            return
         try:
             emulator = stack.enter_context(Emulator.from_config(settings.config_path))
         except (ConfigError, DatasetError):
