@@ -19,7 +19,6 @@ fails when it drifts. Regenerate with:  python -m tests.faults.test_fault_matrix
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -196,15 +195,13 @@ MATRIX: tuple[Row, ...] = (
 
 
 @pytest.fixture
-def runner(tmp_path: Path) -> Iterator[Runner]:
+def runner(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Runner]:
     (tmp_path / "not-a-directory").write_text("a file where a directory should be\n")
+    monkeypatch.chdir(tmp_path)  # --audit-log paths are relative to the working directory
     runner = Runner(tmp_path)
-    previous = Path.cwd()
-    os.chdir(tmp_path)  # --audit-log paths are relative to the working directory
     try:
         yield runner
     finally:
-        os.chdir(previous)
         runner.close()
 
 
