@@ -194,7 +194,12 @@ class Pipeline:
     def fetch_service_stats(self, backend: Backend, data: _Datasets) -> None:
         with self._stage("Dataset stats from the service"):
             for record in self.result.datasets:
-                stats = backend.dataset_stats(record.id)
+                try:
+                    stats = backend.dataset_stats(record.id)
+                except ExtensionUnavailable:
+                    # cognigy-v2 has no dataset statistics: the local checks stand alone.
+                    self.reporter.info("the service reports no dataset statistics")
+                    return
                 data.service[record.id] = stats
                 record.service_example_count = stats.example_count
                 record.service_intent_count = stats.intent_count
@@ -286,6 +291,7 @@ class Pipeline:
         with self._stage("Metrics"):
             metrics = backend.training_metrics(job)
             check_metrics(metrics)
+            self._service_findings(backend)
         self.result.metrics = metrics
         self.result.version_id = metrics.version_id
         self.result.convergence = list(metrics.convergence)
@@ -567,6 +573,15 @@ class Pipeline:
         )
         self._message("error", message + "; re-run to compare against the new production")
         return False
+
+    def _service_findings(self, backend: Backend) -> None:
+        """Warnings a backend derived from the service's own analysis (cognigy-v2: the
+        Intent Analyzer's poorFScore, fewSentences, strongOverlap ...)."""
+        warnings = getattr(backend, "warnings", None)
+        if not callable(warnings):
+            return
+        for text in warnings():
+            self._message("warning", str(text), title="Intent Analyzer")
 
     # ------------------------------------------------------------------ small helpers
 
