@@ -1,0 +1,138 @@
+"""Whole runs with `backend: cognigy-v2` against the v2 emulator: the sample config as a
+pull request (train) and on main (promote: snapshot restored into a second project)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ci_trainer.api.http import RetryPolicy
+from ci_trainer.cli import main
+from ci_trainer.emulator.v2 import V2Emulator
+from ci_trainer.events import ConsoleReporter
+from ci_trainer.result import Decision, Mode, RunResult
+from ci_trainer.runner import execute
+from ci_trainer.settings import Settings
+
+FAST_HTTP = RetryPolicy(backoff_base=0.01, backoff_cap=0.05)
+API_KEY = "v2-emulator-api-key-5d1e77"
+
+
+@pytest.fixture
+def project(tmp_path: Path, repo_root: Path) -> Path:
+    """The sample v2 project, copied, with a fast poll floor."""
+    target = tmp_path / "cognigy-v2"
+    shutil.copytree(repo_root / "examples/cognigy-v2", target)
+    config = target / "training-config.yaml"
+    data = yaml.safe_load(config.read_text(encoding="utf-8"))
+    data["training"]["poll_interval_floor_seconds"] = 0.1
+    config.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return config
+
+
+@pytest.fixture
+def emu(project: Path) -> V2Emulator:
+    emulator = V2Emulator.from_config(project, api_key=API_KEY, epochs=10)
+    emulator.start()
+    yield emulator  # type: ignore[misc]
+    emulator.stop()
+
+
+def run(config: Path, emu: V2Emulator, mode: Mode, **env: str) -> RunResult:
+    settings = Settings.from_env(
+        {"COGNIGY_API_KEY": API_KEY, "COGNIGY_BASE_URL": emu.base_url, **env},
+        config_path=config,
+        mode=mode,
+    )
+    return execute(settings, ConsoleReporter(), stop=threading.Event(), retry_policy=FAST_HTTP)
+
+
+def test_pull_request_run_trains_every_flow_and_locale(
+    project: Path, emu: V2Emulator, capfd: pytest.CaptureFixture[str]
+) -> None:
+    result = run(project, emu, Mode.TRAIN)
+    assert result.decision is Decision.APPROVED, (result.reason, result.error)
+    assert result.backend == "cognigy-v2"
+    assert len(emu.app.calls("/intents/import")) == 3
+    assert len(emu.app.calls("/intents/train")) == 3
+    assert result.metrics is not None
+    assert result.metrics.precision is None and result.metrics.recall is None
+    assert {s.intent.split(":")[0] for s in result.metrics.per_intent} == {
+        "flow-1/locale-1",
+        "flow-1/locale-2",
+        "flow-2/locale-1",
+    }
+    assert result.champion is None and result.champion_note  # nothing promoted yet
+    assert all(check.status.value != "failed" for check in result.checks)
+    assert emu.service.projects[next(iter(emu.service.projects))].snapshots == {}
+    out, err = capfd.readouterr()
+    assert API_KEY not in out + err
+
+
+def test_main_run_promotes_a_snapshot_into_the_second_project(
+    project: Path, emu: V2Emulator
+) -> None:
+    result = run(project, emu, Mode.PROMOTE, GITHUB_SHA="0123456789abcdef", GITHUB_RUN_ID="42")
+    assert result.decision is Decision.PROMOTED, (result.reason, result.error)
+    steps = [step.name for step in result.promotion.steps]
+    assert steps[-1] == "restore in target project"
+    assert all(step.status == "done" for step in result.promotion.steps)
+    section = yaml.safe_load(project.read_text(encoding="utf-8"))["cognigy_v2"]
+    target = emu.service.projects[section["promotion"]["target_project_id"]]
+    assert {snap.name for snap in target.snapshots.values()} == {result.promotion.steps[0].id}
+    assert len(target.content.flows) == 2  # the restored flows, trained
+    assert all(
+        g.model is not None for f in target.content.flows.values() for g in f.groups.values()
+    )
+    audit = (project.parent / "cognigy_training_audit.log").read_text(encoding="utf-8")
+    record = json.loads(audit.splitlines()[-1])
+    assert [s["name"] for s in record["promotion"]["steps"]] == steps
+    assert API_KEY not in audit
+
+    # The next pull request is compared with what is now in the target project.
+    again = run(project, emu, Mode.TRAIN)
+    assert again.production is not None and again.production.version_id
+    assert again.champion is not None, again.champion_note
+    assert again.champion.n == 76
+
+
+def test_a_failed_training_task_fails_the_run_with_its_reason(
+    project: Path, emu: V2Emulator
+) -> None:
+    emu.service.fail_next_task("trainIntents", "NLU service unavailable")
+    result = run(project, emu, Mode.TRAIN)
+    assert result.decision is Decision.FAILED
+    assert "NLU service unavailable" in result.reason
+
+
+def test_without_an_api_key_the_run_only_validates(project: Path, emu: V2Emulator) -> None:
+    settings = Settings.from_env({}, config_path=project, mode=Mode.TRAIN)
+    result = execute(settings, ConsoleReporter(), stop=threading.Event())
+    assert result.decision is Decision.SKIPPED
+    assert any("COGNIGY_API_KEY is not set" in m.text for m in result.messages)
+    assert emu.app.log == []
+
+
+def test_run_with_emulator_serves_the_v2_personality(
+    project: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    out_dir = project.parent / "out"
+    code = main(["run", "--config", str(project), "--emulator", "--output-dir", str(out_dir)])
+    out, _ = capfd.readouterr()
+    assert code == 0, out
+    assert "approved" in out
+    assert '"decision": "approved"' in (out_dir / "outputs.json").read_text(encoding="utf-8")
+
+
+def test_an_unknown_target_flow_fails_the_access_check(project: Path, emu: V2Emulator) -> None:
+    data = yaml.safe_load(project.read_text(encoding="utf-8"))
+    data["cognigy_v2"]["targets"][0]["flow_id"] = "0" * 24
+    project.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    result = run(project, emu, Mode.TRAIN)
+    assert result.decision is Decision.FAILED
+    assert result.error is not None and "not found" in result.reason
