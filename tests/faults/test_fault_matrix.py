@@ -38,6 +38,8 @@ OURS = "ours"  # the candidate of this run (only with decision `promoted`)
 KEPT = "kept"  # the champion it pointed at before the run
 THEIRS = "theirs"  # a version someone else promoted during the run
 
+DELIVERED, UNDELIVERED = "delivered", "not delivered"
+
 PRIMARY = "valid"  # a valid record in the configured audit log
 FALLBACK = "valid, in the fallback file"  # the configured log failed; the fallback holds it
 
@@ -55,6 +57,7 @@ class Row:
     reason: str = ""  # a clue the run's reason must contain (case-insensitive)
     job: str | None = None  # the final status of our training at the service, if asserted
     bug: str = ""  # a known defect: the row is xfail(strict=True) with this reason
+    webhook: str = ""  # DELIVERED or UNDELIVERED: what the record says of the webhook
 
 
 def burst(operation: str, status: int) -> RunSpec:
@@ -170,9 +173,9 @@ MATRIX: tuple[Row, ...] = (
         production=THEIRS, reason="production changed"),
     # --- webhook ------------------------------------------------------------------------------
     Row("webhook-500-then-200", "webhook answers 500, then 200",
-        RunSpec(webhook_statuses=[500]), P, 0),
+        RunSpec(webhook_statuses=[500]), P, 0, webhook=DELIVERED),
     Row("webhook-down", "nobody listens at the webhook URL",
-        RunSpec(webhook_down=True), P, 0),
+        RunSpec(webhook_down=True), P, 0, webhook=UNDELIVERED),
     # --- audit log ------------------------------------------------------------------------------
     Row("audit-path-unwritable", "audit log path is under a regular file (not a directory)",
         RunSpec(audit_log=Path("not-a-directory/audit.log")), P, 0, audit=FALLBACK),
@@ -186,7 +189,8 @@ MATRIX: tuple[Row, ...] = (
         one(Fault("promoteVersion", "delay", seconds=1.0), signal_at="promoteVersion"),
         P, 0),
     Row("sigterm-while-webhook", "SIGTERM while the webhook delivery is in flight",
-        RunSpec(webhook_statuses=[], webhook_hold=1.0, signal_at="webhook"), P, 0),
+        RunSpec(webhook_statuses=[], webhook_hold=1.0, signal_at="webhook"), P, 0,
+        webhook=DELIVERED),
 )
 # fmt: on
 
@@ -246,6 +250,9 @@ def assert_injected(row: Row, outcome: Outcome) -> None:
         assert hit, f"the emulator never injected {fault.kind} on {fault.operation}"
         if fault.kind == "token_expires_in":
             assert outcome.state.tokens_issued >= 2, "the expired token was never replaced"
+    if row.webhook:
+        delivery = outcome.record["webhook"]
+        assert delivery is not None and delivery["delivered"] is (row.webhook == DELIVERED)
     if row.spec.webhook_statuses is not None:
         # Each refused delivery is followed by one more attempt, until one is accepted.
         assert len(outcome.webhook_bodies) == len(row.spec.webhook_statuses) + 1
@@ -289,8 +296,8 @@ BEGIN, END = "<!-- fault-matrix:begin -->", "<!-- fault-matrix:end -->"
 
 def render_matrix() -> str:
     lines = [
-        "| # | Fault | Decision | Exit | Audit record | Trainings | Production after |",
-        "|---|---|---|---|---|---|---|",
+        "| # | Fault | Decision | Exit | Audit record | Trainings | Production after | Webhook |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     production = {
         OURS: "our candidate",
@@ -303,7 +310,8 @@ def render_matrix() -> str:
             decision += " - **known bug, xfail** (1)"
         lines.append(
             f"| {number} | `{row.id}`: {row.fault} | {decision} | {row.exit_code} | "
-            f"{row.audit} | {row.trainings} | {production[row.production]} |"
+            f"{row.audit} | {row.trainings} | {production[row.production]} | "
+            f"{row.webhook or '-'} |"
         )
     bugs = sorted({row.bug for row in MATRIX if row.bug})
     if bugs:
