@@ -40,6 +40,7 @@ INPUT_DEFAULTS: dict[str, str] = {
     "base-url": "",
     "client-id": "",
     "client-secret": "",
+    "api-key": "",
     "model-id": "",
     "webhook-url": "",
     "webhook-secret": "",
@@ -53,12 +54,13 @@ INPUT_TO_ENV: dict[str, str] = {
     "base-url": "COGNIGY_BASE_URL",
     "client-id": "COGNIGY_CLIENT_ID",
     "client-secret": "COGNIGY_CLIENT_SECRET",
+    "api-key": "COGNIGY_API_KEY",
     "model-id": "COGNIGY_MODEL_ID",
     "webhook-url": "WEBHOOK_URL",
     "webhook-secret": "WEBHOOK_SECRET",
 }
-SECRET_INPUTS = ("client-secret", "webhook-secret")
-SECRET_ENV = ("COGNIGY_CLIENT_SECRET", "WEBHOOK_SECRET")
+SECRET_INPUTS = ("client-secret", "api-key", "webhook-secret")
+SECRET_ENV = ("COGNIGY_CLIENT_SECRET", "COGNIGY_API_KEY", "WEBHOOK_SECRET")
 INPUTS_WHERE = "the action's inputs (the step's `with:`)"
 
 

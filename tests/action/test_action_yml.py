@@ -72,7 +72,7 @@ def test_outputs_are_described() -> None:
 
 def test_secret_inputs_are_the_ones_masked() -> None:
     inputs = action_yml()["inputs"]
-    secret_like = {name for name in inputs if "secret" in name}
+    secret_like = {name for name in inputs if "secret" in name or name.endswith("-key")}
     assert secret_like == set(action.SECRET_INPUTS)
     for name in action.SECRET_INPUTS:
         assert "default" not in inputs[name]
