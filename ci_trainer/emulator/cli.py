@@ -26,6 +26,11 @@ def serve_cli(
     """Start the emulator from the CLI arguments; returns the process exit code."""
     env = os.environ if env is None else env
     out = out or sys.stdout
+    from ci_trainer.emulator.v2.cli import serve_v2_if_configured
+
+    served = serve_v2_if_configured(args, env=env, out=out)  # backend cognigy-v2 configs
+    if served is not None:
+        return served
     try:
         emulator = _emulator(args, env)
     except CiTrainerError as exc:
