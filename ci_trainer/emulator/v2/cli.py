@@ -49,8 +49,7 @@ def serve_v2_if_configured(
             file=sys.stderr,
         )
         return 3
-    _announce(emulator, out, generated=not env.get("COGNIGY_API_KEY"))
-    return _serve(emulator)
+    return _serve(emulator, out, generated=not env.get("COGNIGY_API_KEY"))
 
 
 def _announce(emulator: V2Emulator, out: TextIO, *, generated: bool) -> None:
@@ -63,12 +62,14 @@ def _announce(emulator: V2Emulator, out: TextIO, *, generated: bool) -> None:
     print("stop with Ctrl-C", file=out, flush=True)
 
 
-def _serve(emulator: V2Emulator) -> int:
+def _serve(emulator: V2Emulator, out: TextIO, *, generated: bool) -> int:
     def stop(signum: int, frame: FrameType | None) -> None:
         emulator.stop()
 
+    # Handlers first: a caller that reads the announcement may signal at once.
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
+        _announce(emulator, out, generated=generated)
         emulator.serve_forever()
     finally:
         for sig, handler in previous.items():

@@ -1,0 +1,37 @@
+"""`ci-trainer emulator --config <v2 config>` serves the v2 personality until SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import requests
+
+
+def test_the_emulator_command_serves_a_v2_config(repo_root: Path) -> None:
+    config = repo_root / "examples/cognigy-v2/training-config.yaml"
+    env = {k: v for k, v in os.environ.items() if k != "COGNIGY_API_KEY"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ci_trainer", "emulator", "--config", str(config), "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert process.stdout is not None
+        lines = [process.stdout.readline().strip() for _ in range(3)]
+        assert "Cognigy.AI REST API v2.0" in lines[0]
+        values = dict(line.split("=", 1) for line in lines[1:])
+        answer = requests.get(
+            f"{values['COGNIGY_BASE_URL']}/new/v2.0/projects/64a1f0c2e4b0a1b2c3d4e5f6",
+            headers={"X-API-Key": values["COGNIGY_API_KEY"], "Accept": "application/json"},
+            timeout=10,
+        )
+        assert answer.status_code == 200
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=20) == 0
