@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -36,10 +37,10 @@ def project(tmp_path: Path, repo_root: Path) -> Path:
 
 
 @pytest.fixture
-def emu(project: Path) -> V2Emulator:
+def emu(project: Path) -> Iterator[V2Emulator]:
     emulator = V2Emulator.from_config(project, api_key=API_KEY, epochs=10)
     emulator.start()
-    yield emulator  # type: ignore[misc]
+    yield emulator
     emulator.stop()
 
 
