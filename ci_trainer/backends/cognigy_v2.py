@@ -730,7 +730,9 @@ def options_from_config(loaded: LoadedConfig, run_label: str) -> V2Options:
         target_project_id=promotion.target_project_id,
         restore=promotion.restore,
         delete_oldest_snapshot=promotion.delete_oldest_snapshot,
-        task_poll_seconds=max(1.0, min(config.training.poll_interval_floor_seconds, 10.0)),
+        # Import and snapshot Tasks are short: poll them at the configured floor, but at
+        # least every 2 s (the pace of Cognigy's own CLI).
+        task_poll_seconds=min(config.training.poll_interval_floor_seconds, 2.0),
         task_timeout_seconds=section.task_timeout_minutes * 60.0,
     )
 
