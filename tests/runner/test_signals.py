@@ -201,3 +201,20 @@ def test_signal_to_a_cli_run_cancels_audits_and_exits_in_time(
     assert record["trainingId"] == training_id
     outputs = json.loads((tmp_path / "out" / "outputs.json").read_text(encoding="utf-8"))
     assert outputs["decision"] == "failed"
+
+
+def test_ctrl_c_without_signal_handlers_still_cancels_and_audits(harness: Harness) -> None:
+    """Library use (no handlers installed): KeyboardInterrupt in the main thread stops too."""
+    import _thread
+
+    config = harness.project({"training": {"poll_interval_floor_seconds": 0.5}})
+    emu = harness.emulator(config, training_seconds=60.0, time_scale=1.0)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    watcher = threading.Thread(target=lambda: (wait_until_running(emu), _thread.interrupt_main()))
+    watcher.start()
+    result = harness.run(config, emu)
+    watcher.join()
+    assert result.decision is Decision.FAILED
+    assert "was cancelled on the service" in result.reason
+    assert emu.state.trainings[result.training_id or ""].status == "CANCELLED"
+    assert result.audit_log is not None and verify_file(result.audit_log).ok
