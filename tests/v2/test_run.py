@@ -137,3 +137,44 @@ def test_an_unknown_target_flow_fails_the_access_check(project: Path, emu: V2Emu
     result = run(project, emu, Mode.TRAIN)
     assert result.decision is Decision.FAILED
     assert result.error is not None and "not found" in result.reason
+
+
+@pytest.fixture
+def slow_emu(project: Path) -> Iterator[V2Emulator]:
+    """Tasks wait 30 s before they run: long enough to be stopped or timed out."""
+    emulator = V2Emulator.from_config(project, api_key=API_KEY, epochs=10, task_seconds=30)
+    emulator.start()
+    yield emulator
+    emulator.stop()
+
+
+def _no_import(config: Path, **training: float) -> None:
+    data = yaml.safe_load(config.read_text(encoding="utf-8"))
+    data["cognigy_v2"]["import_mode"] = "none"
+    data["training"].update(training)
+    config.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+
+
+def test_a_training_timeout_cancels_every_task(project: Path, slow_emu: V2Emulator) -> None:
+    _no_import(project, timeout_minutes=0.01)
+    result = run(project, slow_emu, Mode.TRAIN)
+    assert result.decision is Decision.FAILED
+    assert "did not finish" in result.reason and "cancelled" in result.reason
+    assert len(slow_emu.app.calls("/cancel")) == 2  # the two live tasks; the third never started
+    statuses = {task.status for task in slow_emu.service.tasks.values()}
+    assert statuses <= {"cancelling", "cancelled"}
+
+
+def test_sigterm_during_training_cancels_the_tasks(project: Path, slow_emu: V2Emulator) -> None:
+    _no_import(project)
+    stop = threading.Event()
+    settings = Settings.from_env(
+        {"COGNIGY_API_KEY": API_KEY, "COGNIGY_BASE_URL": slow_emu.base_url},
+        config_path=project,
+        mode=Mode.TRAIN,
+    )
+    threading.Timer(1.0, stop.set).start()
+    result = execute(settings, ConsoleReporter(), stop=stop, retry_policy=FAST_HTTP)
+    assert result.decision is Decision.FAILED
+    assert len(slow_emu.app.calls("/intents/train")) == 2
+    assert len(slow_emu.app.calls("/cancel")) == 2
