@@ -241,7 +241,7 @@ class Runner:
         return Outcome(
             exit_code=result.exit_code,
             audit_path=Path(result.audit_log) if result.audit_log else None,
-            state=emu.state,
+            state=settled_state(emu),
             client_id=emu.client_id,
             model_id=MODEL_ID,
             champion=champion,
@@ -292,7 +292,7 @@ class Runner:
         return Outcome(
             exit_code=process.returncode,
             audit_path=Path(audit) if audit else None,
-            state=emu.state,
+            state=settled_state(emu),
             client_id=emu.client_id,
             model_id=MODEL_ID,
             champion=champion,
@@ -317,6 +317,21 @@ def _wait_for_arrival(
             return True
         time.sleep(0.01)
     return False
+
+
+def settled_state(emu: Emulator, timeout: float = 10.0) -> EmulatorState:
+    """The emulator's state once every request that arrived has been answered.
+
+    An answer held back by a `delay` fault may still change the service (a promote
+    applied after the client gave up): the checks must see that change, not miss it.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        state = emu.state
+        answered = {op: len(state.requests_for(op)) for op in OPERATIONS}
+        if answered == arrivals(emu) or time.monotonic() >= deadline:
+            return state
+        time.sleep(0.02)
 
 
 def arrivals(emu: Emulator) -> dict[str, int]:
