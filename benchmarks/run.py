@@ -1,6 +1,6 @@
 """ci-trainer's benchmark table (issue 7): polling, run overhead, validation, summary, image.
 
-    python benchmarks/run.py                 # everything but the image (about 2 minutes)
+    python benchmarks/run.py                 # everything but the image (about 4 minutes)
     python benchmarks/run.py --image         # also build the action image (slow)
     python benchmarks/run.py --only polling  # one part: polling, run, validation, summary, image
 
