@@ -110,6 +110,7 @@ class Pipeline:
         stop: threading.Event,
         provenance: Provenance | None = None,
         clock: Callable[[], float] = time.monotonic,
+        on_training_started: Callable[[], None] | None = None,
     ) -> None:
         self.loaded = loaded
         self.config: TrainingConfig = loaded.config
@@ -119,6 +120,8 @@ class Pipeline:
         self.stop = stop
         self.provenance = provenance or result.provenance
         self.clock = clock
+        # Called once, when the first job is running: the process is idle from then on.
+        self._on_training_started = on_training_started
         self._capabilities: Capabilities | None = None
         self._live_job: TrainingJob | None = None  # started and not yet final
         self._last_job: TrainingJob | None = None
@@ -412,6 +415,9 @@ class Pipeline:
         )
         self.result.attempts.append(record)
         self.reporter.info(f"training {job.training_id} started (batch size {batch_size})")
+        if self._on_training_started is not None:
+            hook, self._on_training_started = self._on_training_started, None
+            hook()
         watcher = _StatusWatcher(self.reporter, self.result.resources, job.training_id, record)
         self._live_job = job
         try:

@@ -8,7 +8,7 @@ a 40 min one. `PollSchedule` is a pure function of what the job reported so far:
 - a `Retry-After` from the service wins over any estimate (but not over the floor);
 - while the job reports progress, it estimates the finish from the progress rate and
   sleeps a fraction of the remaining time, so the polls close in on the estimate and the
-  last one lands on it instead of a fixed beat behind it;
+  last one lands just after it (by a small margin) instead of a fixed beat behind it;
 - while progress is unknown (queued, or a service that reports none), it backs off
   geometrically from the floor up to a ceiling;
 - progress that goes backwards (a restarted worker) rebases the estimate instead of
@@ -36,6 +36,8 @@ DEFAULT_CEILING_SECONDS = 60.0
 # again sooner than the floor would gain nothing.
 _APPROACH_FRACTION = 0.5
 _BACKOFF_FACTOR = 1.5
+_MARGIN_MIN_SECONDS = 0.3
+_MARGIN_FRACTION = 0.01
 _MIN_RATE = 1e-9  # progress per second; below this the job would take over 30 years
 
 
@@ -169,8 +171,18 @@ class PollSchedule:
             # Overdue: the estimate was optimistic. Back off in proportion to how late.
             return -remaining * self.policy.approach_fraction
         step = remaining * self.policy.approach_fraction
-        # Close to the estimate, jump straight to it rather than creeping up in floor steps.
-        return remaining if step < floor else step
+        if step >= floor:
+            return step
+        # Close to the estimate, jump to it rather than creeping up in floor steps - and a
+        # little past it: a poll that lands a hair early (RUNNING 99 %) costs a whole floor
+        # before the next one, a margin only the margin.
+        return remaining + self._margin(finish, floor)
+
+    def _margin(self, finish: float, floor: float) -> float:
+        # The estimate's error grows with the job's length: 1 % of it, at least 0.3 s, but
+        # never more than half a floor (then being early is the cheaper mistake).
+        span = finish - self.started_at
+        return min(max(_MARGIN_MIN_SECONDS, _MARGIN_FRACTION * span), floor / 2)
 
     def timed_out(self, now: float) -> bool:
         return now >= self.deadline

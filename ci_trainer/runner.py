@@ -15,6 +15,7 @@ Paths, decided once:
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import os
 import signal
@@ -203,6 +204,7 @@ class _Run:
                 reporter=self.reporter,
                 stop=self.stop,
                 provenance=self.settings.provenance,
+                on_training_started=_warm_up_late_imports,
             )
             self.pipeline.run()
             self._skip_without_credentials()
@@ -546,6 +548,22 @@ def _thresholds(loaded: LoadedConfig) -> dict[str, Any]:
 
 def _are(names: list[str]) -> str:
     return " are" if len(names) > 1 else " is"
+
+
+# Modules only the end of a run needs (numpy through the gate, jsonschema through the
+# audit, the report). Imported while the training runs, they are ready when it ends.
+_LATE_MODULES = ("ci_trainer.gate", "ci_trainer.audit", "ci_trainer.webhook", "ci_trainer.report")
+
+
+def _warm_up_late_imports() -> None:
+    def load() -> None:
+        for name in _LATE_MODULES:
+            try:
+                importlib.import_module(name)
+            except Exception:  # the real import later reports any problem properly
+                log.debug("warming up %s failed", name, exc_info=True)
+
+    threading.Thread(target=load, name="ci-trainer-warm-up", daemon=True).start()
 
 
 def _redact_strings(value: Any, redactor: Redactor) -> Any:

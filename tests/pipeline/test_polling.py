@@ -117,10 +117,20 @@ def test_far_from_the_estimate_it_sleeps_a_fraction_of_the_remaining_time() -> N
     assert schedule.next_delay(10.0) == pytest.approx(45.0)
 
 
-def test_near_the_estimate_it_jumps_to_it() -> None:
+def test_near_the_estimate_it_jumps_just_past_it() -> None:
     schedule = PollSchedule(PollPolicy(2.0, 600), started_at=0.0)
     schedule.observe(97.0, 0.97)  # finish estimated at 100 s; half of 3 s is below the floor
-    assert schedule.next_delay(97.0) == pytest.approx(3.0)
+    # 3 s to the estimate plus a margin of 1 % of the 100 s job.
+    assert schedule.next_delay(97.0) == pytest.approx(4.0)
+
+
+def test_the_margin_is_at_least_0_3_s_and_at_most_half_a_floor() -> None:
+    short = PollSchedule(PollPolicy(1.0, 600), started_at=0.0)
+    short.observe(9.0, 0.9)  # a 10 s job: 1 % would be 0.1 s
+    assert short.next_delay(9.0) == pytest.approx(1.0 + 0.3)
+    long = PollSchedule(PollPolicy(1.0, 7200), started_at=0.0)
+    long.observe(3599.0, 3599.0 / 3600.0)  # a 1 h job: 1 % would be 36 s
+    assert long.next_delay(3599.0) == pytest.approx(1.0 + 0.5)
 
 
 def test_never_faster_than_the_floor_even_right_at_the_estimate() -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -128,6 +128,7 @@ def run(
     backend: ScriptedBackend | None,
     mode: Mode = Mode.TRAIN,
     config: dict[str, Any] | None = None,
+    on_training_started: Callable[[], None] | None = None,
 ) -> RunResult:
     (tmp_path / "data.yaml").write_text(yaml.safe_dump(INTENTS), encoding="utf-8")
     document = {
@@ -159,6 +160,7 @@ def run(
         backend=backend,
         reporter=ConsoleReporter(io.StringIO()),
         stop=threading.Event(),
+        on_training_started=on_training_started,
     )
     return pipeline.run()
 
@@ -262,3 +264,23 @@ def test_gate_thresholds_reject_with_the_metric_in_the_reason(tmp_path: Path) ->
     result = run(tmp_path, backend, config={"gate": {"min_f1": 0.99}})
     assert result.decision is Decision.REJECTED
     assert result.reason.startswith("F1 0.950 < 0.990")
+
+
+def test_the_training_started_hook_runs_once_across_retries(tmp_path: Path) -> None:
+    backend = ScriptedBackend()
+    backend.statuses = [
+        JobStatus(state=JobState.FAILED, raw_status="FAILED", message="out of memory"),
+        JobStatus(state=JobState.COMPLETED, raw_status="COMPLETED", progress=1.0),
+    ]
+    calls: list[str] = []
+    result = run(
+        tmp_path,
+        backend,
+        config={
+            "training": {"poll_interval_floor_seconds": 0.1, "retry_on_failure": {"attempts": 1}}
+        },
+        on_training_started=lambda: calls.append(backend.calls[-1]),
+    )
+    assert result.decision is Decision.APPROVED
+    assert len(result.attempts) == 2
+    assert calls == ["train"]  # once, right after the first job was started
