@@ -408,6 +408,7 @@ class CognigyV2Backend:
 
     def training_metrics(self, job: TrainingJob) -> EvalMetrics:
         run = self._run(job)
+        self.findings = []  # the findings describe the metrics read last
         per_target = [self._target_metrics(spec) for spec in run.targets]
         project = self.options.project_id
         if len(per_target) == 1:

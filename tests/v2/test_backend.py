@@ -110,6 +110,9 @@ def test_findings_from_the_intent_analyzer_are_kept(emu: V2Emulator, intents_dir
     job = backend.start_training(backend.targets()[0], REQUEST, "k")
     assert run_to_end(backend, job).state is JobState.COMPLETED
     backend.training_metrics(job)
+    first = list(backend.findings)
+    backend.training_metrics(job)
+    assert backend.findings == first  # read again, not doubled
     kinds = {f.type for f in backend.findings}
     assert kinds & {"goodAccuracy", "fairAccuracy", "poorAccuracy"}
     # six sentences per intent, so none is "few"; a flow finding is never intent-bound
