@@ -21,12 +21,14 @@ import hashlib
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
 from ci_trainer.backends.base import (
+    AccessCheck,
     Backend,
     Capabilities,
     DatasetStats,
@@ -132,9 +134,12 @@ class Pipeline:
 
     def run(self) -> RunResult:
         """Run every stage the mode calls for; the decision ends up on the result."""
+        # The token exchange (the access check's request) runs while the datasets are
+        # read, so the service is contacted at once; its outcome is judged in its stage.
+        access = _in_background(self.backend.check_access) if self.backend else None
         data = self.load_datasets()
-        if self.backend is not None:
-            self.check_access(self.backend)
+        if self.backend is not None and access is not None:
+            self.check_access(access)
             self.fetch_service_stats(self.backend, data)
         if not self.check_datasets(data):
             return self.result
@@ -174,9 +179,9 @@ class Pipeline:
                 )
         return data
 
-    def check_access(self, backend: Backend) -> None:
+    def check_access(self, pending: Future[AccessCheck]) -> None:
         with self._stage("Check access"):
-            access = backend.check_access()
+            access = pending.result()  # re-raises what the token exchange raised
             granted = set(access.granted_scopes)
             needed = REQUIRED_SCOPES[self.result.mode]
             # A service that reports no scopes at all leaves enforcement to its 403s.
@@ -656,6 +661,20 @@ class _StatusWatcher:
             self.reporter.info(
                 f"training {self.training_id}: {status.raw_status}{progress}{detail}"
             )
+
+
+def _in_background(call: Callable[[], AccessCheck]) -> Future[AccessCheck]:
+    """Start `call` in a daemon thread; the Future holds its answer or its exception."""
+    pending: Future[AccessCheck] = Future()
+
+    def work() -> None:
+        try:
+            pending.set_result(call())
+        except BaseException as exc:  # handed to whoever waits on it, not lost
+            pending.set_exception(exc)
+
+    threading.Thread(target=work, name="ci-trainer-access", daemon=True).start()
+    return pending
 
 
 def _outcome_unknown(exc: ApiError) -> bool:
