@@ -368,3 +368,14 @@ def test_a_promote_refused_with_a_5xx_is_not_mistaken_for_success(harness: Harne
     assert result.decision is Decision.FAILED
     assert "model-test" not in emu.state.production
     assert result.support is not None and result.support.status == 502
+
+
+def test_a_broken_dataset_wins_over_a_failing_token_exchange(harness: Harness) -> None:
+    # The token exchange runs while the datasets are read; the dataset error comes first.
+    config = harness.project()
+    emu = harness.emulator(config)
+    (config.parent / "data" / "train.yaml").write_text("greet: [hello\n", encoding="utf-8")
+    result = harness.run(config, emu, env={"COGNIGY_CLIENT_SECRET": "wrong-secret-for-this-test"})
+    harness.guard.secret("wrong-secret-for-this-test")
+    assert result.decision is Decision.INVALID
+    assert result.error is not None and result.error.type == "DatasetError"
