@@ -611,10 +611,14 @@ def install_signal_handlers(stop: threading.Event) -> Callable[[], None]:
     """
 
     def handle(signum: int, _frame: FrameType | None) -> None:
-        name = signal.Signals(signum).name
-        if not stop.is_set():
-            print(f"ci-trainer: {name} received, stopping", file=sys.stderr, flush=True)
-        stop.set()
+        first = not stop.is_set()
+        stop.set()  # before anything that could fail
+        if first:
+            try:
+                name = signal.Signals(signum).name
+                print(f"ci-trainer: {name} received, stopping", file=sys.stderr, flush=True)
+            except (OSError, ValueError):
+                pass  # a closed stderr must not turn the stop into a crash
 
     previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGINT, signal.SIGTERM)}
 
