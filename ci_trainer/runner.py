@@ -94,7 +94,10 @@ def execute(
     run = _Run(settings, reporter, stop or threading.Event(), retry_policy)
     run.run_pipeline_within_stop_budget()
     run.finish()
-    run.sync_webhook()
+    try:
+        run.sync_webhook()
+    except Exception:  # deliver() never raises; a bug around it must not cost the audit
+        log.exception("webhook sync failed")
     run.append_audit()
     return run.result
 
