@@ -187,7 +187,7 @@ def _read_bytes(path: Path, name: str) -> bytes:
             msg = "config file not found"
             raise fail(
                 msg,
-                "pass --config (or the action's config-path input) with the path from the "
+                "pass --config (or the action's `config` input) with the path from the "
                 "repository root",
             )
         size = path.stat().st_size

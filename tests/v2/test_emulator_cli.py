@@ -34,4 +34,11 @@ def test_the_emulator_command_serves_a_v2_config(repo_root: Path) -> None:
         assert answer.status_code == 200
     finally:
         process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=20) == 0
+        # communicate() drains both pipes, so a chatty child can never block on a full one.
+        try:
+            _, err = process.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            _, err = process.communicate()
+            raise AssertionError(f"the emulator did not stop on SIGTERM; stderr:\n{err}") from None
+        assert process.returncode == 0, err
