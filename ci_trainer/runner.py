@@ -401,7 +401,8 @@ class _Run:
         if delivery.delivered:
             self.reporter.info(f"webhook delivered to {delivery.target} ({delivery.status_code})")
             return
-        text = f"webhook not delivered to {delivery.target}: {delivery.error}"
+        target = delivery.target or "the configured webhook URL"
+        text = f"webhook not delivered to {target}: {delivery.error}"
         if self.result.promoted:
             text += "; the model WAS promoted, so the registry is now out of sync"
         self._message(Message(level="warning", text=text, title="Webhook"))
@@ -432,7 +433,8 @@ class _Run:
             self._message(
                 Message(
                     level="warning",
-                    text=f"audit log {path}: {outcome.primary_error}{where}",
+                    # The error names the path already.
+                    text=f"{outcome.primary_error}{where}",
                     title="Audit log",
                 )
             )
