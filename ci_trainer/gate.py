@@ -394,8 +394,12 @@ def _intent_drop_rule(c: ChampionComparison, champion: ChampionGate) -> GateRule
 # --- the decision ---------------------------------------------------------------------------
 
 
-def decide(rules: Sequence[GateRule]) -> GateOutcome:
-    """Pass only when every rule passes; rules are given most important first."""
+def decide(rules: Sequence[GateRule], comparison: ChampionComparison | None = None) -> GateOutcome:
+    """Pass only when every rule passes; rules are given most important first.
+
+    On a pass with a champion comparison, the reason says how the candidate compares
+    with production: that, not the count of rules, is what a reviewer wants to read.
+    """
     failed = [rule.message for rule in rules if not rule.passed]
     if failed:
         more = len(failed) - 1
@@ -408,11 +412,16 @@ def decide(rules: Sequence[GateRule]) -> GateOutcome:
             reason="No gate rule is configured or applicable, so nothing blocked the candidate.",
         )
     names = ", ".join(rule.rule for rule in rules)
-    return GateOutcome(
-        passed=True,
-        reason=f"All {len(rules)} gate rules passed ({names}).",
-        reasons=[rule.message for rule in rules],
-    )
+    counted = f"All {len(rules)} gate rules passed" if len(rules) > 1 else "The gate rule passed"
+    reason = f"{counted} ({names})."
+    if comparison is not None:
+        reason = (
+            f"{counted}; against production: {comparison.verdict} "
+            f"(holdout macro-F1 {comparison.candidate_macro_f1:.3f} vs "
+            f"{comparison.production_macro_f1:.3f}, {comparison.confidence:.0%} CI of the difference "
+            f"{comparison.ci_low:+.3f} to {comparison.ci_high:+.3f})."
+        )
+    return GateOutcome(passed=True, reason=reason, reasons=[rule.message for rule in rules])
 
 
 def promotion_rules(

@@ -151,7 +151,7 @@ class Pipeline:
         rules = self.evaluate(self.backend, target, metrics, data.holdout)
         from ci_trainer.gate import decide  # numpy loads late: see evaluate()
 
-        outcome = decide(rules)
+        outcome = decide(rules, self.result.champion)
         if not outcome.passed:
             return self._set(Decision.REJECTED, outcome.reason, outcome.reasons)
         if self.result.mode is Mode.PROMOTE:

@@ -396,3 +396,15 @@ def test_messages_name_at_most_five_intents() -> None:
     rule = gating.champion_rules(c, ChampionGate())[0]
     assert rule.message.endswith(" and 3 more")
     assert rule.message.count("Holm-adjusted") == 5
+
+
+def test_a_pass_with_a_comparison_says_how_the_candidate_compares() -> None:
+    gold = holdout(per_intent=10)
+    comparison = compare(gold, list(gold), list(gold))
+    rules = [GateRule(rule="min_f1", passed=True, message="F1 0.900 >= 0.850")]
+    outcome = gating.decide(rules, comparison)
+    assert outcome.passed
+    assert outcome.reason == (
+        "The gate rule passed; against production: no significant change "
+        "(holdout macro-F1 1.000 vs 1.000, 95% CI of the difference +0.000 to +0.000)."
+    )
