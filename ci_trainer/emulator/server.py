@@ -11,17 +11,12 @@ pipelines can use one emulator at once.
 
 from __future__ import annotations
 
-import errno
 import logging
 import secrets
-import threading
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from types import TracebackType
 from typing import Any
-
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from ci_trainer.emulator.app import BASE_PATH, EmulatorApp
 from ci_trainer.emulator.auth import ALL_SCOPES, Credentials
@@ -29,23 +24,13 @@ from ci_trainer.emulator.faults import FaultPlan
 from ci_trainer.emulator.jobs import TERMINAL, Timing
 from ci_trainer.emulator.ratelimit import RateLimit
 from ci_trainer.emulator.service import DatasetStore, Service
+from ci_trainer.emulator.serving import ServedApp
 from ci_trainer.emulator.state import EmulatorState, TrainingView
-from ci_trainer.emulator.training import preload
 
 logger = logging.getLogger("ci_trainer.emulator")
 
 
-class _QuietHandler(WSGIRequestHandler):
-    """The app logs each request itself (with its faults); werkzeug's line would repeat it."""
-
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        return
-
-    def log(self, type: str, message: str, *args: Any) -> None:
-        logger.debug(message, *args)
-
-
-class Emulator:
+class Emulator(ServedApp):
     """The training service emulator; a context manager that serves on a free port.
 
     `datasets` maps dataset ids to committed files. Credentials are generated unless
@@ -55,6 +40,8 @@ class Emulator:
     is off unless given; `workers` trainings compute at once. `holdout_path` is only
     carried for callers (from the config); the emulator does not read it.
     """
+
+    url_path = BASE_PATH
 
     def __init__(
         self,
@@ -100,10 +87,10 @@ class Emulator:
             Timing(time_scale=time_scale, training_seconds=training_seconds),
             workers=workers,
         )
-        self.app = EmulatorApp(self.service, fault_plan=self.fault_plan, rate_limit=rate_limit)
-        self._host, self._port = host, port
-        self._server: BaseWSGIServer | None = None
-        self._thread: threading.Thread | None = None
+        self.app: EmulatorApp = EmulatorApp(
+            self.service, fault_plan=self.fault_plan, rate_limit=rate_limit
+        )
+        super().__init__(host, port)
 
     def __repr__(self) -> str:  # never the secret
         return f"Emulator(base_url={self.base_url!r}, client_id={self.client_id!r})"
@@ -136,78 +123,10 @@ class Emulator:
         for dataset_id in self.service.datasets.paths:
             self.service.datasets.load(dataset_id)
 
-    # -- lifecycle ------------------------------------------------------------------------
-
-    def start(self) -> Emulator:
-        if self._server is not None:
-            return self
-        try:
-            server = make_server(
-                self._host, self._port, self.app, threaded=True, request_handler=_QuietHandler
-            )
-        except SystemExit:
-            # werkzeug exits (after printing why) when the port is taken; a library must not.
-            raise OSError(errno.EADDRINUSE, f"{self._host}:{self._port} is in use") from None
-        self._server = server
-        self._thread = threading.Thread(
-            # A short poll interval makes stop() quick (tests start hundreds of emulators).
-            target=server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name="ci-trainer-emulator",
-            daemon=True,
-        )
-        self._thread.start()
-        # Warm scikit-learn up while the client authenticates and validates datasets.
-        threading.Thread(target=preload, name="emulator-preload", daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is None:
-            return
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
+    def _close_service(self) -> None:
         self.service.close()
-        self._server, self._thread = None, None
 
-    def serve_forever(self) -> None:
-        """Serve in the calling thread (the CLI); returns after `stop()` from a signal."""
-        self.start()
-        assert self._thread is not None
-        while self._thread.is_alive():
-            self._thread.join(timeout=0.5)
-
-    def __enter__(self) -> Emulator:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    # -- addresses and inspection -------------------------------------------------------
-
-    @property
-    def host(self) -> str:
-        return self._host
-
-    @property
-    def port(self) -> int:
-        if self._server is None:
-            msg = "the emulator is not running; use it as a context manager or call start()"
-            raise RuntimeError(msg)
-        return int(self._server.server_port)
-
-    @property
-    def base_url(self) -> str:
-        if self._server is None:
-            return f"http://{self._host}:{self._port or '<not started>'}{BASE_PATH}"
-        host = f"[{self._host}]" if ":" in self._host else self._host
-        return f"http://{host}:{self.port}{BASE_PATH}"
+    # -- inspection ---------------------------------------------------------------------
 
     @property
     def state(self) -> EmulatorState:

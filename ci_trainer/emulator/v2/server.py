@@ -14,29 +14,17 @@ from __future__ import annotations
 
 import logging
 import secrets
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
-
 from ci_trainer.datasets import load_dataset
-from ci_trainer.emulator.training import preload
+from ci_trainer.emulator.serving import ServedApp
 from ci_trainer.emulator.v2.app import V2App, V2Variants
 from ci_trainer.emulator.v2.service import V2Service
 
 logger = logging.getLogger("ci_trainer.emulator.v2")
-
-
-class _QuietHandler(WSGIRequestHandler):
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        return
-
-    def log(self, type: str, message: str, *args: Any) -> None:
-        logger.debug(message, *args)
 
 
 @dataclass(frozen=True)
@@ -49,8 +37,13 @@ class TargetSeed:
     flow_name: str | None = None
 
 
-class V2Emulator:
-    """A context manager serving the v2 API on a free loopback port."""
+class V2Emulator(ServedApp):
+    """A context manager serving the v2 API on a free loopback port.
+
+    Its base URL is the host root: the client adds `/new/v2.0` as for a real installation.
+    """
+
+    _thread_name = "ci-trainer-emulator-v2"
 
     def __init__(
         self,
@@ -66,10 +59,8 @@ class V2Emulator:
     ) -> None:
         self.api_key = api_key or secrets.token_urlsafe(24)
         self.service = V2Service(task_seconds=task_seconds, epochs=epochs, workers=workers)
-        self.app = V2App(self.service, self.api_key, variants, rate_limit)
-        self._host, self._port = host, port
-        self._server: BaseWSGIServer | None = None
-        self._thread: threading.Thread | None = None
+        self.app: V2App = V2App(self.service, self.api_key, variants, rate_limit)
+        super().__init__(host, port)
 
     def __repr__(self) -> str:  # never the key
         return f"V2Emulator(base_url={self.base_url!r})"
@@ -134,67 +125,8 @@ class V2Emulator:
                 for locale_id in target.locale_ids:
                     self.service.set_intents(target.flow_id, locale_id, dataset)
 
-    # -- lifecycle ------------------------------------------------------------------------
-
-    def start(self) -> V2Emulator:
-        if self._server is not None:
-            return self
-        server = make_server(
-            self._host, self._port, self.app, threaded=True, request_handler=_QuietHandler
-        )
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name="ci-trainer-emulator-v2",
-            daemon=True,
-        )
-        self._thread.start()
-        threading.Thread(target=preload, name="emulator-v2-preload", daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is None:
-            return
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
+    def _close_service(self) -> None:
         self.service.close()
-        self._server, self._thread = None, None
-
-    def serve_forever(self) -> None:
-        """Serve in the calling thread (the CLI); returns after `stop()` from a signal."""
-        self.start()
-        thread = self._thread  # stop() clears the attribute
-        while thread is not None and thread.is_alive():
-            thread.join(timeout=0.5)
-
-    def __enter__(self) -> V2Emulator:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        if self._server is None:
-            msg = "the emulator is not running; use it as a context manager or call start()"
-            raise RuntimeError(msg)
-        return int(self._server.server_port)
-
-    @property
-    def base_url(self) -> str:
-        """The host root; the client adds `/new/v2.0` as for a real installation."""
-        if self._server is None:
-            return f"http://{self._host}:{self._port or '<not started>'}"
-        host = f"[{self._host}]" if ":" in self._host else self._host
-        return f"http://{host}:{self.port}"
 
 
 def emulator_for_config(config_path: str | Path, **kwargs: Any) -> V2Emulator | None:

@@ -1,0 +1,115 @@
+"""The lifecycle both emulator personalities share: a WSGI app served from a thread."""
+
+from __future__ import annotations
+
+import errno
+import logging
+import threading
+from types import TracebackType
+from typing import Any, TypeVar
+
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+from ci_trainer.emulator.training import preload
+
+logger = logging.getLogger("ci_trainer.emulator")
+
+_Served = TypeVar("_Served", bound="ServedApp")
+
+
+class _QuietHandler(WSGIRequestHandler):
+    """The app logs each request itself (with its faults); werkzeug's line would repeat it."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        return
+
+    def log(self, type: str, message: str, *args: Any) -> None:
+        logger.debug(message, *args)
+
+
+class ServedApp:
+    """Serve `self.app` on host:port (0 = a free port) from a daemon thread.
+
+    Subclasses set `app`, `url_path` (appended to the base URL) and `_close_service()`.
+    """
+
+    app: Any
+    url_path = ""
+    _thread_name = "ci-trainer-emulator"
+
+    def __init__(self, host: str, port: int) -> None:
+        self._host, self._port = host, port
+        self._server: BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
+
+    def _close_service(self) -> None:
+        """Release what the service holds (worker pools) once the server has stopped."""
+
+    def start(self: _Served) -> _Served:
+        if self._server is not None:
+            return self
+        try:
+            server = make_server(
+                self._host, self._port, self.app, threaded=True, request_handler=_QuietHandler
+            )
+        except SystemExit:
+            # werkzeug exits (after printing why) when the port is taken; a library must not.
+            raise OSError(errno.EADDRINUSE, f"{self._host}:{self._port} is in use") from None
+        self._server = server
+        self._thread = threading.Thread(
+            # A short poll interval makes stop() quick (tests start hundreds of emulators).
+            target=server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=self._thread_name,
+            daemon=True,
+        )
+        self._thread.start()
+        # Warm scikit-learn up while the client authenticates and validates datasets.
+        threading.Thread(target=preload, name=f"{self._thread_name}-preload", daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is None:
+            return
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        self._close_service()
+        self._server, self._thread = None, None
+
+    def serve_forever(self) -> None:
+        """Serve in the calling thread (the CLI); returns after `stop()` from a signal."""
+        self.start()
+        thread = self._thread  # stop() clears the attribute
+        while thread is not None and thread.is_alive():
+            thread.join(timeout=0.5)
+
+    def __enter__(self: _Served) -> _Served:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def host(self) -> str:
+        return self._host
+
+    @property
+    def port(self) -> int:
+        if self._server is None:
+            msg = "the emulator is not running; use it as a context manager or call start()"
+            raise RuntimeError(msg)
+        return int(self._server.server_port)
+
+    @property
+    def base_url(self) -> str:
+        if self._server is None:
+            return f"http://{self._host}:{self._port or '<not started>'}{self.url_path}"
+        host = f"[{self._host}]" if ":" in self._host else self._host
+        return f"http://{host}:{self.port}{self.url_path}"
