@@ -6,14 +6,13 @@ import argparse
 import ipaddress
 import logging
 import os
-import signal
 import sys
 from collections.abc import Mapping
-from types import FrameType
 from typing import TextIO
 
 from ci_trainer.emulator.ratelimit import RateLimit
 from ci_trainer.emulator.server import Emulator
+from ci_trainer.emulator.serving import serve_until_stopped
 from ci_trainer.errors import CiTrainerError
 
 
@@ -39,16 +38,7 @@ def serve_cli(
     except ValueError as exc:
         print(f"ci-trainer emulator: {exc}", file=sys.stderr)
         return 2
-    try:
-        emulator.start()
-    except OSError as exc:
-        print(
-            f"ci-trainer emulator: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}"
-            " (choose another --port, or 0 for a free one)",
-            file=sys.stderr,
-        )
-        return 3
-    return _serve(emulator, out)
+    return serve_until_stopped(emulator, lambda: _announce_and_log(emulator, out))
 
 
 def _emulator(args: argparse.Namespace, env: Mapping[str, str]) -> Emulator:
@@ -111,20 +101,6 @@ def _log_requests() -> None:
     logger.setLevel(logging.INFO)
 
 
-def _serve(emulator: Emulator, out: TextIO) -> int:
-    def stop(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
-
-    # The handler goes in before the announcement: whoever reads "stop with Ctrl-C" may
-    # send SIGTERM at once, and must get a clean stop, not the default kill.
-    previous = signal.signal(signal.SIGTERM, stop)
-    try:
-        _announce(emulator, out)
-        _log_requests()
-        emulator.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        emulator.stop()
-        signal.signal(signal.SIGTERM, previous)
-    return 0
+def _announce_and_log(emulator: Emulator, out: TextIO) -> None:
+    _announce(emulator, out)
+    _log_requests()

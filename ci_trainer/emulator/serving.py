@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import errno
 import logging
+import signal
+import sys
 import threading
-from types import TracebackType
+from collections.abc import Callable
+from types import FrameType, TracebackType
 from typing import Any, TypeVar
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
@@ -101,6 +104,10 @@ class ServedApp:
         return self._host
 
     @property
+    def requested_port(self) -> int:
+        return self._port
+
+    @property
     def port(self) -> int:
         if self._server is None:
             msg = "the emulator is not running; use it as a context manager or call start()"
@@ -113,3 +120,32 @@ class ServedApp:
             return f"http://{self._host}:{self._port or '<not started>'}{self.url_path}"
         host = f"[{self._host}]" if ":" in self._host else self._host
         return f"http://{host}:{self.port}{self.url_path}"
+
+
+def serve_until_stopped(served: ServedApp, announce: Callable[[], None]) -> int:
+    """Run an emulator in the foreground for `ci-trainer emulator` until SIGINT/SIGTERM."""
+    try:
+        served.start()
+    except OSError as exc:
+        print(
+            f"ci-trainer emulator: cannot listen on {served.host}:{served.requested_port}: "
+            f"{exc.strerror or exc} (choose another --port, or 0 for a free one)",
+            file=sys.stderr,
+        )
+        return 3
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    # The handler goes in before the announcement: whoever reads it may send SIGTERM at
+    # once, and must get a clean stop, not the default kill. SIGINT already raises.
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        announce()
+        served.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        served.stop()
+        signal.signal(signal.SIGTERM, previous)
+    return 0

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
 from collections.abc import Mapping
-from types import FrameType
 from typing import TextIO
 
+from ci_trainer.emulator.serving import serve_until_stopped
 from ci_trainer.emulator.v2.server import V2Emulator, emulator_for_config
 from ci_trainer.errors import CiTrainerError
 
@@ -40,16 +39,8 @@ def serve_v2_if_configured(
         return None  # the v1 path reports config and dataset problems
     if emulator is None:
         return None
-    try:
-        emulator.start()
-    except OSError as exc:
-        print(
-            f"ci-trainer emulator: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}"
-            " (choose another --port, or 0 for a free one)",
-            file=sys.stderr,
-        )
-        return 3
-    return _serve(emulator, out, generated=not env.get("COGNIGY_API_KEY"))
+    generated = not env.get("COGNIGY_API_KEY")
+    return serve_until_stopped(emulator, lambda: _announce(emulator, out, generated=generated))
 
 
 def _announce(emulator: V2Emulator, out: TextIO, *, generated: bool) -> None:
@@ -60,19 +51,3 @@ def _announce(emulator: V2Emulator, out: TextIO, *, generated: bool) -> None:
     else:
         print("API key: COGNIGY_API_KEY from the environment", file=out)
     print("stop with Ctrl-C", file=out, flush=True)
-
-
-def _serve(emulator: V2Emulator, out: TextIO, *, generated: bool) -> int:
-    def stop(signum: int, frame: FrameType | None) -> None:
-        emulator.stop()
-
-    # Handlers first: a caller that reads the announcement may signal at once.
-    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        _announce(emulator, out, generated=generated)
-        emulator.serve_forever()
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-        emulator.stop()
-    return 0
