@@ -232,17 +232,24 @@ class Pipeline:
             ]
             self.result.checks = run_checks(self.config, inputs, data.holdout)
             for check in self.result.checks:
-                self.reporter.info(f"{check.status.value:>7}  {check.check}: {check.message}")
+                where = f"{check.dataset_id}: " if check.dataset_id else ""
+                self.reporter.info(
+                    f"{check.status.value:>7}  {check.check}: {where}{check.message}"
+                )
                 level = _announcement(check)
                 if level is not None:
-                    where = f"{check.dataset_id}: " if check.dataset_id else ""
                     self._message(
                         level, where + check.message, title=f"Dataset check {check.check}"
                     )
         failed = [c for c in self.result.checks if c.status is CheckStatus.FAILED]
         if not failed:
             return True
-        reasons = [f"dataset check {c.check} failed: {c.message}" for c in failed]
+        reasons = [
+            f"dataset check {c.check} failed: "
+            + (f"{c.dataset_id}: " if c.dataset_id else "")
+            + c.message
+            for c in failed
+        ]
         self._set(Decision.REJECTED, reasons[0], reasons)
         return False
 
