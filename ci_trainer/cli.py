@@ -105,6 +105,7 @@ def _add_run_arguments(parser: argparse.ArgumentParser) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command in ("run", "validate"):
+        _prefetch_token(args)
         from ci_trainer.runner import run_cli
 
         return run_cli(args)
@@ -125,3 +126,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def _prefetch_token(args: argparse.Namespace) -> None:
+    """Send a training run's token request before the pipeline's imports (~0.2 s).
+
+    Only for runs that will train against the environment's service: `--emulator`
+    starts its server (and credentials) later, and validation sends no request.
+    """
+    if args.command != "run" or args.emulator or args.mode == "validate":
+        return
+    import os
+
+    from ci_trainer import token_prefetch
+
+    token_prefetch.start_from_env(os.environ, args.config)

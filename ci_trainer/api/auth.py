@@ -11,13 +11,17 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from requests.structures import CaseInsensitiveDict
+
+from ci_trainer import token_prefetch
 from ci_trainer.api.decode import checked, json_body
 from ci_trainer.api.http import Call, HttpClient, HttpResponse, RetryMode, error_from_response
 from ci_trainer.api.models import Token
-from ci_trainer.errors import AuthError
+from ci_trainer.errors import AuthError, CiTrainerError
 from ci_trainer.redact import Redactor
+from ci_trainer.token_prefetch import REQUIRED_SCOPES as REQUIRED_SCOPES
+from ci_trainer.token_prefetch import PrefetchedAnswer, PrefetchKey
 
-REQUIRED_SCOPES: tuple[str, ...] = ("model:read", "model:write", "training:read", "training:write")
 TOKEN_CALL = Call("getToken", "POST", "/auth/token")
 MAX_REFRESH_MARGIN = 300.0  # the seed's margin, kept as a ceiling for long-lived tokens
 REFRESH_FRACTION = 0.1  # short tokens renew at 90 % of their lifetime, not on every call
@@ -100,6 +104,9 @@ class ClientCredentials:
             return token.access_token
 
     def _issue(self) -> Token:
+        early = self._prefetched()
+        if early is not None:
+            return early
         response = self._http.send(
             TOKEN_CALL,
             retry=RetryMode.SAFE,  # asking for another token has no side effect
@@ -112,12 +119,37 @@ class ClientCredentials:
         )
         if not response.ok:
             raise self._refused(response)
+        return self._accept(response)
+
+    def _accept(self, response: HttpResponse, age: float = 0.0) -> Token:
+        """Register, check and cache the token a 2xx answer `age` seconds old carries."""
         body = json_body(response, self._redactor)
         self._register_token(body)
         token = checked(response, body, Token, self._redactor)
         self._token = token
-        self._renew_at = self._clock() + token.expires_in - refresh_margin(token.expires_in)
+        lifetime = token.expires_in
+        self._renew_at = self._clock() - age + lifetime - refresh_margin(lifetime)
         return token
+
+    def _prefetched(self) -> Token | None:
+        """The token the CLI's early request fetched for this very client, if it has one.
+
+        Any problem with it means None, and `_issue` asks the service itself: the user
+        then sees the error the normal path gives, never one of the prefetch's own.
+        """
+        key = PrefetchKey(
+            self._http.base_url + TOKEN_CALL.path,
+            self._client_id,
+            self._client_secret,
+            self.requested_scopes,
+        )
+        answer = token_prefetch.claim(key)
+        if answer is None:
+            return None
+        try:
+            return self._accept(_as_response(answer), age=time.monotonic() - answer.received_at)
+        except CiTrainerError:
+            return None
 
     def _register_token(self, body: Any) -> None:
         # Before validation: even a malformed answer must not leak the token it carries.
@@ -138,6 +170,16 @@ class ClientCredentials:
         if oauth_error and not error.detail:
             error.detail = self._redactor(oauth_error)
         return error
+
+
+def _as_response(answer: PrefetchedAnswer) -> HttpResponse:
+    return HttpResponse(
+        status=answer.status,
+        headers=CaseInsensitiveDict(answer.headers),
+        content=answer.content,
+        attempts=1,
+        call=TOKEN_CALL,
+    )
 
 
 def _oauth_error(response: HttpResponse) -> str | None:

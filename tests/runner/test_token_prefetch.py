@@ -1,0 +1,225 @@
+"""The CLI's early token request: used once when it fits, dropped silently when not."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ci_trainer import token_prefetch
+from ci_trainer.api import REQUIRED_SCOPES, RetryPolicy, TrainingClient
+from ci_trainer.api.base_url import BaseUrlError, resolve_base_url
+from ci_trainer.cli import main
+from ci_trainer.emulator import Emulator, Fault
+from ci_trainer.redact import Redactor
+from ci_trainer.token_prefetch import PrefetchedAnswer, PrefetchKey
+
+from .conftest import Harness
+
+
+@pytest.fixture(autouse=True)
+def _no_leftover_prefetch() -> Iterator[None]:
+    token_prefetch.discard()
+    yield
+    token_prefetch.discard()
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(os.environ):
+        if name.startswith(("GITHUB_", "COGNIGY_", "WEBHOOK_", "INPUT_")):
+            monkeypatch.delenv(name)
+
+
+@pytest.fixture
+def claims(monkeypatch: pytest.MonkeyPatch) -> list[PrefetchedAnswer | None]:
+    """What each `claim` handed to the auth object (the real claim, recorded)."""
+    seen: list[PrefetchedAnswer | None] = []
+    real = token_prefetch.claim
+
+    def recording(key: PrefetchKey) -> PrefetchedAnswer | None:
+        answer = real(key)
+        seen.append(answer)
+        return answer
+
+    monkeypatch.setattr(token_prefetch, "claim", recording)
+    return seen
+
+
+@pytest.fixture
+def started(monkeypatch: pytest.MonkeyPatch) -> list[PrefetchKey]:
+    """The keys of the prefetches the CLI started (the real start, recorded)."""
+    keys: list[PrefetchKey] = []
+    real = token_prefetch.start
+
+    def recording(key: PrefetchKey) -> token_prefetch.TokenPrefetch:
+        keys.append(key)
+        return real(key)
+
+    monkeypatch.setattr(token_prefetch, "start", recording)
+    return keys
+
+
+def run_cli(
+    harness: Harness, emu: Emulator, config: Path, monkeypatch: pytest.MonkeyPatch, **env: str
+) -> int:
+    for name, value in harness.env(emu, **env).items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.chdir(harness.tmp_path)
+    return main(["run", "--config", str(config), "--output-dir", "out"])
+
+
+def without_ids(text: str) -> str:
+    """The text with the service's per-request trace ids blanked out."""
+    return re.sub(r"[0-9a-f]{8,}", "<id>", text)
+
+
+def decision(harness: Harness) -> str:
+    outputs = json.loads((harness.tmp_path / "out" / "outputs.json").read_text("utf-8"))
+    return str(outputs["decision"])
+
+
+def test_a_run_uses_the_prefetched_token_and_asks_for_one_token_only(
+    harness: Harness,
+    clean_env: None,
+    monkeypatch: pytest.MonkeyPatch,
+    claims: list[PrefetchedAnswer | None],
+) -> None:
+    config = harness.project()
+    emu = harness.emulator(config)
+    assert run_cli(harness, emu, config, monkeypatch) == 0, harness.output()[1]
+    assert decision(harness) == "approved"
+    assert [r.status for r in emu.state.requests_for("getToken")] == [200]
+    assert len(claims) == 1
+    assert claims[0] is not None
+    assert emu.issued_tokens()[0].encode() in claims[0].content
+
+
+def test_a_failed_prefetch_falls_back_to_the_normal_token_request(
+    harness: Harness,
+    clean_env: None,
+    monkeypatch: pytest.MonkeyPatch,
+    claims: list[PrefetchedAnswer | None],
+    started: list[PrefetchKey],
+) -> None:
+    config = harness.project()
+    emu = harness.emulator(
+        config, Fault(operation="getToken", kind="status", status=503, calls=(1,))
+    )
+    assert run_cli(harness, emu, config, monkeypatch) == 0, harness.output()[1]
+    assert decision(harness) == "approved"
+    # The prefetch's 503 was dropped, not retried by it; the client asked once more.
+    assert [r.status for r in emu.state.requests_for("getToken")] == [503, 200]
+    assert [key.client_id for key in started] == [emu.client_id]
+    assert claims == [None]
+
+
+def test_refused_credentials_give_the_same_error_with_and_without_the_prefetch(
+    harness: Harness, clean_env: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = harness.project()
+    emu = harness.emulator(config)
+    wrong = "wrong-secret-that-must-not-print-5678"
+    harness.guard.secret(wrong)
+    without = harness.run(config, emu, env={"COGNIGY_CLIENT_SECRET": wrong})
+    assert run_cli(harness, emu, config, monkeypatch, COGNIGY_CLIENT_SECRET=wrong) == 3
+    last_line = harness.output()[0].strip().splitlines()[-1]
+    expected = f"ci-trainer: {without.decision.value} - {without.reason}"
+    assert without_ids(last_line) == without_ids(expected)
+    # Prefetch 401, then the normal path's own 401; neither printed the secret (guard).
+    assert [r.status for r in emu.state.requests_for("getToken")] == [401, 401, 401]
+
+
+def test_a_prefetched_token_is_announced_for_masking_and_its_scopes_are_kept(
+    harness: Harness, clean_env: None
+) -> None:
+    config = harness.project()
+    emu = harness.emulator(config)
+    key = token_prefetch.key_from_env(harness.env(emu))
+    assert key is not None
+    token_prefetch.start(key)
+    masked: list[str] = []
+    with TrainingClient(
+        emu.base_url, emu.client_id, emu.client_secret, redactor=Redactor(on_new=masked.append)
+    ) as client:
+        token = client.token()
+        assert token.access_token in masked
+        assert token.scopes == frozenset(REQUIRED_SCOPES)
+        assert client.auth.missing_scopes() == []
+    assert emu.state.tokens_issued == 1
+
+
+def test_a_prefetch_for_other_credentials_is_not_used(harness: Harness, clean_env: None) -> None:
+    config = harness.project()
+    emu = harness.emulator(config)
+    key = token_prefetch.key_from_env(harness.env(emu, COGNIGY_CLIENT_ID="someone-else"))
+    assert key is not None
+    token_prefetch.start(key).answer()
+    with TrainingClient(
+        emu.base_url, emu.client_id, emu.client_secret, redactor=Redactor()
+    ) as client:
+        client.token()
+    # The unknown client's prefetch was refused; this client asked for its own token.
+    assert [r.client_id for r in emu.state.requests_for("getToken")] == [
+        "someone-else",
+        emu.client_id,
+    ]
+
+
+@pytest.mark.parametrize(
+    ("tenant", "base_url"),
+    [
+        (None, "http://127.0.0.1:8080/api/v1/"),
+        (None, "http://localhost:9/x"),
+        (None, "http://[::1]:9"),
+        (None, "https://nlu.example.com/api/v1"),
+        (None, "http://nlu.example.com/api/v1"),
+        (None, "https://user:pw@nlu.example.com"),
+        (None, "https://nlu.example.com/?q=1"),
+        (None, "ftp://nlu.example.com"),
+        (None, "https://nlu.example.com:99999"),
+        ("Acme", None),
+        ("acme", "https://on-prem.example.com"),
+        ("-bad-", None),
+        ("a.b", None),
+        (None, None),
+    ],
+)
+def test_the_prefetch_sends_only_where_the_resolver_would(
+    tenant: str | None, base_url: str | None
+) -> None:
+    try:
+        expected: str | None = resolve_base_url(tenant, base_url)
+    except BaseUrlError:
+        expected = None
+    assert token_prefetch.safe_base_url(tenant, base_url) == expected
+
+
+def test_the_prefetch_keeps_the_http_policy_timeouts() -> None:
+    policy = RetryPolicy()
+    assert (
+        policy.connect_timeout,
+        policy.read_timeout,
+    ) == (token_prefetch.CONNECT_TIMEOUT, token_prefetch.READ_TIMEOUT)
+
+
+def test_no_prefetch_without_credentials_or_for_a_v2_config(tmp_path: Path) -> None:
+    env = {
+        "COGNIGY_BASE_URL": "http://127.0.0.1:9",
+        "COGNIGY_CLIENT_ID": "id",
+        "COGNIGY_CLIENT_SECRET": "secret",
+    }
+    v1 = tmp_path / "v1.yaml"
+    v1.write_text("version: 1\nmodel: {id: m}\n", encoding="utf-8")
+    v2 = tmp_path / "v2.yaml"
+    v2.write_text("version: 1\nbackend: 'cognigy-v2'\n", encoding="utf-8")
+    assert token_prefetch.start_from_env({**env, "COGNIGY_CLIENT_SECRET": " "}, v1) is None
+    assert token_prefetch.start_from_env(env, v2) is None
+    assert token_prefetch.start_from_env(env, tmp_path / "missing.yaml") is None
+    started = token_prefetch.start_from_env(env, v1)
+    assert started is not None
+    assert started.answer() is None  # port 9 refuses: no answer, nothing raised
