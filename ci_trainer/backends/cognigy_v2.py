@@ -22,7 +22,9 @@ What the pipeline sees, and how it maps onto v2 (docs/cognigy-v2.md):
 - Promotion: a snapshot, as steps: (evict the oldest ci-trainer snapshot when at the
   10-snapshot limit and allowed) -> create (Task) -> find its id by name -> package
   (Task) -> [download -> evict in target -> upload (Task) -> find by name -> restore
-  (Task)] when a target project is configured. Every step lands in `Promotion.steps`.
+  (Task)] when a target project is configured -> [re-point the configured endpoint
+  at the snapshot (`PATCH /endpoints/{id}`)]. The endpoint is looked up before anything
+  is created, so a wrong id changes nothing. Every step lands in `Promotion.steps`.
 """
 
 from __future__ import annotations
@@ -101,6 +103,7 @@ class V2Options:
     target_project_id: str | None = None
     restore: bool = True
     delete_oldest_snapshot: bool = False
+    endpoint_id: str | None = None  # re-pointed at the promoted snapshot when set
     task_poll_seconds: float = 2.0
     task_timeout_seconds: float = 900.0
 
@@ -516,6 +519,20 @@ class CognigyV2Backend:
         return promoted
 
     def _promote(self, steps: list[PromotionStep], environment: str) -> Promotion:
+        # A wrong endpoint id fails before any snapshot exists: nothing half-promoted.
+        endpoint = self._check_endpoint(steps) if self.options.endpoint_id else None
+        snapshot_id = self._snapshot_and_carry(steps, environment)
+        if endpoint is not None:
+            self._repoint_endpoint(endpoint, snapshot_id, steps)
+        return Promotion(
+            version_id=snapshot_id, environment=environment, promoted=True, steps=steps
+        )
+
+    def _snapshot_and_carry(self, steps: list[PromotionStep], environment: str) -> str:
+        """Snapshot the project, and carry it to the target project when there is one.
+
+        Returns the id of the snapshot that is now promoted (in the endpoint's project).
+        """
         source = self.options.project_id
         name = self.options.snapshot_name
         self._make_room(source, steps)
@@ -532,9 +549,7 @@ class CognigyV2Backend:
         )
         target_project = self.options.target_project_id
         if target_project is None:
-            return Promotion(
-                version_id=snapshot_id, environment=environment, promoted=True, steps=steps
-            )
+            return snapshot_id
         package = self.client.download_snapshot(snapshot_id)
         steps.append(
             PromotionStep(
@@ -570,7 +585,98 @@ class CognigyV2Backend:
                 self._wait_task(task, "restoring the snapshot"),
                 uploaded,
             )
-        return Promotion(version_id=uploaded, environment=environment, promoted=True, steps=steps)
+        return uploaded
+
+    def _endpoint_project(self) -> str:
+        return self.options.target_project_id or self.options.project_id
+
+    def _find_endpoint(self, project_id: str, endpoint_id: str) -> dict[str, Any] | None:
+        # Config ids may be upper-case hex; Cognigy's are lower-case.
+        for endpoint in self.client.list_endpoints(project_id):
+            if str(endpoint.get("_id", "")).lower() == endpoint_id.lower():
+                return endpoint
+        return None
+
+    def _check_endpoint(self, steps: list[PromotionStep]) -> dict[str, Any]:
+        """The configured endpoint, read before promoting; a missing one fails here."""
+        endpoint_id = str(self.options.endpoint_id)
+        project_id = self._endpoint_project()
+        endpoint = self._find_endpoint(project_id, endpoint_id)
+        if endpoint is None:
+            steps.append(
+                PromotionStep(
+                    name="check endpoint",
+                    status="failed",
+                    id=endpoint_id,
+                    detail=f"not an endpoint of project {project_id}",
+                )
+            )
+            msg = f"endpoint {endpoint_id} is not an endpoint of project {project_id}"
+            raise TrainingFailed(
+                msg,
+                hint="fix cognigy_v2.promotion.endpoint_id: the _id from the endpoint's URL in "
+                "Cognigy, of an endpoint in the promotion target project (or in project_id "
+                "when there is no target_project_id)",
+            )
+        steps.append(
+            PromotionStep(
+                name="check endpoint",
+                status="done",
+                id=endpoint_id,
+                detail=f"{endpoint.get('name', '?')}: entrypoint {endpoint.get('entrypoint')}",
+            )
+        )
+        return endpoint
+
+    def _served_references(self, endpoint: dict[str, Any]) -> tuple[str, str]:
+        """The flow and locale (referenceIds) the endpoint is to serve: its own when set
+        (referenceIds survive snapshots), else the first target's."""
+        flow_ref, locale_ref = endpoint.get("flowId"), endpoint.get("localeId")
+        if isinstance(flow_ref, str) and flow_ref and isinstance(locale_ref, str) and locale_ref:
+            return flow_ref, locale_ref
+        first = self.options.targets[0]
+        if first.id not in self._references:
+            self.check_access()
+        default_flow, default_locale = self._references[first.id]
+        return (
+            flow_ref if isinstance(flow_ref, str) and flow_ref else default_flow,
+            locale_ref if isinstance(locale_ref, str) and locale_ref else default_locale,
+        )
+
+    def _repoint_endpoint(
+        self, endpoint: dict[str, Any], snapshot_id: str, steps: list[PromotionStep]
+    ) -> None:
+        endpoint_id = str(endpoint["_id"])
+        flow_ref, locale_ref = self._served_references(endpoint)
+        changes = {"entrypoint": snapshot_id, "flowId": flow_ref, "localeId": locale_ref}
+        detail = f"entrypoint {snapshot_id}, flow {flow_ref}, locale {locale_ref}"
+        try:
+            self.client.update_endpoint(endpoint_id, changes)
+            after = self._find_endpoint(self._endpoint_project(), endpoint_id)
+        except ApiError:
+            steps.append(
+                PromotionStep(
+                    name="re-point endpoint", status="failed", id=endpoint_id, detail=detail
+                )
+            )
+            raise
+        # The list may not carry `entrypoint` (unconfirmed); a different value is an error.
+        served = after.get("entrypoint") if after is not None else None
+        if after is None or (served is not None and served != snapshot_id):
+            steps.append(
+                PromotionStep(
+                    name="re-point endpoint", status="failed", id=endpoint_id, detail=detail
+                )
+            )
+            raise ContractError(
+                call="updateEndpoint",
+                message_text=f"endpoint {endpoint_id} does not serve snapshot {snapshot_id} "
+                f"after the update (it serves {served})",
+                hint_text="check the endpoint in Cognigy; quote this to support",
+            )
+        steps.append(
+            PromotionStep(name="re-point endpoint", status="done", id=endpoint_id, detail=detail)
+        )
 
     def _step(self, steps: list[PromotionStep], name: str, task: Task, subject: str) -> None:
         status = "done" if task.status == "done" else "failed"
@@ -731,6 +837,7 @@ def options_from_config(loaded: LoadedConfig, run_label: str) -> V2Options:
         target_project_id=promotion.target_project_id,
         restore=promotion.restore,
         delete_oldest_snapshot=promotion.delete_oldest_snapshot,
+        endpoint_id=promotion.endpoint_id,
         # Import and snapshot Tasks are short: poll them at the configured floor, but at
         # least every 2 s (the pace of Cognigy's own CLI).
         task_poll_seconds=min(config.training.poll_interval_floor_seconds, 2.0),

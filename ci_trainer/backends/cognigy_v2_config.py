@@ -78,6 +78,12 @@ class V2PromotionSection(_Section):
         description="At the 10-snapshots-per-project limit, delete the oldest snapshot named "
         "with `snapshot_prefix` (else promotion fails and says so).",
     )
+    endpoint_id: ObjectId | None = Field(
+        default=None,
+        description="An Endpoint's _id (from its URL) to re-point at the promoted snapshot "
+        "(`entrypoint`), keeping the flow and locale it serves. It must be an endpoint of "
+        "`target_project_id` when that is set, else of `project_id`; null re-points nothing.",
+    )
 
 
 class CognigyV2Section(_Section):

@@ -16,6 +16,7 @@ from ci_trainer.api.http import RetryPolicy
 from ci_trainer.cli import main
 from ci_trainer.emulator.v2 import V2Emulator
 from ci_trainer.events import ConsoleReporter
+from ci_trainer.report import escape, render_summary
 from ci_trainer.result import Decision, Mode, RunResult
 from ci_trainer.runner import execute
 from ci_trainer.settings import Settings
@@ -178,3 +179,49 @@ def test_sigterm_during_training_cancels_the_tasks(project: Path, slow_emu: V2Em
     assert result.decision is Decision.FAILED
     assert len(slow_emu.app.calls("/intents/train")) == 2
     assert len(slow_emu.app.calls("/cancel")) == 2
+
+
+ENDPOINT = "9e" * 12
+
+
+def _with_endpoint(config: Path) -> str:
+    data = yaml.safe_load(config.read_text(encoding="utf-8"))
+    data["cognigy_v2"]["promotion"]["endpoint_id"] = ENDPOINT
+    config.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return str(data["cognigy_v2"]["promotion"]["target_project_id"])
+
+
+def test_main_run_re_points_the_configured_endpoint(project: Path) -> None:
+    target_id = _with_endpoint(project)
+    with V2Emulator.from_config(project, api_key=API_KEY, epochs=10) as emu:
+        endpoint = emu.service.projects[target_id].endpoints[ENDPOINT]  # seeded from the config
+        result = run(project, emu, Mode.PROMOTE)
+    assert result.decision is Decision.PROMOTED, (result.reason, result.error)
+    steps = result.promotion.steps
+    assert (steps[0].name, steps[0].id) == ("check endpoint", ENDPOINT)
+    assert (steps[-1].name, steps[-1].status, steps[-1].id) == (
+        "re-point endpoint",
+        "done",
+        ENDPOINT,
+    )
+    assert endpoint.entrypoint == result.promotion.version_id  # the uploaded snapshot
+    audit = (project.parent / "cognigy_training_audit.log").read_text(encoding="utf-8")
+    record = json.loads(audit.splitlines()[-1])
+    assert record["promotion"]["steps"][-1]["id"] == ENDPOINT
+
+
+def test_an_unknown_endpoint_fails_the_run_and_names_it(project: Path) -> None:
+    target_id = _with_endpoint(project)
+    with V2Emulator.from_config(project, api_key=API_KEY, epochs=10) as emu:
+        emu.service.projects[target_id].endpoints.clear()  # deleted in Cognigy meanwhile
+        result = run(project, emu, Mode.PROMOTE)
+        changes = [c for c in emu.app.calls("/snapshots") if c.method != "GET"]
+        assert changes == []  # nothing created, uploaded or restored
+        assert target_id not in {s.project_id for s in emu.service.tasks.values()}
+    assert result.decision is Decision.FAILED
+    assert not result.promoted
+    check = result.promotion.steps[0]
+    assert (check.name, check.status, check.id) == ("check endpoint", "failed", ENDPOINT)
+    summary = render_summary(result)
+    assert f"endpoint {ENDPOINT} is not an endpoint of project {target_id}" in summary
+    assert escape("cognigy_v2.promotion.endpoint_id") in summary  # the hint: what to fix

@@ -436,6 +436,23 @@ class CognigyV2Client:
         )
         return self._task(response)
 
+    # ------------------------------------------------------------------ endpoints
+
+    def list_endpoints(self, project_id: str) -> list[dict[str, Any]]:
+        return list(
+            self.pages(
+                "indexEndpoints", "/endpoints", "endpoints", "endpointId", {"projectId": project_id}
+            )
+        )
+
+    def update_endpoint(self, endpoint_id: str, changes: Mapping[str, str]) -> None:
+        """PATCH the endpoint (e.g. `entrypoint`, `flowId`, `localeId`); the body that
+        comes back, if any, is ignored (the contract says it is empty)."""
+        # Setting the same fields twice has the same effect: safe to retry.
+        self.send(
+            "updateEndpoint", "PATCH", f"/endpoints/{_id(endpoint_id)}", json_body=dict(changes)
+        )
+
     def _pause(self, seconds: float, label: str) -> None:
         waiter = self._wait or self._stop.wait
         if waiter(seconds):

@@ -93,6 +93,9 @@ def _rules() -> list[Rule]:
         ("/snapshots/<snapshot_id>/downloadLink", "POST", "composeSnapshotDownloadLink"),
         ("/snapshots/<snapshot_id>/download", "GET", "downloadSnapshot"),
         ("/snapshots/<snapshot_id>/restore", "POST", "restoreSnapshot"),
+        ("/endpoints", "GET", "indexEndpoints"),
+        ("/endpoints/<endpoint_id>", "GET", "readEndpoint"),
+        ("/endpoints/<endpoint_id>", "PATCH", "updateEndpoint"),
     ]
     return [
         Rule(prefix + path, methods=[method], endpoint=op)
@@ -138,6 +141,9 @@ class V2App:
             "composeSnapshotDownloadLink": self._download_link,
             "downloadSnapshot": self._download,
             "restoreSnapshot": self._restore_snapshot,
+            "indexEndpoints": self._index_endpoints,
+            "readEndpoint": self._read_endpoint,
+            "updateEndpoint": self._update_endpoint,
         }
 
     def fail_next(
@@ -432,6 +438,22 @@ class V2App:
                 args["snapshot_id"], project_id if isinstance(project_id, str) else None
             )
         )
+
+    def _index_endpoints(self, request: Request, args: dict[str, str]) -> Response:
+        with self.service.lock:
+            project = self.service.project(_required_arg(request, "projectId"))
+            items = [e.render() for e in project.endpoints.values()]
+        return self._page(request, items, "endpoints", "endpointId")
+
+    def _read_endpoint(self, request: Request, args: dict[str, str]) -> Response:
+        with self.service.lock:
+            _, endpoint = self.service.endpoint(args["endpoint_id"])
+            return _json(endpoint.render())
+
+    def _update_endpoint(self, request: Request, args: dict[str, str]) -> Response:
+        # PATCH answers with an empty body (the contract: "empty" for updates).
+        self.service.update_endpoint(args["endpoint_id"], _body(request))
+        return Response(status=204)
 
 
 class _OAuthError(Exception):

@@ -137,11 +137,42 @@ class Snapshot:
 
 
 @dataclass
+class Endpoint:
+    """A channel endpoint: serves one flow in one locale of the project's working copy
+    (`entrypoint` is the project's _id) or of one of its snapshots (a snapshot _id).
+
+    `flow_id` and `locale_id` are referenceIds, which stay the same across snapshots.
+    Endpoints are not part of snapshots, so they live on the project, not in `Content`.
+    """
+
+    id: str
+    name: str
+    entrypoint: str
+    flow_id: str | None = None
+    locale_id: str | None = None
+    channel: str = "rest"
+    url_token: str = field(default_factory=lambda: secrets.token_hex(32))
+
+    def render(self) -> dict[str, Any]:
+        return {
+            "_id": self.id,
+            "name": self.name,
+            "channel": self.channel,
+            "entrypoint": self.entrypoint,
+            "flowId": self.flow_id,
+            "localeId": self.locale_id,
+            "URLToken": self.url_token,
+            "active": True,
+        }
+
+
+@dataclass
 class Project:
     id: str
     name: str
     content: Content
     snapshots: dict[str, Snapshot] = field(default_factory=dict)
+    endpoints: dict[str, Endpoint] = field(default_factory=dict)
 
 
 @dataclass

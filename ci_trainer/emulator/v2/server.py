@@ -93,7 +93,34 @@ class V2Emulator(ServedApp):
         ]
         extra = [section.promotion.target_project_id] if section.promotion.target_project_id else []
         emulator.seed(section.project_id, seeds, extra_projects=extra)
+        if section.promotion.endpoint_id:
+            emulator.seed_endpoint(
+                section.promotion.target_project_id or section.project_id,
+                section.promotion.endpoint_id,
+                flow_id=section.targets[0].flow_id,
+                locale_id=section.targets[0].locales[0],
+            )
         return emulator
+
+    def seed_endpoint(
+        self,
+        project_id: str,
+        endpoint_id: str,
+        *,
+        flow_id: str,
+        locale_id: str,
+        name: str = "ci-trainer endpoint",
+    ) -> None:
+        """An endpoint in `project_id` serving the seeded flow `flow_id` in `locale_id`
+        (by referenceId, as if an earlier promotion had put them there)."""
+        _, flow, locale = self.service.flow_locale(flow_id, locale_id)
+        self.service.add_endpoint(
+            project_id,
+            name,
+            endpoint_id=endpoint_id,
+            flow_ref=flow.reference_id,
+            locale_ref=locale.reference_id,
+        )
 
     def seed(
         self,

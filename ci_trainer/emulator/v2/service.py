@@ -31,6 +31,7 @@ from ci_trainer.emulator.training import (
 from ci_trainer.emulator.v2.model import (
     MAX_SNAPSHOTS,
     Content,
+    Endpoint,
     Flow,
     Intent,
     Locale,
@@ -436,6 +437,70 @@ class V2Service:
                 project.content = snap.content.copy(fresh_ids=snap.project_id != project.id)
 
         return self.start_task("restoreSnapshot", project.id, {"snapshotId": snap.id}, work)
+
+    # ------------------------------------------------------------------ endpoints
+
+    def add_endpoint(
+        self,
+        project_id: str,
+        name: str,
+        *,
+        endpoint_id: str | None = None,
+        flow_ref: str | None = None,
+        locale_ref: str | None = None,
+    ) -> Endpoint:
+        """An endpoint serving the project's working copy (seeding, tests)."""
+        with self.lock:
+            project = self.project(project_id)
+            endpoint = Endpoint(
+                id=endpoint_id or new_id(),
+                name=name,
+                entrypoint=project.id,
+                flow_id=flow_ref,
+                locale_id=locale_ref,
+            )
+            project.endpoints[endpoint.id] = endpoint
+        return endpoint
+
+    def endpoint(self, endpoint_id: str) -> tuple[Project, Endpoint]:
+        for project in self.projects.values():
+            endpoint = project.endpoints.get(endpoint_id)
+            if endpoint is not None:
+                return project, endpoint
+        raise V2Problem(404, f"endpoint {endpoint_id} not found", 1002)
+
+    def update_endpoint(self, endpoint_id: str, changes: dict[str, Any]) -> None:
+        """PATCH semantics: the given fields change. An `entrypoint` must be the project
+        or one of its snapshots, and `flowId`/`localeId` must name a flow and a locale
+        (by referenceId) of what that entrypoint serves."""
+        with self.lock:
+            project, endpoint = self.endpoint(endpoint_id)
+            entrypoint = changes.get("entrypoint", endpoint.entrypoint)
+            if entrypoint == project.id:
+                content = project.content
+            elif isinstance(entrypoint, str) and entrypoint in project.snapshots:
+                content = project.snapshots[entrypoint].content
+            else:
+                raise V2Problem(
+                    400, f"entrypoint {entrypoint} is not a snapshot of project {project.id}", 1005
+                )
+            flow_ref = changes.get("flowId", endpoint.flow_id)
+            locale_ref = changes.get("localeId", endpoint.locale_id)
+            if flow_ref is not None and flow_ref not in {
+                f.reference_id for f in content.flows.values()
+            }:
+                raise V2Problem(400, f"flowId {flow_ref} is not a flow of the entrypoint", 1005)
+            if locale_ref is not None and locale_ref not in {
+                loc.reference_id for loc in content.locales.values()
+            }:
+                raise V2Problem(
+                    400, f"localeId {locale_ref} is not a locale of the entrypoint", 1005
+                )
+            endpoint.entrypoint = str(entrypoint)
+            endpoint.flow_id = flow_ref if isinstance(flow_ref, str) else None
+            endpoint.locale_id = locale_ref if isinstance(locale_ref, str) else None
+            if isinstance(changes.get("name"), str):
+                endpoint.name = changes["name"]
 
 
 def _check_room(project: Project) -> None:
