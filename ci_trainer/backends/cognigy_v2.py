@@ -623,7 +623,8 @@ class CognigyV2Backend:
                 name="check endpoint",
                 status="done",
                 id=endpoint_id,
-                detail=f"{endpoint.get('name', '?')}: entrypoint {endpoint.get('entrypoint')}",
+                detail=f"{endpoint.get('name', '?')}"
+                + (f": entrypoint {endpoint['entrypoint']}" if endpoint.get("entrypoint") else ""),
             )
         )
         return endpoint

@@ -198,3 +198,32 @@ def test_a_refused_update_is_a_failed_step_and_not_promoted(
     assert steps[-2] == ("re-point endpoint", "failed", ENDPOINT)
     assert steps[-1][:2] == ("error", "failed")
     assert endpoint.entrypoint == PROJECT
+
+
+def test_an_endpoint_list_without_entrypoint_still_promotes(
+    make_emulator: EmulatorFactory, intents_dir: Path
+) -> None:
+    emu = make_emulator(V2Variants(endpoint_entrypoint=False, hal_always=True))
+    endpoint = seed_endpoint(emu, PROJECT)
+    backend = make_backend(
+        emu, intents_dir, import_mode=None, snapshot_name="ci-trainer-ep-6", endpoint_id=ENDPOINT
+    )
+    promoted, steps = promote(backend)
+    assert promoted, steps
+    assert endpoint.entrypoint == backend.snapshot_ids[PROJECT]
+
+
+def test_an_upper_case_endpoint_id_from_the_config_is_found(
+    emu: V2Emulator, intents_dir: Path
+) -> None:
+    endpoint = seed_endpoint(emu, PROJECT)
+    backend = make_backend(
+        emu,
+        intents_dir,
+        import_mode=None,
+        snapshot_name="ci-trainer-ep-7",
+        endpoint_id=ENDPOINT.upper(),
+    )
+    promoted, steps = promote(backend)
+    assert promoted, steps
+    assert endpoint.entrypoint == backend.snapshot_ids[PROJECT]

@@ -44,6 +44,7 @@ class V2Variants:
     flow_accuracy: bool = True  # feedbackReport.info.accuracy (TS type only)
     default_page_limit: int = 25
     hal_always: bool = False  # answer lists as HAL even to `Accept: application/json`
+    endpoint_entrypoint: bool = True  # the endpoint list shows `entrypoint` (unconfirmed)
 
 
 @dataclass(frozen=True)
@@ -443,6 +444,8 @@ class V2App:
         with self.service.lock:
             project = self.service.project(_required_arg(request, "projectId"))
             items = [e.render() for e in project.endpoints.values()]
+        if not self.variants.endpoint_entrypoint:
+            items = [{k: v for k, v in item.items() if k != "entrypoint"} for item in items]
         return self._page(request, items, "endpoints", "endpointId")
 
     def _read_endpoint(self, request: Request, args: dict[str, str]) -> Response:
