@@ -201,8 +201,9 @@ _IN_DOUBLE = r"\x20\x21\x23-\x5b\x5d-\x7e" + _HIGH  # printable but '"' and back
 _SINGLE = rf"'([{_IN_SINGLE}]*(?:''[{_IN_SINGLE}]*)*)'"
 _DOUBLE = rf'"([{_IN_DOUBLE}]*)"'
 _PLAIN_LINE = re.compile(
-    # an intent: a plain key at column 0 (every scalar is read as text, so `1.5:` is too)
-    r"([A-Za-z0-9_][A-Za-z0-9_.-]*):[ ]*"
+    # an intent: a plain key at column 0 (every scalar is read as text, so `1.5:` is too);
+    # YAML refuses an implicit key over 1,024 characters
+    r"([A-Za-z0-9_][A-Za-z0-9_.-]{0,999}):[ ]*"
     # an example: `- ` at the intent's indentation, then ...
     r"|([ ]*)-[ ]+(?:"
     # ... plain text: no character that could start or end anything else in YAML

@@ -67,6 +67,7 @@ def test_the_common_shapes_take_the_fast_path() -> None:
         "  - x\n",  # an example before any intent
         "# only a comment\n",  # no examples at all
         "---\na:\n  - x\n",  # a document marker
+        "k" * 1025 + ":\n  - x\n",  # a key longer than YAML allows: an error
     ],
 )
 def test_other_shapes_are_left_to_the_yaml_reader(text: str) -> None:
@@ -85,8 +86,8 @@ def test_errors_keep_the_yaml_readers_lines_and_messages() -> None:
 
 # Parts the fast path reads, and odd ones it must leave alone (or read exactly alike);
 # the common parts are drawn more often, so that many files are wholly in its shapes.
-GOOD_KEYS = ["a:", "b:", "1.5:", "x_y.z-1:", "a:  "]
-ODD_KEYS = ["a :", "-a:", "a: x", "'q':", "é:", "a: []", "? a"]
+GOOD_KEYS = ["a:", "b:", "1.5:", "x_y.z-1:", "a:  ", "k" * 1000 + ":"]
+ODD_KEYS = ["a :", "-a:", "a: x", "'q':", "é:", "a: []", "? a", "k" * 1024 + ":", "k" * 1025 + ":"]
 KEYS = GOOD_KEYS * 6 + ODD_KEYS
 GOOD_DASHES = ["  - ", "- ", "    - ", "  -   "]
 DASHES = GOOD_DASHES * 4 + ["\t- ", "  -", "  -\t", " -"]
