@@ -353,6 +353,10 @@ class Pipeline:
             self.result.promotion.message = promotion.steps[-1].detail
         if not promotion.promoted:
             message = f"the service did not promote version {version_id} to {environment}"
+            # A multi-step promotion (v2) says which step failed and why; that is the fix.
+            failed_step = next((st for st in promotion.steps if st.status == "failed"), None)
+            if failed_step is not None and failed_step.detail:
+                message += f": step '{failed_step.name}' failed: {failed_step.detail}"
             self.result.promotion.message = message
             return self._set(Decision.FAILED, message)
         self.reporter.info(f"promoted {version_id} to {environment}")
