@@ -206,8 +206,9 @@ _PLAIN_LINE = re.compile(
     r"([A-Za-z0-9_][A-Za-z0-9_.-]{0,999}):[ ]*"
     # an example: `- ` at the intent's indentation, then ...
     r"|([ ]*)-[ ]+(?:"
-    # ... plain text: no character that could start or end anything else in YAML
-    r"([A-Za-z0-9][A-Za-z0-9 _.,!?'()/-]*)"
+    # ... plain text: no character that could start or end anything else in YAML (all of
+    # YAML's indicators are ASCII, so printable non-ASCII text is plain)
+    rf"([A-Za-z0-9{_HIGH}][A-Za-z0-9 _.,!?'()/{_HIGH}-]*)"
     # ... or a quoted string
     rf"|{_SINGLE}[ ]*|{_DOUBLE}[ ]*"
     # ... or {text: 'quoted'} with an optional score: a plain decimal number

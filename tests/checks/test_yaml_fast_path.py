@@ -31,6 +31,7 @@ COMMON = (
     '  - {text: "hey"}\n'
     "bye_2.0:\n"
     "- see you (later)\n"
+    "- à bientôt\n"
     "- 1.5\n"
 )
 
@@ -44,7 +45,8 @@ def test_the_common_shapes_take_the_fast_path() -> None:
         Example("hi, you", "greet", 0.9, 7),
         Example("hey", "greet", None, 8),
         Example("see you (later)", "bye_2.0", None, 10),
-        Example("1.5", "bye_2.0", None, 11),
+        Example("à bientôt", "bye_2.0", None, 11),
+        Example("1.5", "bye_2.0", None, 12),
     ]
     assert fast == datasets._YamlEvents(COMMON, "d.yaml").read()
 
@@ -62,6 +64,7 @@ def test_the_common_shapes_take_the_fast_path() -> None:
         "a:\n  - &x y\n",  # an anchor
         "a:\n  - 'x\u2028y'\n",  # a YAML line break inside
         "a:\n  - 'x\x85y'\n",  # NEL, another YAML line break
+        "a:\n  - x\u2029y\n",  # a YAML line break in plain text
         "a:\r\n  - x\r\n",  # CRLF
         "a:\n\t- x\n",  # a tab
         "  - x\n",  # an example before any intent
@@ -93,6 +96,7 @@ GOOD_DASHES = ["  - ", "- ", "    - ", "  -   "]
 DASHES = GOOD_DASHES * 4 + ["\t- ", "  -", "  -\t", " -"]
 GOOD_BODIES = [
     *("hello", "it's", "x - y", "yes", "null", "1.0", "(x)", "a,b", "x ", "a!?", "a/b"),
+    *("grüß dich", "é", "\u00a0x\u00a0", "x\u3000y", "日本語", "\U0001f600 ok", "ça va?"),
     *("'q''s'", "' a '", "'#'", "'a: b'", "'\u00a0é'", "'\U0001f600'", "'x' ", '"d"'),
     *("{text: 'x', score: 0.5}", "{text: 'x'}", "{text: 'x', score: 1}", "{text: 'x', score: 0}"),
     *("{text: \"y\", score: 0.25 }", "{ text: 'x' , score: 0.1 }", "{text: 'a''b, c'}"),
@@ -101,7 +105,7 @@ ODD_BODIES = [
     *("a: b", "a #c", "~", "'a'b", "' '", "''", "'", '"a\\"b"', '"\\n"', '""'),
     *("{text: 'x', score: 1.5}", "{text: x}", "{score: 0.5, text: 'x'}", "{}", "{text:'x'}"),
     *("{text: 'x',score: .5}", "{text: 'x', score: 01}", "{text: 'x', score: 1.0e-1}"),
-    *("&a x", "*a", "!t x", "[x]", "? x", "-x", "x:", "é", "'\u2028'", "'\x85'", "'\ufeff'"),
+    *("&a x", "*a", "!t x", "[x]", "? x", "-x", "x:", "é:", "a\u2028b", "a\x85b", "\ufeffa", "'\u2028'", "'\x85'", "'\ufeff'"),
     *("'\x7f'", "'\t'", "%x", "@x", "`x", "'\u2029'", "'\ud7ff'", "'\ue000'"),
 ]  # fmt: skip
 BODIES = GOOD_BODIES * 8 + ODD_BODIES

@@ -118,6 +118,24 @@ def test_a_failed_prefetch_falls_back_to_the_normal_token_request(
     assert claims == [None]
 
 
+def test_a_prefetched_answer_that_fails_the_contract_is_dropped_and_asked_again(
+    harness: Harness,
+    clean_env: None,
+    monkeypatch: pytest.MonkeyPatch,
+    claims: list[PrefetchedAnswer | None],
+) -> None:
+    config = harness.project()
+    fault = Fault(operation="getToken", kind="missing_field", field="expires_in", calls=(1,))
+    emu = harness.emulator(config, fault)
+    assert run_cli(harness, emu, config, monkeypatch) == 0, harness.output()[1]
+    assert decision(harness) == "approved"
+    # The 200 without expires_in reached the client, which then fetched a valid token.
+    assert [r.status for r in emu.state.requests_for("getToken")] == [200, 200]
+    assert len(claims) == 1
+    assert claims[0] is not None
+    assert b"expires_in" not in claims[0].content
+
+
 def test_refused_credentials_give_the_same_error_with_and_without_the_prefetch(
     harness: Harness, clean_env: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
