@@ -356,7 +356,8 @@ class Pipeline:
             # A multi-step promotion (v2) says which step failed and why; that is the fix.
             failed_step = next((st for st in promotion.steps if st.status == "failed"), None)
             if failed_step is not None and failed_step.detail:
-                message += f": step '{failed_step.name}' failed: {failed_step.detail}"
+                named = f" {failed_step.id}" if failed_step.id else ""
+                message += f": step '{failed_step.name}'{named} failed: {failed_step.detail}"
             self.result.promotion.message = message
             return self._set(Decision.FAILED, message)
         self.reporter.info(f"promoted {version_id} to {environment}")

@@ -223,8 +223,8 @@ def test_an_unknown_endpoint_fails_the_run_and_names_it(project: Path) -> None:
     check = result.promotion.steps[0]
     assert (check.name, check.status, check.id) == ("check endpoint", "failed", ENDPOINT)
     # The one-line reason (the `reason` output, the summary headline) names the fix too.
-    assert "step 'check endpoint' failed" in result.reason
-    assert f"endpoint {ENDPOINT} is not an endpoint of project {target_id}" in result.reason
+    assert f"step 'check endpoint' {ENDPOINT} failed" in result.reason
+    assert f"not an endpoint of project {target_id}" in result.reason
     summary = render_summary(result)
     assert f"endpoint {ENDPOINT} is not an endpoint of project {target_id}" in summary
     assert escape("cognigy_v2.promotion.endpoint_id") in summary  # the hint: what to fix
