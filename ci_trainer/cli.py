@@ -124,10 +124,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 2  # pragma: no cover - argparse rejects unknown commands
 
 
-if __name__ == "__main__":
-    sys.exit(main())
-
-
 def _prefetch_token(args: argparse.Namespace) -> None:
     """Send a training run's token request before the pipeline's imports (~0.2 s).
 
@@ -141,3 +137,7 @@ def _prefetch_token(args: argparse.Namespace) -> None:
     from ci_trainer import token_prefetch
 
     token_prefetch.start_from_env(os.environ, args.config)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

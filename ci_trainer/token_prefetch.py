@@ -18,7 +18,6 @@ thread): importing `ci_trainer.api` would load the whole client.
 
 from __future__ import annotations
 
-import ipaddress
 import re
 import threading
 import time
@@ -29,6 +28,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from ci_trainer import __version__
+from ci_trainer.loopback import is_loopback as _is_loopback
 
 if TYPE_CHECKING:
     from requests import PreparedRequest
@@ -215,15 +215,6 @@ def _checked_base_url(url: str) -> str | None:
     if parts.scheme == "http" and not _is_loopback(host):
         return None
     return url.rstrip("/")
-
-
-def _is_loopback(host: str) -> bool:
-    if host.lower() in ("localhost", "localhost."):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _config_uses_v1(path: Path) -> bool:

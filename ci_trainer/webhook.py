@@ -22,7 +22,6 @@ from __future__ import annotations
 import email.utils
 import hashlib
 import hmac
-import ipaddress
 import json
 import math
 import threading
@@ -36,6 +35,7 @@ from urllib.parse import SplitResult, parse_qsl, urlsplit
 import requests
 
 from ci_trainer import __version__
+from ci_trainer.loopback import is_loopback as _is_loopback
 from ci_trainer.redact import MASK, Redactor
 from ci_trainer.result import Decision, RunResult, WebhookDelivery
 
@@ -243,15 +243,6 @@ def _split(url: str) -> SplitResult:
         msg = "the webhook URL cannot be parsed (check the host and port)"
         raise WebhookUrlError(msg) from exc
     return parts
-
-
-def _is_loopback(host: str) -> bool:
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class _Scrubber:

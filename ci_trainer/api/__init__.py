@@ -11,9 +11,10 @@ against openapi.yaml (the emulator's tests use it too).
 """
 
 from ci_trainer.api.auth import REQUIRED_SCOPES, ClientCredentials, refresh_margin
-from ci_trainer.api.base_url import BaseUrlError, is_loopback, resolve_base_url
+from ci_trainer.api.base_url import BaseUrlError, resolve_base_url
 from ci_trainer.api.client import EXTENSIONS, PREDICT_MAX_TEXTS, TrainingClient
 from ci_trainer.api.http import RetryBudget, RetryMode, RetryPolicy, parse_retry_after
+from ci_trainer.loopback import is_loopback
 
 __all__ = [
     "EXTENSIONS",

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from urllib.parse import urlsplit
 
 from ci_trainer.errors import CiTrainerError
+from ci_trainer.loopback import is_loopback
 
 _TENANT = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$", re.IGNORECASE)
 TENANT_URL = "https://{tenant}.cognigy.ai/api/v1"
@@ -17,16 +17,6 @@ class BaseUrlError(CiTrainerError):
 
     decision = "invalid"
     exit_code = 2
-
-
-def is_loopback(host: str) -> bool:
-    """localhost, 127.0.0.0/8 or ::1: the only hosts plain http is allowed for."""
-    if host.lower() in ("localhost", "localhost."):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def resolve_base_url(tenant: str | None, base_url: str | None) -> str:

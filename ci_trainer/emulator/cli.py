@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import logging
 import os
 import sys
@@ -14,6 +13,7 @@ from ci_trainer.emulator.ratelimit import RateLimit
 from ci_trainer.emulator.server import Emulator
 from ci_trainer.emulator.serving import serve_until_stopped
 from ci_trainer.errors import CiTrainerError
+from ci_trainer.loopback import is_loopback as _is_loopback
 
 
 def serve_cli(
@@ -84,13 +84,6 @@ def _announce(emulator: Emulator, out: TextIO) -> None:
             file=sys.stderr,
         )
     print("stop with Ctrl-C", file=out, flush=True)
-
-
-def _is_loopback(host: str) -> bool:
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return host == "localhost"
 
 
 def _log_requests() -> None:

@@ -17,7 +17,7 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import quote, urlencode, urljoin, urlsplit
 
-from ci_trainer.api.base_url import BaseUrlError, is_loopback
+from ci_trainer.api.base_url import BaseUrlError
 from ci_trainer.api.http import (
     Call,
     HttpClient,
@@ -39,6 +39,7 @@ from ci_trainer.api.v2.wire import (
     v2_error,
 )
 from ci_trainer.errors import ApiError, ContractError, Interrupted
+from ci_trainer.loopback import is_loopback
 from ci_trainer.redact import Redactor
 
 API_PREFIX = "/new/v2.0"

@@ -1,0 +1,19 @@
+"""The one rule for where plain http is allowed: loopback hosts only.
+
+Standard library only, so the early token request (ci_trainer.token_prefetch) can use it
+before the client's imports load.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+
+def is_loopback(host: str) -> bool:
+    """localhost, 127.0.0.0/8 or ::1: the only hosts plain http is allowed for."""
+    if host.lower() in ("localhost", "localhost."):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
