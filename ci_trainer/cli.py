@@ -72,6 +72,21 @@ def build_parser() -> argparse.ArgumentParser:
     emulator.add_argument(
         "--workers", type=int, default=2, help="trainings computed at once (default 2)"
     )
+    emulator.add_argument(
+        "--tls-dir",
+        default=None,
+        metavar="DIR",
+        help="serve https: write a fresh test CA and certificate to DIR "
+        "(clients trust DIR/ca.pem, e.g. REQUESTS_CA_BUNDLE=DIR/ca.pem)",
+    )
+    emulator.add_argument(
+        "--tls-name",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="another host name or IP address for the certificate (repeatable; "
+        "--host, localhost, 127.0.0.1 and ::1 are always in it)",
+    )
 
     audit = commands.add_parser("audit", help="audit log tools")
     audit_commands = audit.add_subparsers(dest="audit_command", required=True, metavar="ACTION")

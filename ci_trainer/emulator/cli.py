@@ -11,7 +11,8 @@ from typing import TextIO
 
 from ci_trainer.emulator.ratelimit import RateLimit
 from ci_trainer.emulator.server import Emulator
-from ci_trainer.emulator.serving import serve_until_stopped
+from ci_trainer.emulator.serving import ServedApp, serve_until_stopped
+from ci_trainer.emulator.tls import TlsFiles, certificate_names, write_test_ca
 from ci_trainer.errors import CiTrainerError
 from ci_trainer.loopback import is_loopback as _is_loopback
 
@@ -27,11 +28,16 @@ def serve_cli(
     out = out or sys.stdout
     from ci_trainer.emulator.v2.cli import serve_v2_if_configured
 
-    served = serve_v2_if_configured(args, env=env, out=out)  # backend cognigy-v2 configs
+    try:
+        tls = tls_from_args(args)
+    except (OSError, ValueError) as exc:
+        print(f"ci-trainer emulator: --tls-dir {args.tls_dir}: {exc}", file=sys.stderr)
+        return 2
+    served = serve_v2_if_configured(args, env=env, out=out, tls=tls)  # cognigy-v2 configs
     if served is not None:
         return served
     try:
-        emulator = _emulator(args, env)
+        emulator = _emulator(args, env, tls)
     except CiTrainerError as exc:
         print(f"ci-trainer emulator: {exc}", file=sys.stderr)
         return exc.exit_code
@@ -41,7 +47,15 @@ def serve_cli(
     return serve_until_stopped(emulator, lambda: _announce_and_log(emulator, out))
 
 
-def _emulator(args: argparse.Namespace, env: Mapping[str, str]) -> Emulator:
+def tls_from_args(args: argparse.Namespace) -> TlsFiles | None:
+    """A fresh test CA and certificate for `--tls-dir`, naming --host and every --tls-name."""
+    directory = getattr(args, "tls_dir", None)
+    if not directory:
+        return None
+    return write_test_ca(directory, certificate_names(args.host, getattr(args, "tls_name", [])))
+
+
+def _emulator(args: argparse.Namespace, env: Mapping[str, str], tls: TlsFiles | None) -> Emulator:
     rate = getattr(args, "rate_limit", None)
     return Emulator.from_config(
         args.config,
@@ -55,18 +69,15 @@ def _emulator(args: argparse.Namespace, env: Mapping[str, str]) -> Emulator:
         training_seconds=getattr(args, "training_seconds", None),
         rate_limit=RateLimit.parse(rate) if rate else None,
         workers=getattr(args, "workers", 2),
+        tls=tls,
     )
 
 
 def _announce(emulator: Emulator, out: TextIO) -> None:
     print(f"ci-trainer emulator serving {emulator.base_url}", file=out)
-    if not _is_loopback(emulator.host):
-        print(
-            f"warning: {emulator.host} is reachable from other machines; the emulator has no "
-            "TLS and prints its credentials, so serve it on 127.0.0.1 unless you mean this",
-            file=sys.stderr,
-        )
+    warn_if_exposed(emulator)
     print(f"COGNIGY_BASE_URL={emulator.base_url}", file=out)
+    announce_tls(emulator, out)
     if emulator.generated_credentials:
         # Generated per start, for this loopback emulator only; the user needs them to connect.
         print(f"COGNIGY_CLIENT_ID={emulator.client_id}", file=out)
@@ -84,6 +95,33 @@ def _announce(emulator: Emulator, out: TextIO) -> None:
             file=sys.stderr,
         )
     print("stop with Ctrl-C", file=out, flush=True)
+
+
+def warn_if_exposed(emulator: ServedApp) -> None:
+    """Say so when the emulator listens beyond loopback; without TLS, clients refuse it."""
+    if _is_loopback(emulator.host):
+        return
+    if emulator.tls is None:
+        print(
+            f"warning: {emulator.host} is reachable from other machines and the emulator "
+            "serves plain http, which clients accept only on loopback; add --tls-dir, or "
+            "serve it on 127.0.0.1",
+            file=sys.stderr,
+        )
+    else:
+        print(
+            f"warning: {emulator.host} is reachable from other machines; the emulator is a "
+            "test service with test credentials, so keep it on a private network",
+            file=sys.stderr,
+        )
+
+
+def announce_tls(emulator: ServedApp, out: TextIO) -> None:
+    """The one file a client must trust, in the form requests reads it."""
+    if emulator.tls is None:
+        return
+    print(f"REQUESTS_CA_BUNDLE={emulator.tls.ca.resolve()}", file=out)
+    print(f"certificate names: {', '.join(emulator.tls.names)}", file=out)
 
 
 def _log_requests() -> None:

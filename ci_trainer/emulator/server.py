@@ -26,6 +26,7 @@ from ci_trainer.emulator.ratelimit import RateLimit
 from ci_trainer.emulator.service import DatasetStore, Service
 from ci_trainer.emulator.serving import ServedApp
 from ci_trainer.emulator.state import EmulatorState, TrainingView
+from ci_trainer.emulator.tls import TlsFiles
 
 logger = logging.getLogger("ci_trainer.emulator")
 
@@ -59,6 +60,7 @@ class Emulator(ServedApp):
         rate_limit: RateLimit | None = None,
         workers: int = 2,
         holdout_path: Path | None = None,
+        tls: TlsFiles | None = None,
     ) -> None:
         if time_scale < 0 or (training_seconds is not None and training_seconds < 0):
             msg = "time_scale and training_seconds must not be negative"
@@ -90,7 +92,7 @@ class Emulator(ServedApp):
         self.app: EmulatorApp = EmulatorApp(
             self.service, fault_plan=self.fault_plan, rate_limit=rate_limit
         )
-        super().__init__(host, port)
+        super().__init__(host, port, tls=tls)
 
     def __repr__(self) -> str:  # never the secret
         return f"Emulator(base_url={self.base_url!r}, client_id={self.client_id!r})"

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
+from ci_trainer.emulator.tls import TlsFiles
 from ci_trainer.emulator.training import preload
 
 logger = logging.getLogger("ci_trainer.emulator")
@@ -34,14 +35,16 @@ class ServedApp:
     """Serve `self.app` on host:port (0 = a free port) from a daemon thread.
 
     Subclasses set `app`, `url_path` (appended to the base URL) and `_close_service()`.
+    With `tls`, it serves https with those files (see ci_trainer.emulator.tls).
     """
 
     app: Any
     url_path = ""
     _thread_name = "ci-trainer-emulator"
 
-    def __init__(self, host: str, port: int) -> None:
+    def __init__(self, host: str, port: int, *, tls: TlsFiles | None = None) -> None:
         self._host, self._port = host, port
+        self.tls = tls
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -53,7 +56,12 @@ class ServedApp:
             return self
         try:
             server = make_server(
-                self._host, self._port, self.app, threaded=True, request_handler=_QuietHandler
+                self._host,
+                self._port,
+                self.app,
+                threaded=True,
+                request_handler=_QuietHandler,
+                ssl_context=self.tls.server_context() if self.tls else None,
             )
         except SystemExit:
             # werkzeug exits (after printing why) when the port is taken; a library must not.
@@ -115,11 +123,15 @@ class ServedApp:
         return int(self._server.server_port)
 
     @property
+    def scheme(self) -> str:
+        return "https" if self.tls else "http"
+
+    @property
     def base_url(self) -> str:
-        if self._server is None:
-            return f"http://{self._host}:{self._port or '<not started>'}{self.url_path}"
         host = f"[{self._host}]" if ":" in self._host else self._host
-        return f"http://{host}:{self.port}{self.url_path}"
+        if self._server is None:
+            return f"{self.scheme}://{host}:{self._port or '<not started>'}{self.url_path}"
+        return f"{self.scheme}://{host}:{self.port}{self.url_path}"
 
 
 def serve_until_stopped(served: ServedApp, announce: Callable[[], None]) -> int:

@@ -8,7 +8,9 @@ import sys
 from collections.abc import Mapping
 from typing import TextIO
 
+from ci_trainer.emulator.cli import announce_tls, warn_if_exposed
 from ci_trainer.emulator.serving import serve_until_stopped
+from ci_trainer.emulator.tls import TlsFiles
 from ci_trainer.emulator.v2.server import V2Emulator, emulator_for_config
 from ci_trainer.errors import CiTrainerError
 
@@ -18,6 +20,7 @@ def serve_v2_if_configured(
     *,
     env: Mapping[str, str] | None = None,
     out: TextIO | None = None,
+    tls: TlsFiles | None = None,
 ) -> int | None:
     """Serve the v2 emulator when `args.config` names backend cognigy-v2, until SIGINT or
     SIGTERM; the exit code, or None for any other config (the v1 emulator's business).
@@ -34,6 +37,7 @@ def serve_v2_if_configured(
             host=args.host,
             port=args.port,
             workers=getattr(args, "workers", 2),
+            tls=tls,
         )
     except CiTrainerError:
         return None  # the v1 path reports config and dataset problems
@@ -45,7 +49,9 @@ def serve_v2_if_configured(
 
 def _announce(emulator: V2Emulator, out: TextIO, *, generated: bool) -> None:
     print(f"ci-trainer emulator (Cognigy.AI REST API v2.0) serving {emulator.base_url}", file=out)
+    warn_if_exposed(emulator)
     print(f"COGNIGY_BASE_URL={emulator.base_url}", file=out)
+    announce_tls(emulator, out)
     if generated:
         print(f"COGNIGY_API_KEY={emulator.api_key}", file=out)
     else:

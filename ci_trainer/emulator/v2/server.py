@@ -21,6 +21,7 @@ from typing import Any
 
 from ci_trainer.datasets import load_dataset
 from ci_trainer.emulator.serving import ServedApp
+from ci_trainer.emulator.tls import TlsFiles
 from ci_trainer.emulator.v2.app import V2App, V2Variants
 from ci_trainer.emulator.v2.service import V2Service
 
@@ -56,11 +57,12 @@ class V2Emulator(ServedApp):
         rate_limit: tuple[int, float] | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
+        tls: TlsFiles | None = None,
     ) -> None:
         self.api_key = api_key or secrets.token_urlsafe(24)
         self.service = V2Service(task_seconds=task_seconds, epochs=epochs, workers=workers)
         self.app: V2App = V2App(self.service, self.api_key, variants, rate_limit)
-        super().__init__(host, port)
+        super().__init__(host, port, tls=tls)
 
     def __repr__(self) -> str:  # never the key
         return f"V2Emulator(base_url={self.base_url!r})"
