@@ -56,6 +56,7 @@ from ci_trainer.result import (
     SupportInfo,
 )
 from ci_trainer.settings import Settings
+from ci_trainer.trust import check_ca_bundle
 
 if TYPE_CHECKING:
     from ci_trainer.api.http import RetryPolicy
@@ -245,6 +246,7 @@ class _Run:
         name = self.loaded.config.backend
         if not self.settings.has_credentials_for(name):
             return None
+        check_ca_bundle(self.settings.env)
         factory = BACKENDS.get(name)
         if factory is None:  # the config model admits only known names; kept for safety
             msg = f"no backend named {name!r} (known: {', '.join(sorted(BACKENDS))})"

@@ -38,6 +38,7 @@ from ci_trainer import __version__
 from ci_trainer.loopback import is_loopback as _is_loopback
 from ci_trainer.redact import MASK, Redactor
 from ci_trainer.result import Decision, RunResult, WebhookDelivery
+from ci_trainer.trust import tls_problem
 
 SOURCE = "ci-trainer"
 SIGNATURE_HEADER = "X-CI-Trainer-Signature"
@@ -453,8 +454,9 @@ def _post_once(
         return _Attempt(retry=True, error=f"connection timed out after {timeout:g} s")
     except requests.exceptions.ReadTimeout:
         return _Attempt(retry=True, error=f"no answer within {timeout:g} s")
-    except requests.exceptions.SSLError:
-        return _Attempt(error="TLS handshake failed (certificate not trusted?)")
+    except requests.exceptions.SSLError as exc:
+        # A private CA: REQUESTS_CA_BUNDLE in the step's env, as for the training service.
+        return _Attempt(error=f"TLS handshake failed ({tls_problem(exc)})")
     except requests.exceptions.ConnectionError as exc:
         return _Attempt(retry=True, error=_connection_problem(exc))
     except requests.exceptions.RequestException as exc:

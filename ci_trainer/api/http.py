@@ -32,6 +32,7 @@ from requests.structures import CaseInsensitiveDict
 from ci_trainer import __version__
 from ci_trainer.errors import ApiError, Interrupted
 from ci_trainer.redact import MASK, Redactor
+from ci_trainer.trust import TLS_HINT, tls_problem
 
 log = logging.getLogger("ci_trainer.api")
 
@@ -310,7 +311,7 @@ class HttpClient:
         after = f" (after {attempts} attempt{'s' if attempts != 1 else ''})"
         if isinstance(exc, requests.exceptions.SSLError):
             message = f"TLS handshake with {host} failed"
-            hint = "the service's certificate is not trusted by this runner; check COGNIGY_BASE_URL"
+            hint = TLS_HINT
         elif isinstance(exc, requests.exceptions.ConnectTimeout) or _never_sent(exc):
             message = f"cannot connect to {host}{after}"
             hint = (
@@ -356,6 +357,8 @@ def _never_sent(exc: BaseException) -> bool:
 
 def _describe_failure(exc: BaseException) -> str:
     """A short, stable description: the innermost cause, without urllib3's object reprs."""
+    if isinstance(exc, requests.exceptions.SSLError):
+        return tls_problem(exc)
     if isinstance(exc, requests.exceptions.ReadTimeout):
         return "read timed out"
     if isinstance(exc, requests.exceptions.ConnectTimeout):
