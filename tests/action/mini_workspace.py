@@ -103,8 +103,11 @@ class StepRun:
         return "\n".join([stdout, self.stderr, self.summary, json.dumps(self.outputs), audit_text])
 
 
-def runner_env(workspace: Path, files: Path, inputs: dict[str, str]) -> dict[str, str]:
-    """The environment the runner gives a container action (DESIGN.md), on this host."""
+def runner_env(
+    workspace: Path, files: Path, inputs: dict[str, str], step_env: dict[str, str] | None = None
+) -> dict[str, str]:
+    """The environment the runner gives a container action (DESIGN.md), on this host;
+    `step_env` is the step's `env:`, which the runner passes into the container."""
     env = {
         key: value
         for key, value in os.environ.items()
@@ -127,6 +130,7 @@ def runner_env(workspace: Path, files: Path, inputs: dict[str, str]) -> dict[str
             "HOME": str(files / "home"),
         }
     )
+    env.update(step_env or {})
     values = action_inputs()
     values.update(inputs)
     for name, value in values.items():
@@ -134,14 +138,16 @@ def runner_env(workspace: Path, files: Path, inputs: dict[str, str]) -> dict[str
     return env
 
 
-def start_step(workspace: Path, tmp: Path, **inputs: str) -> tuple[subprocess.Popen[str], Path]:
+def start_step(
+    workspace: Path, tmp: Path, step_env: dict[str, str] | None = None, **inputs: str
+) -> tuple[subprocess.Popen[str], Path]:
     """Start entrypoint.py the way the runner starts the container's ENTRYPOINT."""
     files = tmp / "file_commands"
     files.mkdir(parents=True, exist_ok=True)
     (files / "home").mkdir(exist_ok=True)
     for name in ("set_output", "step_summary"):
         (files / name).write_text("", encoding="utf-8")
-    env = runner_env(workspace, files, inputs)
+    env = runner_env(workspace, files, inputs, step_env)
     process = subprocess.Popen(
         [sys.executable, str(REPO / "entrypoint.py")],
         cwd=workspace,
@@ -167,7 +173,9 @@ def finish_step(
     )
 
 
-def run_step(workspace: Path, tmp: Path, **inputs: str) -> StepRun:
+def run_step(
+    workspace: Path, tmp: Path, step_env: dict[str, str] | None = None, **inputs: str
+) -> StepRun:
     """Run entrypoint.py to the end, as one step."""
-    process, files = start_step(workspace, tmp, **inputs)
+    process, files = start_step(workspace, tmp, step_env, **inputs)
     return finish_step(process, files, workspace)
