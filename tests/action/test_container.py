@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -109,3 +110,39 @@ def test_image_starts_whatever_path_the_workflow_sets(
     report = run_image(workspace, emulator, env={"PATH": "utter-nonsense"}, mode="validate")
     assert report["exit_code"] == 0, report
     assert report["outputs"]["decision"] == "validated"
+
+
+def test_image_trusts_a_private_ca_from_the_steps_env(image: None, workspace: Path) -> None:
+    """As the CI self-test job runs it: https on this machine's own address (not
+    loopback), with the CA file in the workspace and REQUESTS_CA_BUNDLE relative to it."""
+    from ci_trainer.emulator import Emulator
+    from ci_trainer.emulator.tls import certificate_names, write_test_ca
+
+    address = outward_address()
+    tls = write_test_ca(workspace / ".self-test-tls", certificate_names(address))
+    with Emulator.from_config(
+        workspace / "training-config.yaml",
+        client_id=CLIENT_ID,
+        client_secret=CLIENT_SECRET,
+        training_seconds=0.3,
+        host=address,
+        tls=tls,
+    ) as running:
+        assert running.base_url.startswith("https://")
+        trusted = run_image(workspace, running, env={"REQUESTS_CA_BUNDLE": ".self-test-tls/ca.pem"})
+        untrusted = run_image(workspace, running)
+    assert trusted["exit_code"] == 0, trusted
+    assert trusted["outputs"]["decision"] == "approved"
+    check_common(trusted, workspace)
+    assert untrusted["exit_code"] == 3, untrusted
+    assert "certificate verify failed" in untrusted["outputs"]["reason"]
+
+
+def outward_address() -> str:
+    """This machine's address for outgoing traffic (no packet is sent); loopback if none."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("192.0.2.123", 9))  # TEST-NET-1: only the route is looked up
+        except OSError:
+            return "127.0.0.1"
+        return str(probe.getsockname()[0])
