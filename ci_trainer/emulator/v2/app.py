@@ -160,7 +160,13 @@ class V2App:
     def __call__(
         self, environ: dict[str, Any], start_response: Callable[..., Any]
     ) -> Iterable[bytes]:
-        request = Request(environ)
+        # Closing the request closes uploaded files (werkzeug spools large ones to disk).
+        with Request(environ) as request:
+            return self._answer(request, environ, start_response)
+
+    def _answer(
+        self, request: Request, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Iterable[bytes]:
         response = self._respond(request)
         with self._lock:
             self.log.append(
