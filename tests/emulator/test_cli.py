@@ -51,6 +51,9 @@ def serving(
         if process.poll() is None:
             process.kill()
         process.wait(timeout=10)
+        for pipe in (process.stdout, process.stderr):
+            if pipe is not None:
+                pipe.close()
 
 
 def _token(base_url: str, client_id: str, client_secret: str) -> requests.Response:
