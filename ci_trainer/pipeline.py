@@ -719,6 +719,13 @@ def check_metrics(metrics: EvalMetrics) -> None:
         ("macro.f1", metrics.macro_f1),
     ]
     values += [(f"perIntent.{s.intent}.f1", s.f1) for s in metrics.per_intent]
+    # A combined figure is the lowest member's; a NaN member makes that minimum
+    # depend on the order of the targets, so it is refused like a NaN F1.
+    values += [
+        (f"targets.{t.label}.{name}", getattr(t, name))
+        for t in metrics.targets
+        for name in ("f1", "accuracy", "macro_f1")
+    ]
     bad = [name for name, value in values if value is not None and not 0.0 <= value <= 1.0]
     if bad:
         raise ContractError(

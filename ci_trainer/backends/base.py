@@ -16,7 +16,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -105,8 +105,32 @@ class ConvergencePoint(_Model):
     validation_f1: float | None = None
 
 
+CombinedFigure = Literal["f1", "accuracy", "macro_f1"]
+
+
+class TargetScore(_Model):
+    """One member target's own figures, kept beside a combined target's metrics.
+
+    A combined target's figures are each the lowest member's, so without these a
+    reviewer sees that some flow x locale is weak but not which one, or by how much.
+    """
+
+    id: str
+    label: str
+    f1: float | None = None
+    accuracy: float | None = None
+    macro_f1: float | None = None
+    intent_count: int = 0  # intents the service scored for this target
+    # The combined figures that are this target's (it is the lowest, or tied for it).
+    sets_combined: list[CombinedFigure] = Field(default_factory=list)
+
+
 class EvalMetrics(_Model):
-    """Metrics of one trained version as the service reports them (validation split)."""
+    """Metrics of one trained version as the service reports them (validation split).
+
+    `targets` is filled only for a combined target (v2 with several flow x locales):
+    each member's own figures. A single target's metrics are its own, so it stays empty.
+    """
 
     version_id: str
     f1: float | None = None
@@ -116,6 +140,7 @@ class EvalMetrics(_Model):
     macro_f1: float | None = None
     per_intent: list[IntentScore] = Field(default_factory=list)
     convergence: list[ConvergencePoint] = Field(default_factory=list)
+    targets: list[TargetScore] = Field(default_factory=list)
 
 
 class ModelVersion(_Model):

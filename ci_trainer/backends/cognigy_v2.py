@@ -7,7 +7,9 @@ What the pipeline sees, and how it maps onto v2 (docs/cognigy-v2.md):
   with at most `max_parallel` Tasks live at once, and the job is COMPLETED only when
   every Task is `done`. The combined metrics are the weakest target's (min F1, min
   accuracy), and every intent score is named `<target>: <intent>`, so a gate that
-  passes passes for every flow and locale. Each Target is also usable on its own.
+  passes passes for every flow and locale; `EvalMetrics.targets` keeps each member's
+  own figures, so the summary can show which one is weak. Each Target is also usable
+  on its own.
 - Training: optionally `intents/import` of the committed file (mode from the config, a
   Task), then `intents/train` with `mode: full` (a Task). Task states
   queued/active/done/cancelling/cancelled/error map onto `JobState`; `failReason` becomes
@@ -44,6 +46,7 @@ from ci_trainer.api.v2.wire import Task
 from ci_trainer.backends.base import (
     AccessCheck,
     Capabilities,
+    CombinedFigure,
     DatasetStats,
     EvalMetrics,
     ExtensionUnavailable,
@@ -55,6 +58,7 @@ from ci_trainer.backends.base import (
     Promotion,
     PromotionStep,
     Target,
+    TargetScore,
     TrainingJob,
     TrainingRequest,
 )
@@ -421,12 +425,39 @@ class CognigyV2Backend:
             for spec, metrics in zip(run.targets, per_target, strict=True)
             for score in metrics.per_intent
         ]
+        lowest: dict[CombinedFigure, float | None] = {
+            "f1": _lowest(m.f1 for m in per_target),
+            "accuracy": _lowest(m.accuracy for m in per_target),
+            "macro_f1": _lowest(m.macro_f1 for m in per_target),
+        }
         return EvalMetrics(
             version_id=f"{project}:{job.training_id}",
-            f1=_lowest(m.f1 for m in per_target),
-            accuracy=_lowest(m.accuracy for m in per_target),
-            macro_f1=_lowest(m.macro_f1 for m in per_target),
+            f1=lowest["f1"],
+            accuracy=lowest["accuracy"],
+            macro_f1=lowest["macro_f1"],
             per_intent=prefixed,
+            targets=[
+                self._target_score(spec, metrics, lowest)
+                for spec, metrics in zip(run.targets, per_target, strict=True)
+            ],
+        )
+
+    def _target_score(
+        self, spec: V2Target, metrics: EvalMetrics, lowest: dict[CombinedFigure, float | None]
+    ) -> TargetScore:
+        """A member's own figures, and which of the combined (lowest) figures are its."""
+        return TargetScore(
+            id=spec.id,
+            label=self._label(spec),
+            f1=metrics.f1,
+            accuracy=metrics.accuracy,
+            macro_f1=metrics.macro_f1,
+            intent_count=len(metrics.per_intent),
+            sets_combined=[
+                name
+                for name, value in lowest.items()
+                if value is not None and getattr(metrics, name) == value
+            ],
         )
 
     def _target_metrics(self, spec: V2Target) -> EvalMetrics:

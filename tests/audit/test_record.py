@@ -192,7 +192,13 @@ def _camel(name: str) -> str:
 
 def _nested_models() -> dict[str, type[BaseModel]]:
     """Schema $defs name -> the RunResult model it describes."""
-    from ci_trainer.backends.base import ConvergencePoint, EvalMetrics, IntentScore, PromotionStep
+    from ci_trainer.backends.base import (
+        ConvergencePoint,
+        EvalMetrics,
+        IntentScore,
+        PromotionStep,
+        TargetScore,
+    )
     from ci_trainer.result import (
         ChampionComparison,
         DatasetRecord,
@@ -210,6 +216,7 @@ def _nested_models() -> dict[str, type[BaseModel]]:
     return {
         "intentScore": IntentScore,
         "convergencePoint": ConvergencePoint,
+        "targetScore": TargetScore,
         "metrics": EvalMetrics,
         "dataset": DatasetRecord,
         "check": CheckResult,

@@ -195,3 +195,19 @@ def test_python_dash_m_end_to_end(log: Path) -> None:
     assert done.returncode == 1
     assert f"{log}:2: prevHash does not match line 1" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_records_written_before_metrics_targets_existed_still_verify(tmp_path: Path) -> None:
+    # Older writers had no `metrics.targets`: their records stay valid, and a new record
+    # (which has it) chains onto them unchanged.
+    path = tmp_path / "audit.log"
+    old = audit.build_record(ALL_RESULTS["approved"](), governance_tags=TAGS)
+    old["metrics"].pop("targets")
+    old["production"]["metrics"].pop("targets")
+    audit.append_record(path, old)
+    new = audit.build_record(ALL_RESULTS["promoted"](), governance_tags=TAGS)
+    assert new["metrics"]["targets"] == []
+    audit.append_record(path, new)
+    report = audit.verify_file(path)
+    assert report.ok and report.records == 2, report.problem
+    assert "targets" not in json.loads(_lines(path)[0])["metrics"]

@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
-from ci_trainer.backends.base import IntentScore, JobState, JobStatus, TrainingRequest
+import pytest
+
+from ci_trainer.backends.base import (
+    EvalMetrics,
+    IntentScore,
+    JobState,
+    JobStatus,
+    TargetScore,
+    TrainingRequest,
+)
+from ci_trainer.errors import ContractError
 from ci_trainer.pipeline import (
     REQUIRED_SCOPES,
+    check_metrics,
     contract_payload,
     idempotency_key,
     record_resources,
@@ -92,3 +103,14 @@ def test_promote_needs_every_scope_train_needs_and_model_write() -> None:
     assert set(REQUIRED_SCOPES[Mode.TRAIN]) < set(REQUIRED_SCOPES[Mode.PROMOTE])
     assert "model:write" in REQUIRED_SCOPES[Mode.PROMOTE]
     assert "model:write" not in REQUIRED_SCOPES[Mode.TRAIN]
+
+
+def test_a_nan_in_one_targets_figures_is_refused_like_a_nan_f1() -> None:
+    # min() over the targets with a NaN among them depends on their order.
+    members = [
+        TargetScore(id="a", label="Shop/en-US", f1=0.9),
+        TargetScore(id="b", label="Shop/de-DE", f1=0.8, accuracy=float("nan")),
+    ]
+    check_metrics(EvalMetrics(version_id="v", f1=0.8, targets=members[:1]))
+    with pytest.raises(ContractError, match=r"targets\.Shop/de-DE\.accuracy"):
+        check_metrics(EvalMetrics(version_id="v", f1=0.8, targets=members))

@@ -100,6 +100,16 @@ def test_several_targets_import_train_and_report_the_weakest(
         if g.flow_report is not None
     ]
     assert metrics.f1 == min(reported)
+    # Each target's own figures come with the combined ones; the lowest (here two, tied:
+    # Shop is trained on one file in both locales) say they set the combined F1.
+    assert [t.label for t in metrics.targets] == [
+        "Shop/locale-1",
+        "Shop/locale-2",
+        "Smalltalk/locale-1",
+    ]
+    assert sorted(t.f1 for t in metrics.targets if t.f1 is not None) == sorted(reported)
+    lowest = [t.label for t in metrics.targets if t.f1 == metrics.f1]
+    assert [t.label for t in metrics.targets if "f1" in t.sets_combined] == lowest
 
 
 def test_findings_from_the_intent_analyzer_are_kept(emu: V2Emulator, intents_dir: Path) -> None:
@@ -109,7 +119,7 @@ def test_findings_from_the_intent_analyzer_are_kept(emu: V2Emulator, intents_dir
     backend.check_access()
     job = backend.start_training(backend.targets()[0], REQUEST, "k")
     assert run_to_end(backend, job).state is JobState.COMPLETED
-    backend.training_metrics(job)
+    assert backend.training_metrics(job).targets == []  # one target: its own figures
     first = list(backend.findings)
     backend.training_metrics(job)
     assert backend.findings == first  # read again, not doubled
