@@ -133,6 +133,19 @@ def _metrics(result: RunResult) -> dict[str, Any] | None:
             }
             for score in metrics.per_intent
         ],
+        # A combined target's members (cognigy-v2, several flow x locales); else empty.
+        "targets": [
+            {
+                "id": score.id,
+                "label": score.label,
+                "f1": _number(score.f1),
+                "accuracy": _number(score.accuracy),
+                "macroF1": _number(score.macro_f1),
+                "intentCount": score.intent_count,
+                "setsCombined": list(score.sets_combined),
+            }
+            for score in metrics.targets
+        ],
     }
 
 

@@ -47,3 +47,17 @@ def test_documented_event_example_has_the_fields_build_event_sends() -> None:
     text = DOC.read_text(encoding="utf-8")
     example = json.loads(re.findall(r"```json\n(.*?)```", text, re.DOTALL)[0])
     assert set(example) == set(webhook.build_event(make_result(), "e"))
+
+
+def test_documented_metrics_and_target_fields_match_the_code() -> None:
+    from ci_trainer.backends.base import EvalMetrics, TargetScore
+
+    example, target = (
+        json.loads(block)
+        for block in re.findall(r"```json\n(.*?)```", DOC.read_text(encoding="utf-8"), re.DOTALL)
+    )
+    member = TargetScore(id="f/l", label="Flow/locale", sets_combined=["f1"])
+    metrics = EvalMetrics(version_id="v", targets=[member, member])
+    sent = webhook.build_event(make_result(metrics=metrics), "e")["metrics"]
+    assert set(example["metrics"]) == set(sent)
+    assert set(target) == set(sent["targets"][0])

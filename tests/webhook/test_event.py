@@ -10,6 +10,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from ci_trainer import webhook
+from ci_trainer.backends.base import EvalMetrics, TargetScore
 from ci_trainer.result import Decision
 
 from .conftest import make_result
@@ -63,6 +64,30 @@ def test_event_name_per_decision(decision: Decision, name: str) -> None:
 
 def test_every_decision_has_an_event_name() -> None:
     assert set(webhook.EVENT_NAMES) == set(Decision)
+
+
+def test_a_combined_targets_members_are_sent_with_the_metrics() -> None:
+    members = [
+        TargetScore(id="f/en", label="Shop/en-US", f1=0.92, accuracy=0.93, intent_count=3),
+        TargetScore(
+            id="f/de",
+            label="Shop/de-DE",
+            f1=0.81,
+            accuracy=float("nan"),  # not finite: null, as for every other metric
+            intent_count=3,
+            sets_combined=["f1"],
+        ),
+    ]
+    metrics = EvalMetrics(version_id="p:run-1", f1=0.81, targets=members)
+    event = webhook.build_event(make_result(metrics=metrics), "e")
+    assert event["metrics"]["targets"] == [
+        {"id": "f/en", "label": "Shop/en-US", "f1": 0.92, "accuracy": 0.93, "macroF1": None,
+         "intentCount": 3, "setsCombined": []},
+        {"id": "f/de", "label": "Shop/de-DE", "f1": 0.81, "accuracy": None, "macroF1": None,
+         "intentCount": 3, "setsCombined": ["f1"]},
+    ]  # fmt: skip
+    webhook.serialise(event)  # no NaN reaches the JSON
+    assert webhook.build_event(make_result(), "e")["metrics"]["targets"] == []
 
 
 def test_failed_run_without_metrics_has_null_metrics() -> None:
