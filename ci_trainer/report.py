@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ci_trainer.backends.base import ConvergencePoint, EvalMetrics, IntentScore
+from ci_trainer.backends.base import CombinedFigure, ConvergencePoint, EvalMetrics, IntentScore
 from ci_trainer.result import CheckStatus, Decision, GateRule, RunResult
 
 SUMMARY_LIMIT_BYTES = 1_000_000
@@ -49,6 +49,11 @@ _METRICS: tuple[tuple[str, str], ...] = (
     ("Accuracy", "accuracy"),
     ("Macro F1", "macro_f1"),
 )
+_COMBINED_NAMES: dict[CombinedFigure, str] = {
+    "f1": "F1",
+    "accuracy": "accuracy",
+    "macro_f1": "macro F1",
+}
 
 # --- escaping ------------------------------------------------------------------------
 
@@ -264,6 +269,39 @@ def _metrics(result: RunResult) -> str | None:
     )
     headers = ["Metric", "Candidate", "Threshold", "Production", "Delta", "Gate"]
     return "### Metrics\n\n" + table(headers, rows) + "\n\n" + caption
+
+
+def _production_f1(result: RunResult) -> dict[str, float]:
+    """Production's F1 per target id, where the service reported one."""
+    production = result.production.metrics if result.production else None
+    if production is None:
+        return {}
+    return {score.id: score.f1 for score in production.targets if score.f1 is not None}
+
+
+def _targets(result: RunResult) -> str | None:
+    """Each flow x locale's own figures behind a combined target's (lowest) ones."""
+    scores = result.metrics.targets if result.metrics else []
+    if len(scores) < 2:
+        return None  # one target's figures are the Metrics table's
+    production_f1 = _production_f1(result)
+    with_production = any(score.id in production_f1 for score in scores)
+    headers = ["Target", "F1", "Accuracy", "Macro F1"]
+    headers += ["Production F1"] if with_production else []
+    headers += ["Intents", "Sets combined"]
+    rows = []
+    for score in scores:
+        row = [escape(score.label), fmt(score.f1), fmt(score.accuracy), fmt(score.macro_f1)]
+        if with_production:
+            row.append(fmt(production_f1.get(score.id)))
+        sets = ", ".join(_COMBINED_NAMES[name] for name in score.sets_combined)
+        row += [fmt(score.intent_count), f"⬇️ {sets}" if sets else "—"]
+        rows.append(row)
+    caption = (
+        f"{len(scores)} flow x locale targets, trained together. Metrics and the gate use "
+        "the lowest target's F1, accuracy and macro F1; *Sets combined* says whose each is."
+    )
+    return "### Targets\n\n" + table(headers, rows) + "\n\n" + caption
 
 
 def _gate(result: RunResult) -> str | None:
@@ -566,6 +604,9 @@ _SECTIONS: tuple[tuple[str, int, Callable[[RunResult], str | None]], ...] = (
     ("problems", 95, _messages),
     ("troubleshooting", 90, _troubleshooting),
     ("metrics", 85, _metrics),
+    # Small, and it says which flow x locale the metrics' figures come from: kept after
+    # the gate's reasons but before the holdout comparison.
+    ("targets", 78, _targets),
     ("gate", 80, _gate),
     ("champion/challenger", 75, _champion),
     ("run details", 70, _run_details),

@@ -18,7 +18,7 @@ import pytest
 from cmarkgfm.cmark import Options
 from run_results import ALL, approved, failed, invalid, rejected, skipped
 
-from ci_trainer.backends.base import ConvergencePoint, EvalMetrics, IntentScore
+from ci_trainer.backends.base import ConvergencePoint, EvalMetrics, IntentScore, TargetScore
 from ci_trainer.report import MAX_CHART_POINTS, escape, fenced, render_summary
 from ci_trainer.result import (
     CheckResult,
@@ -302,6 +302,21 @@ def test_small_budget_keeps_the_headline_and_most_important_sections() -> None:
     for dropped in ("collapsed details", "convergence chart", "weakest intents"):
         assert dropped in note
     assert note.index("collapsed details") < note.index("convergence chart")
+
+
+def test_the_targets_table_is_trimmed_after_the_champion_and_before_the_gate() -> None:
+    base = approved()
+    assert base.metrics is not None
+    members = [
+        TargetScore(id="f/en", label="Shop/en-US", f1=0.93, intent_count=12),
+        TargetScore(id="f/de", label="Shop/de-DE", f1=0.912, intent_count=12, sets_combined=["f1"]),
+    ]
+    result = base.model_copy(
+        update={"metrics": base.metrics.model_copy(update={"targets": members})}
+    )
+    assert "### Targets" in render_summary(result)
+    note = render_summary(result, max_bytes=1_000).rsplit("left out ", 1)[1]
+    assert note.index("champion/challenger") < note.index("targets") < note.index("gate")
 
 
 def test_absurd_budget_still_yields_valid_utf8_under_the_limit() -> None:
