@@ -91,7 +91,7 @@ def test_several_targets_import_train_and_report_the_weakest(
     names = {score.intent for score in metrics.per_intent}
     assert "Shop/locale-2: cancel_order" in names
     assert "Smalltalk/locale-1: greeting" in names
-    # The run's F1 is the lowest target's: the tiny smalltalk data can't beat the rest.
+    # The run's F1 is the lowest target's, whichever flow and locale that is.
     flows = [emu.service.projects[PROJECT].content.flows[f] for f in (SHOP_FLOW, TALK_FLOW)]
     reported = [
         g.flow_report["info"]["fScore"]
