@@ -18,7 +18,14 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ci_trainer.config.messages import describe, field_path_text, issue_from_error, locate, short
+from ci_trainer.config.messages import (
+    describe,
+    field_path_text,
+    issue_at,
+    issue_from_error,
+    locate,
+    short,
+)
 from ci_trainer.config.model import TrainingConfig
 from ci_trainer.config.yamltree import (
     FieldPath,
@@ -261,16 +268,13 @@ def _version_issues(
     # bool is an int in Python, and `version: true` must not pass as 1.
     if type(value) is int and value == SUPPORTED_VERSION:
         return []
-    mark = locate(marks, ("version",), prefer_key=False)
-    shown = _version_text(value)
     return [
-        ConfigIssue(
+        issue_at(
             name,
-            mark.line if mark else None,
-            mark.column if mark else None,
-            "version",
-            f"unsupported config version {shown}; this ci-trainer reads version "
-            f"{SUPPORTED_VERSION}",
+            marks,
+            ("version",),
+            f"unsupported config version {_version_text(value)}; this ci-trainer reads "
+            f"version {SUPPORTED_VERSION}",
             f"set `version: {SUPPORTED_VERSION}`; a newer version needs a newer ci-trainer",
         )
     ]
@@ -289,13 +293,10 @@ def _duplicate_dataset_ids(
         if not isinstance(ident, str):
             continue
         if ident in first:
-            path: FieldPath = ("datasets", index, "id")
-            mark = locate(marks, path, prefer_key=False)
-            yield ConfigIssue(
+            yield issue_at(
                 name,
-                mark.line if mark else None,
-                mark.column if mark else None,
-                field_path_text(path),
+                marks,
+                ("datasets", index, "id"),
                 f"dataset id `{ident}` is listed twice (first as datasets[{first[ident]}])",
                 "list each dataset once",
             )
@@ -345,7 +346,6 @@ def _has_value(value: Any) -> bool:
 
 
 def _secret_issue(name: str, marks: Mapping[FieldPath, NodeMarks], path: FieldPath) -> ConfigIssue:
-    mark = locate(marks, path, prefer_key=True)
     if path == ("webhook", "url"):
         where = "the environment variable named by `webhook.url_env`, WEBHOOK_URL by default"
     elif path[0] == "webhook":
@@ -353,14 +353,14 @@ def _secret_issue(name: str, marks: Mapping[FieldPath, NodeMarks], path: FieldPa
     else:
         where = "the environment variables COGNIGY_CLIENT_ID / COGNIGY_CLIENT_SECRET"
     # Never repeat the value: it may be a live credential.
-    return ConfigIssue(
-        file=name,
-        line=mark.line if mark else None,
-        column=mark.column if mark else None,
-        field=field_path_text(path),
-        message=f"`{short(str(path[-1]))}` looks like a secret written into the config; secrets must "
+    return issue_at(
+        name,
+        marks,
+        path,
+        f"`{short(str(path[-1]))}` looks like a secret written into the config; secrets must "
         "not be committed",
-        hint=f"remove it, rotate it, and set it in {where}, e.g. from a repository secret",
+        f"remove it, rotate it, and set it in {where}, e.g. from a repository secret",
+        prefer_key=True,
     )
 
 
@@ -425,12 +425,10 @@ def _path_issues(
             yield _outside_issue(name, marks, path, exc)
             continue
         if files.check_exists and must_exist and not resolved.is_file():
-            mark = locate(marks, path, prefer_key=False)
-            yield ConfigIssue(
+            yield issue_at(
                 name,
-                mark.line if mark else None,
-                mark.column if mark else None,
-                field_path_text(path),
+                marks,
+                path,
                 f"not a regular file: '{text}' ({resolved})"
                 if resolved.exists()
                 else f"file not found: '{text}' (looked for {resolved})",
@@ -441,12 +439,10 @@ def _path_issues(
 def _outside_issue(
     name: str, marks: Mapping[FieldPath, NodeMarks], path: FieldPath, exc: OutsideWorkspace
 ) -> ConfigIssue:
-    mark = locate(marks, path, prefer_key=False)
-    return ConfigIssue(
+    return issue_at(
         name,
-        mark.line if mark else None,
-        mark.column if mark else None,
-        field_path_text(path),
+        marks,
+        path,
         f"path not allowed: {exc}",
         "name a file inside the repository, relative to the config file",
     )

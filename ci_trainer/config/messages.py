@@ -73,6 +73,27 @@ def locate(
     return None
 
 
+def issue_at(
+    file: str,
+    marks: Mapping[FieldPath, NodeMarks],
+    path: FieldPath,
+    message: str,
+    hint: str | None = None,
+    *,
+    prefer_key: bool = False,
+) -> ConfigIssue:
+    """An issue about the field at `path`, placed at its line and column in the file."""
+    mark = locate(marks, path, prefer_key=prefer_key)
+    return ConfigIssue(
+        file=file,
+        line=mark.line if mark else None,
+        column=mark.column if mark else None,
+        field=field_path_text(path),
+        message=message,
+        hint=hint,
+    )
+
+
 def model_at(root: type[BaseModel], path: FieldPath) -> type[BaseModel] | None:
     """The section model that holds the keys found at `path`."""
     model: type[BaseModel] | None = root
