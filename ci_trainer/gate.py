@@ -424,16 +424,6 @@ def decide(rules: Sequence[GateRule], comparison: ChampionComparison | None = No
     return GateOutcome(passed=True, reason=reason, reasons=[rule.message for rule in rules])
 
 
-def promotion_rules(
-    gate: GateSection, metrics: EvalMetrics, comparison: ChampionComparison | None
-) -> list[GateRule]:
-    """Every rule of our gate: thresholds, then champion/challenger when it was compared."""
-    rules = threshold_rules(gate, metrics)
-    if comparison is not None:
-        rules += champion_rules(comparison, gate.champion)
-    return rules
-
-
 # --- the gates we compare against in benchmarks/decision_quality.py -------------------------
 
 

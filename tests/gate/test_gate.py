@@ -330,24 +330,6 @@ def test_decide_passes_when_every_rule_passes() -> None:
     assert outcome.reasons == ["F1 0.900 >= 0.850", "margin fine"]
 
 
-def test_promotion_rules_combines_thresholds_and_champion() -> None:
-    gold = holdout(per_intent=10)
-    c = compare(gold, list(gold), list(gold))
-    section = GateSection()
-    combined = gating.promotion_rules(section, metrics(f1=0.9, precision=0.9), c)
-    assert [r.rule for r in combined] == [
-        "min_f1",
-        "min_precision",
-        "champion.per_intent",
-        "champion.mcnemar",
-        "champion.margin",
-    ]
-    assert [r.rule for r in gating.promotion_rules(section, metrics(f1=0.9), None)] == [
-        "min_f1",
-        "min_precision",
-    ]
-
-
 def test_raw_delta_gate_calls_any_drop_a_regression() -> None:
     down = gating.raw_delta_gate(0.848, 0.851)
     assert not down.passed
