@@ -28,10 +28,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
+from ci_trainer.report import SUMMARY_LIMIT_BYTES, build_outputs, render_summary
 from ci_trainer.result import Message, RunResult
 
 ANNOTATION_LIMIT = 10  # per kind and step, enforced by GitHub
-SUMMARY_LIMIT_BYTES = 1024 * 1024  # per step, enforced by GitHub
 ANNOTATION_KINDS = ("notice", "warning", "error")
 DEFAULT_OUTPUT_DIR = Path("ci-trainer-output")
 
@@ -375,10 +375,6 @@ def publish(
     `summary.md`. Returns the files written into `output_dir` (none on Actions). A write
     that fails becomes a warning; it never raises.
     """
-    # Imported here so `ci_trainer.github` stays importable while report is being edited
-    # and because report is the only heavy part (it renders Markdown).
-    from ci_trainer.report import build_outputs, render_summary
-
     commands = commands or Commands()
     directory = output_dir or DEFAULT_OUTPUT_DIR
     written: list[Path] = []

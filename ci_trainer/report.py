@@ -22,7 +22,7 @@ from typing import Any
 from ci_trainer.backends.base import CombinedFigure, ConvergencePoint, EvalMetrics, IntentScore
 from ci_trainer.result import CheckStatus, Decision, GateRule, RunResult
 
-SUMMARY_LIMIT_BYTES = 1_000_000
+SUMMARY_LIMIT_BYTES = 1024 * 1024  # per step, enforced by GitHub
 MAX_CHART_POINTS = 60  # Mermaid charts get unreadable (and slow) beyond this
 
 _DECISION_HEADINGS: dict[Decision, tuple[str, str]] = {
