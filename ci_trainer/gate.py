@@ -231,9 +231,8 @@ def compare_champion(
         sentence="",
     )
     verdict = _verdict(comparison, champion.alpha)
-    return comparison.model_copy(
-        update={"verdict": verdict, "sentence": _sentence(comparison, verdict)}
-    )
+    sentence = _sentence(comparison, verdict, champion.alpha)
+    return comparison.model_copy(update={"verdict": verdict, "sentence": sentence})
 
 
 def _intent_change(change: stats.IntentRecallChange, alpha: float) -> IntentChange:
@@ -263,9 +262,14 @@ def _significant_loss(comparison: ChampionComparison, alpha: float) -> bool:
     )
 
 
+def _overall_loss(comparison: ChampionComparison, alpha: float) -> bool:
+    """The whole interval below zero, or McNemar shows a significant loss."""
+    return comparison.ci_high < 0 or _significant_loss(comparison, alpha)
+
+
 def _verdict(comparison: ChampionComparison, alpha: float) -> str:
     """Worse on any significant evidence of loss; better only when nothing says worse."""
-    if comparison.intents_worse or comparison.ci_high < 0 or _significant_loss(comparison, alpha):
+    if comparison.intents_worse or _overall_loss(comparison, alpha):
         return WORSE
     if comparison.ci_low > 0:
         return BETTER
@@ -298,7 +302,7 @@ def _intent_clause(changes: Sequence[IntentChange], names: Sequence[str]) -> str
     return f"{shown} and {hidden} more" if hidden > 0 else shown
 
 
-def _sentence(c: ChampionComparison, verdict: str) -> str:
+def _sentence(c: ChampionComparison, verdict: str, alpha: float) -> str:
     difference = _difference_clause(c)
     only_candidate = _count(c.mcnemar_candidate_only, "utterance")
     mcnemar = (
@@ -307,8 +311,7 @@ def _sentence(c: ChampionComparison, verdict: str) -> str:
     )
     intents = _count(len(c.intents_worse), "intent")
     named = _intent_clause(c.intent_changes, c.intents_worse)
-    overall_worse = c.ci_high < 0 or _significant_loss(c, c.alpha or 0.0)
-    if verdict == WORSE and overall_worse:
+    if verdict == WORSE and _overall_loss(c, alpha):
         tail = f"; {intents} significantly worse: {named}" if c.intents_worse else ""
         return f"The candidate is worse: {difference}; {mcnemar}{tail}."
     if verdict == WORSE:  # no clear loss overall, but named intents lost recall
