@@ -85,6 +85,29 @@ def test_plain_http_to_a_remote_host_is_refused() -> None:
         CognigyV2Client("http://api-trial.cognigy.ai", "key", redactor=Redactor())
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://user:hunter22@api-trial.cognigy.ai",
+        "https://:hunter22@api-trial.cognigy.ai",  # a password without a user name
+        "http://:hunter22@example.com",
+    ],
+)
+def test_credentials_in_the_base_url_are_refused_without_echoing_them(url: str) -> None:
+    from ci_trainer.api.base_url import BaseUrlError
+
+    with pytest.raises(BaseUrlError, match="user name or password") as caught:
+        CognigyV2Client(url, "key", redactor=Redactor())
+    assert "hunter22" not in str(caught.value)
+
+
+def test_a_base_url_with_a_fragment_is_refused() -> None:
+    from ci_trainer.api.base_url import BaseUrlError
+
+    with pytest.raises(BaseUrlError, match="not a plain http"):
+        CognigyV2Client("https://api-trial.cognigy.ai/#x", "key", redactor=Redactor())
+
+
 # ---------------------------------------------------------------- discovery and lists
 
 

@@ -48,6 +48,7 @@ MAX_PAGES = 100  # 10,000 items: more than any documented limit (2,500 intents p
 V2_RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 MIN_SNAPSHOT_BYTES = 64  # smaller downloads are the known "csnap" placeholder
 DOWNLOAD_LINK_ATTEMPTS = 5  # 409 while packaging finishes (observed by pipelines)
+_SETTING = "cognigy_v2.base_url (or COGNIGY_BASE_URL)"
 
 
 def v2_policy(base: RetryPolicy | None = None) -> RetryPolicy:
@@ -79,11 +80,14 @@ def split_base_url(base_url: str) -> tuple[str, str]:
         _ = parts.port
     except ValueError:
         host, parts = "", urlsplit("")
-    if parts.scheme not in ("http", "https") or not host or parts.username or parts.query:
-        msg = "cognigy_v2.base_url is not a plain http(s) URL"
+    if parts.scheme not in ("http", "https") or not host or parts.query or parts.fragment:
+        msg = f"{_SETTING} is not a plain http(s) URL"  # not echoed: it may hold a password
         raise BaseUrlError(msg, hint="use e.g. https://api-trial.cognigy.ai")
+    if parts.username or parts.password:  # "https://:pw@host" has a password, no user
+        msg = f"{_SETTING} must not contain a user name or password"
+        raise BaseUrlError(msg, hint="pass the API key as COGNIGY_API_KEY (action input api-key)")
     if parts.scheme == "http" and not is_loopback(host):
-        msg = f"cognigy_v2.base_url {url!r} uses plain http for a non-loopback host"
+        msg = f"{_SETTING} {url!r} uses plain http for a non-loopback host"
         raise BaseUrlError(msg, hint="use https: the API key would travel in clear text")
     if url.endswith("/v2.0"):
         return url, ""
