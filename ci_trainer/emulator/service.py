@@ -90,7 +90,6 @@ class Service:
         workers: int = 2,
     ) -> None:
         self.datasets = datasets
-        self.credentials = credentials
         self.timing = timing
         self._lock = threading.RLock()
         self.auth = TokenIssuer(credentials)
@@ -99,7 +98,6 @@ class Service:
         self._production: dict[str, tuple[str, str, str]] = {}  # model -> (version, env, at)
         self._idempotency: dict[tuple[str, str, str], tuple[str, str]] = {}
         self._requests: list[RequestRecord] = []
-        self._tokens_issued = 0
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="emulator-train")
 
     # -- auth (see auth.py) ----------------------------------------------------------------
@@ -107,10 +105,7 @@ class Service:
     def issue_token(
         self, form: Mapping[str, str], expires_in: float | None = None
     ) -> dict[str, Any]:
-        body = self.auth.issue(form, expires_in)
-        with self._lock:
-            self._tokens_issued += 1
-        return body
+        return self.auth.issue(form, expires_in)
 
     def authorize(self, authorization: str | None, scopes: tuple[str, ...]) -> Grant:
         return self.auth.authorize(authorization, scopes)
@@ -423,7 +418,6 @@ class Service:
                 },
                 production={model: entry[0] for model, entry in self._production.items()},
                 requests=tuple(self._requests),
-                tokens_issued=self._tokens_issued,
                 issued_tokens=tuple(self.auth.issued_tokens()),
             )
 

@@ -55,9 +55,12 @@ class EmulatorState:
     # model id -> version id in production (absent: never promoted)
     production: dict[str, str] = field(default_factory=dict)
     requests: tuple[RequestRecord, ...] = ()
-    tokens_issued: int = 0
     # Every bearer token handed out, in order: secret sweeps grep outputs for them.
     issued_tokens: tuple[str, ...] = field(default=(), repr=False)
+
+    @property
+    def tokens_issued(self) -> int:
+        return len(self.issued_tokens)
 
     def requests_for(self, operation: str) -> list[RequestRecord]:
         return [record for record in self.requests if record.operation == operation]
