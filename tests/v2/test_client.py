@@ -11,7 +11,8 @@ from typing import ClassVar
 import pytest
 import requests
 
-from ci_trainer.api.v2 import CognigyV2Client, RequestBudget, Task
+from ci_trainer.api import RetryPolicy
+from ci_trainer.api.v2 import CognigyV2Client, RequestBudget, Task, v2_policy
 from ci_trainer.datasets import parse_dataset
 from ci_trainer.emulator.v2 import V2Emulator, V2Variants
 from ci_trainer.errors import ApiError, AuthError, ContractError
@@ -99,6 +100,16 @@ def test_credentials_in_the_base_url_are_refused_without_echoing_them(url: str) 
     with pytest.raises(BaseUrlError, match="user name or password") as caught:
         CognigyV2Client(url, "key", redactor=Redactor())
     assert "hunter22" not in str(caught.value)
+
+
+def test_the_v2_policy_keeps_the_given_policy_but_its_retry_statuses() -> None:
+    given = RetryPolicy(read_timeout=1.0, max_attempts=2, max_wait_per_call=9.0)
+    assert v2_policy(given) == RetryPolicy(
+        read_timeout=1.0,
+        max_attempts=2,
+        max_wait_per_call=9.0,
+        retry_statuses=frozenset({408, 429, 500, 502, 503, 504}),
+    )
 
 
 def test_a_base_url_with_a_fragment_is_refused() -> None:

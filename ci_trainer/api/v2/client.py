@@ -9,6 +9,7 @@ tenant's rate limit. Lists are read page by page (`limit`/`skip`, or the `next` 
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import threading
 from collections.abc import Callable, Iterator, Mapping
@@ -53,18 +54,7 @@ _SETTING = "cognigy_v2.base_url (or COGNIGY_BASE_URL)"
 
 def v2_policy(base: RetryPolicy | None = None) -> RetryPolicy:
     """The HTTP policy with v2's retry statuses (Cognigy's client retries 408 and 5xx)."""
-    policy = base or RetryPolicy()
-    return RetryPolicy(
-        connect_timeout=policy.connect_timeout,
-        read_timeout=policy.read_timeout,
-        max_attempts=policy.max_attempts,
-        run_retry_budget=policy.run_retry_budget,
-        backoff_base=policy.backoff_base,
-        backoff_cap=policy.backoff_cap,
-        max_retry_after=policy.max_retry_after,
-        max_wait_per_call=policy.max_wait_per_call,
-        retry_statuses=V2_RETRY_STATUSES,
-    )
+    return dataclasses.replace(base or RetryPolicy(), retry_statuses=V2_RETRY_STATUSES)
 
 
 def split_base_url(base_url: str) -> tuple[str, str]:
