@@ -14,10 +14,8 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import quote
-
-from pydantic import BaseModel
 
 from ci_trainer.api import contract
 from ci_trainer.api.auth import REQUIRED_SCOPES, ClientCredentials, describe_scopes
@@ -45,8 +43,6 @@ from ci_trainer.api.models import (
 from ci_trainer.backends.base import ExtensionUnavailable
 from ci_trainer.errors import AuthError, ContractError
 from ci_trainer.redact import Redactor
-
-M = TypeVar("M", bound=BaseModel)
 
 PREDICT_MAX_TEXTS = 100  # PredictRequest.texts maxItems in openapi.yaml
 IDEMPOTENCY_KEY_LENGTH = (8, 255)  # the Idempotency-Key header's bounds in openapi.yaml
