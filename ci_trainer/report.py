@@ -213,21 +213,18 @@ def _troubleshooting(result: RunResult) -> str | None:
 
 
 def _gate_rule_for(result: RunResult, metric: str) -> GateRule | None:
-    for rule in result.gate:
-        if rule.rule in (metric, f"min_{metric}"):
-            return rule
-    return None
+    """The gate's floor on `metric` (rules are named after the config key, `min_f1`)."""
+    return next((rule for rule in result.gate if rule.rule == f"min_{metric}"), None)
 
 
 def _threshold_for(result: RunResult, metric: str) -> Any:
     rule = _gate_rule_for(result, metric)
     if rule is not None and rule.threshold is not None:
         return rule.threshold
-    # The runner records the config's sections ({"gate": {...}, "validation": {...}});
-    # a flat {"min_f1": ...} is accepted too.
+    # No rule (the gate did not run): the configured floor, from the runner's record of
+    # the config's sections ({"gate": {...}, "validation": {...}}).
     gate = result.thresholds.get("gate")
-    section = gate if isinstance(gate, dict) else result.thresholds
-    value = section.get(f"min_{metric}")
+    value = gate.get(f"min_{metric}") if isinstance(gate, dict) else None
     return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
