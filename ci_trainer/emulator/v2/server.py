@@ -17,13 +17,16 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ci_trainer.datasets import load_dataset
 from ci_trainer.emulator.serving import ServedApp
 from ci_trainer.emulator.tls import TlsFiles
 from ci_trainer.emulator.v2.app import V2App, V2Variants
 from ci_trainer.emulator.v2.service import V2Service
+
+if TYPE_CHECKING:
+    from ci_trainer.config import LoadedConfig
 
 logger = logging.getLogger("ci_trainer.emulator.v2")
 
@@ -78,10 +81,13 @@ class V2Emulator(ServedApp):
         """
         from ci_trainer.config import load_config
 
-        loaded = load_config(config_path)
+        return cls._from_loaded(load_config(config_path), **kwargs)
+
+    @classmethod
+    def _from_loaded(cls, loaded: LoadedConfig, **kwargs: Any) -> V2Emulator:
         section = loaded.config.cognigy_v2
         if section is None:
-            msg = f"{config_path} has no cognigy_v2 section"
+            msg = f"{loaded.path} has no cognigy_v2 section"
             raise ValueError(msg)
         paths = {ref.id: ref.path for ref in loaded.config.datasets}
         emulator = cls(**kwargs)
@@ -165,6 +171,7 @@ def emulator_for_config(config_path: str | Path, **kwargs: Any) -> V2Emulator | 
     """
     from ci_trainer.config import load_config
 
-    if load_config(config_path).config.backend != "cognigy-v2":
+    loaded = load_config(config_path)
+    if loaded.config.backend != "cognigy-v2":
         return None
-    return V2Emulator.from_config(config_path, **kwargs)
+    return V2Emulator._from_loaded(loaded, **kwargs)
