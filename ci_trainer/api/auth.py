@@ -15,7 +15,14 @@ from requests.structures import CaseInsensitiveDict
 
 from ci_trainer import token_prefetch
 from ci_trainer.api.decode import checked, json_body
-from ci_trainer.api.http import Call, HttpClient, HttpResponse, RetryMode, error_from_response
+from ci_trainer.api.http import (
+    Call,
+    HttpClient,
+    HttpResponse,
+    RetryMode,
+    error_from_response,
+    problem_fields,
+)
 from ci_trainer.api.models import Token
 from ci_trainer.errors import AuthError, CiTrainerError
 from ci_trainer.redact import Redactor
@@ -184,11 +191,8 @@ def _as_response(answer: PrefetchedAnswer) -> HttpResponse:
 
 def _oauth_error(response: HttpResponse) -> str | None:
     """RFC 6749 section 5.2 error fields, which token endpoints send instead of RFC 7807."""
-    try:
-        body = response.json()
-    except ValueError:
-        return None
-    if not isinstance(body, dict) or not isinstance(body.get("error"), str):
+    body = problem_fields(response)
+    if not isinstance(body.get("error"), str):
         return None
     name: str = body["error"]
     description = body.get("error_description")

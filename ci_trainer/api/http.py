@@ -439,8 +439,8 @@ def _mask_secret_fields(value: Any) -> Any:
     return value
 
 
-def _problem(response: HttpResponse) -> dict[str, Any]:
-    """The RFC 7807 fields of an error body, or {} when the body is not a problem document."""
+def problem_fields(response: HttpResponse) -> dict[str, Any]:
+    """An error body's fields (RFC 7807, OAuth's), or {} when it is not a JSON object."""
     try:
         body = response.json()
     except ValueError:
@@ -501,7 +501,7 @@ def error_from_response(
 ) -> ApiError:
     """The typed error for a final non-2xx response: status, RFC 7807 fields, traceId."""
     default_message, default_hint = _default_text(response.status)
-    problem = _problem(response)
+    problem = problem_fields(response)
     title = problem.get("title") if isinstance(problem.get("title"), str) else None
     detail = _problem_detail(problem)
     text = message or default_message

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from ci_trainer.api.http import HttpResponse, error_from_response, scrub_body
+from ci_trainer.api.http import HttpResponse, error_from_response, problem_fields, scrub_body
 from ci_trainer.errors import ApiError, AuthError, ContractError
 from ci_trainer.redact import Redactor
 
@@ -126,7 +126,7 @@ def v2_error(response: HttpResponse, redactor: Redactor) -> ApiError:
     error = error_from_response(
         response, redactor, message=message, hint=hint, error_type=error_type
     )
-    body = _body_dict(response)
+    body = problem_fields(response)
     described = body.get("error_description")
     if error.detail is None and isinstance(described, str) and described:
         error.detail = redactor(described)
@@ -138,14 +138,6 @@ def v2_error(response: HttpResponse, redactor: Redactor) -> ApiError:
         error.extra["code"] = code
         error.detail = f"{error.detail} (Cognigy code {code})" if error.detail else f"code {code}"
     return error
-
-
-def _body_dict(response: HttpResponse) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
 
 
 def parse_page(response: HttpResponse, redactor: Redactor, kind: str, id_key: str) -> Page:
