@@ -64,9 +64,14 @@ SECRET_ENV = ("COGNIGY_CLIENT_SECRET", "COGNIGY_API_KEY", "WEBHOOK_SECRET")
 INPUTS_WHERE = "the action's inputs (the step's `with:`)"
 
 
+def input_keys(name: str) -> tuple[str, str]:
+    """The runner's name for an input (hyphens kept), then the underscore fallback."""
+    return f"INPUT_{name.upper()}", f"INPUT_{name.upper().replace('-', '_')}"
+
+
 def read_input(env: Mapping[str, str], name: str) -> str:
     """The input's value as the runner passes it, stripped; the default when unset."""
-    for key in (f"INPUT_{name.upper()}", f"INPUT_{name.upper().replace('-', '_')}"):
+    for key in input_keys(name):
         value = env.get(key)
         if value is not None and value.strip():
             return value.strip()
@@ -105,7 +110,7 @@ def _input_error(name: str, message: str, hint: str) -> ConfigError:
 def mask_secrets(env: Mapping[str, str], commands: Commands) -> None:
     """Mask the secret inputs (and the env they map to) before anything else is printed."""
     for name in SECRET_INPUTS:
-        for key in (f"INPUT_{name.upper()}", f"INPUT_{name.upper().replace('-', '_')}"):
+        for key in input_keys(name):
             commands.add_mask(env.get(key, "").strip())
     for key in SECRET_ENV:
         commands.add_mask(env.get(key, "").strip())
