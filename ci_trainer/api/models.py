@@ -9,12 +9,12 @@ validators to first use, which keeps `import ci_trainer.api` cheap.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
 TrainingStatusValue = Literal["QUEUED", "RUNNING", "COMPLETED", "FAILED", "CANCELLED"]
-TRAINING_STATUS_VALUES: tuple[str, ...] = ("QUEUED", "RUNNING", "COMPLETED", "FAILED", "CANCELLED")
+TRAINING_STATUS_VALUES: tuple[str, ...] = get_args(TrainingStatusValue)
 
 
 def _camel(name: str) -> str:
