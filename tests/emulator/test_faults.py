@@ -14,7 +14,9 @@ from typing import Any
 import pytest
 import requests
 
+from ci_trainer.api import contract
 from ci_trainer.emulator import Emulator, Fault, FaultPlan, FaultPlanError
+from ci_trainer.emulator.faults import KINDS, OPERATIONS
 
 from .conftest import DATASETS, MODEL, REPO, ApiClient, check_response, train_body
 
@@ -229,19 +231,13 @@ def test_every_recipe_in_the_docs_is_a_valid_plan(tmp_path: Path) -> None:
     path = tmp_path / "faults.yaml"
     path.write_text(_docs_recipes(), encoding="utf-8")
     plan = FaultPlan.from_yaml(path)
-    kinds = {fault.kind for fault in plan.faults}
-    assert kinds == {
-        "status",
-        "delay",
-        "drop",
-        "malformed_json",
-        "missing_field",
-        "patch",
-        "job_failed",
-        "job_stuck",
-        "token_expires_in",
-        "external_promotion",
-    }
+    # Every kind the plan accepts has a recipe: a new kind fails here until it is documented.
+    assert {fault.kind for fault in plan.faults} == set(KINDS)
+
+
+def test_the_plan_knows_exactly_the_contracts_operations() -> None:
+    # A hand-kept list: an operation added to openapi.yaml must be scriptable too.
+    assert set(OPERATIONS) == set(contract.operations())
 
 
 def test_emulator_loads_a_plan_from_a_yaml_path(tmp_path: Path) -> None:
