@@ -1,8 +1,10 @@
-"""README.md: the two set-up commands, and the sections copied from docs/."""
+"""README.md: the sections copied from docs/, and CI runs the README's test command.
+
+(The two set-up commands themselves are pinned by tests/action/test_readme.py.)
+"""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from tests.readme_sections import README, SECTIONS, refreshed
@@ -18,18 +20,6 @@ def test_copied_sections_match_their_source() -> None:
         "README.md's copy of docs/contract.md or docs/configuration.md is stale; "
         "run: python tests/readme_sections.py"
     )
-
-
-def test_first_lines_are_the_two_setup_commands() -> None:
-    lines = README.read_text(encoding="utf-8").splitlines()
-    assert lines[0].startswith("# ")
-    block = re.search(r"```sh\n(.*?)\n```", "\n".join(lines[:12]), re.DOTALL)
-    assert block is not None, "README.md must open with a sh block of the set-up commands"
-    commands = block.group(1).splitlines()
-    assert len(commands) == 2
-    run_job, run_tests = commands
-    assert "ci-trainer run --config training-config.yaml --emulator" in run_job
-    assert run_tests.endswith("python3 -m pytest -q")
 
 
 def test_ci_runs_the_readme_test_command() -> None:

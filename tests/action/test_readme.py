@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import yaml
+from example_summary import EXAMPLE, demoted
 from readme_tables import current_block, tables
 
 REPO = Path(__file__).resolve().parents[2]
@@ -51,11 +52,7 @@ def test_troubleshooting_covers_what_the_issue_lists() -> None:
 
 
 def test_readme_embeds_the_example_summary() -> None:
-    summary = (REPO / "examples" / "step-summary.md").read_text(encoding="utf-8")
-    demoted = [
-        "#" + line if line.startswith(("## ", "### ", "#### ")) else line
-        for line in summary.rstrip("\n").split("\n")
-    ]
-    assert "\n".join(demoted) in readme()
+    summary = EXAMPLE.read_text(encoding="utf-8")
+    assert demoted(summary) in readme()
     assert summary.startswith("## ✅ Approved")
     assert "xychart-beta" in summary and "### Champion / challenger" in summary
