@@ -327,7 +327,7 @@ def test_absurd_budget_still_yields_valid_utf8_under_the_limit() -> None:
 
 
 @pytest.mark.parametrize("name", sorted(ALL))
-def test_every_decision_renders_under_the_limit(name: str) -> None:
+def test_every_decision_renders_with_headings_and_only_our_tags(name: str) -> None:
     markdown = render_summary(ALL[name]())
     page = render(markdown)
     assert page.headings and set(page.tags) <= ALLOWED_TAGS
