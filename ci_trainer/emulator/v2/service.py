@@ -124,10 +124,7 @@ class V2Service:
         """Replace the flow's sentences in the locale with a dataset's (the tenant's data)."""
         with self.lock:
             _, flow, locale = self.flow_locale(flow_id, locale_id)
-            by_intent: dict[str, list[str]] = {}
-            for example in dataset.examples:
-                by_intent.setdefault(example.intent, []).append(example.text)
-            _apply_import(flow, locale.reference_id, by_intent, "overwrite")
+            _apply_import(flow, locale.reference_id, _sentences_by_intent(dataset), "overwrite")
 
     # ------------------------------------------------------------------ lookups
 
@@ -252,9 +249,7 @@ class V2Service:
             except DatasetError as exc:
                 msg = f"import error: {exc}"
                 raise TaskFailed(msg) from None
-            by_intent: dict[str, list[str]] = {}
-            for example in dataset.examples:
-                by_intent.setdefault(example.intent, []).append(example.text)
+            by_intent = _sentences_by_intent(dataset)
             with self.lock:
                 _apply_import(flow, locale.reference_id, by_intent, mode)
 
@@ -510,6 +505,13 @@ def _check_room(project: Project) -> None:
             f"the project already has the maximum of {MAX_SNAPSHOTS} snapshots; delete one first",
             1005,
         )
+
+
+def _sentences_by_intent(dataset: Dataset) -> dict[str, list[str]]:
+    by_intent: dict[str, list[str]] = {}
+    for example in dataset.examples:
+        by_intent.setdefault(example.intent, []).append(example.text)
+    return by_intent
 
 
 def _apply_import(flow: Flow, locale_ref: str, by_intent: dict[str, list[str]], mode: str) -> None:
