@@ -391,9 +391,7 @@ class CognigyV2Backend:
         )
 
     def cancel_training(self, job: TrainingJob) -> bool:
-        run = self._run(job)
-        run.pending.clear()
-        self._cancel_live(run)
+        self._cancel_live(self._run(job))
         return True
 
     def _cancel_live(self, run: _Run) -> None:
