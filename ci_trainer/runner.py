@@ -423,9 +423,7 @@ class _Run:
             fallback_dir=self.settings.output_dir,
             redactor=None,  # already scrubbed in finish(), types kept (see sync_webhook)
         )
-        self.result.audit_log = str(outcome.path) if outcome.path is not None else None
-        self.result.audit_hash = outcome.hash
-        self.result.audit_error = outcome.primary_error
+        self.result = outcome.apply(self.result)
         if outcome.path is None:
             # Every file failed: the record goes to the log so it is not lost either.
             self.reporter.info("audit record (could not be written to any file):")
