@@ -30,8 +30,14 @@ def serve_cli(
 
     try:
         tls = tls_from_args(args)
-    except (OSError, ValueError) as exc:
+    except OSError as exc:
         print(f"ci-trainer emulator: --tls-dir {args.tls_dir}: {exc}", file=sys.stderr)
+        return 2
+    except ValueError as exc:  # a name for the certificate (--host, --tls-name)
+        print(
+            f"ci-trainer emulator: --host/--tls-name: {exc}; give a DNS name or an IP address",
+            file=sys.stderr,
+        )
         return 2
     served = serve_v2_if_configured(args, env=env, out=out, tls=tls)  # cognigy-v2 configs
     if served is not None:

@@ -220,5 +220,5 @@ def test_the_cli_refuses_a_bad_certificate_name(tmp_path: Path) -> None:
         timeout=60,
     )
     assert result.returncode == 2
-    assert "'a b' is neither an IP address nor a host name" in result.stderr
+    assert "--host/--tls-name: 'a b' is neither an IP address nor a host name" in result.stderr
     assert "Traceback" not in result.stderr
