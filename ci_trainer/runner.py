@@ -68,8 +68,6 @@ STOP_GRACE_SECONDS = 1.5
 CANCEL_DEADLINE_SECONDS = 1.0
 STOPPING_WEBHOOK_TIMEOUT = 1.0
 
-CREDENTIAL_VARIABLES = ("COGNIGY_CLIENT_ID", "COGNIGY_CLIENT_SECRET")
-TARGET_VARIABLES = ("COGNIGY_TENANT", "COGNIGY_BASE_URL")
 NO_CREDENTIALS_NOTICE = (
     "{missing} not set, so this run only validated the config and datasets and did not "
     "train. Pull requests from forks get no secrets on GitHub Actions; training runs on "
@@ -268,12 +266,7 @@ class _Run:
             return
         if self.result.decision is not Decision.VALIDATED:
             return  # a dataset check failed: that verdict stands without credentials too
-        if backend == "cognigy-v2":
-            missing = ["COGNIGY_API_KEY"]
-        else:
-            missing = [name for name in CREDENTIAL_VARIABLES if not self.settings.env.get(name)]
-            if not (self.settings.tenant or self.settings.base_url):
-                missing.append(" or ".join(TARGET_VARIABLES))
+        missing = self.settings.missing_credentials(backend)
         text = NO_CREDENTIALS_NOTICE.format(missing=", ".join(missing) + _are(missing))
         self.result.decision = Decision.SKIPPED
         self.result.reason = "no credentials: validated the config and datasets only"

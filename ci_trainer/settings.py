@@ -35,14 +35,28 @@ class Settings:
 
     @property
     def has_credentials(self) -> bool:
-        return bool(self.client_id and self.client_secret and (self.tenant or self.base_url))
+        return self.has_credentials_for("cognigy-v1")
 
     def has_credentials_for(self, backend: str) -> bool:
-        """Whether a run with this config backend can reach its service (v2: the API
+        """Whether a run with this config backend can reach its service."""
+        return not self.missing_credentials(backend)
+
+    def missing_credentials(self, backend: str) -> list[str]:
+        """The env names a run with this config backend still needs (v2: only the API
         key; its base URL may come from the config)."""
         if backend == "cognigy-v2":
-            return bool(self.api_key)
-        return self.has_credentials
+            return [] if self.api_key else ["COGNIGY_API_KEY"]
+        missing = [
+            name
+            for name, value in (
+                ("COGNIGY_CLIENT_ID", self.client_id),
+                ("COGNIGY_CLIENT_SECRET", self.client_secret),
+            )
+            if not value
+        ]
+        if not (self.tenant or self.base_url):
+            missing.append("COGNIGY_TENANT or COGNIGY_BASE_URL")
+        return missing
 
     @classmethod
     def from_env(

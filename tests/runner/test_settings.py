@@ -49,6 +49,18 @@ def test_credentials_need_a_tenant_or_base_url() -> None:
     ).has_credentials
 
 
+def test_missing_credentials_name_the_variables_to_set() -> None:
+    assert Settings.from_env(ENV).missing_credentials("cognigy-v1") == []
+    # A blank (whitespace) secret is missing too, and the notice must still name it.
+    blank = Settings.from_env({**ENV, "COGNIGY_CLIENT_SECRET": "  ", "COGNIGY_TENANT": ""})
+    assert blank.missing_credentials("cognigy-v1") == [
+        "COGNIGY_CLIENT_SECRET",
+        "COGNIGY_TENANT or COGNIGY_BASE_URL",
+    ]
+    assert Settings.from_env(ENV).missing_credentials("cognigy-v2") == ["COGNIGY_API_KEY"]
+    assert Settings.from_env({"COGNIGY_API_KEY": "k-1"}).has_credentials_for("cognigy-v2")
+
+
 def test_the_secret_is_not_in_the_repr() -> None:
     assert "s3cr3t-value-xyz" not in repr(Settings.from_env(ENV))
 
