@@ -25,10 +25,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
 
 from ci_trainer import __version__
-from ci_trainer.loopback import is_loopback as _is_loopback
+from ci_trainer.loopback import base_url_problem
 
 if TYPE_CHECKING:
     from requests import PreparedRequest
@@ -40,7 +39,7 @@ CONNECT_TIMEOUT = 5.0
 READ_TIMEOUT = 30.0
 TOKEN_PATH = "/auth/token"  # noqa: S105 - a URL path, not a password
 ACCEPT = "application/json, application/problem+json"
-# The same rules as ci_trainer.api.base_url (a test keeps them in step); an address those
+# The tenant rule of ci_trainer.api.base_url (a test keeps them in step); an address it
 # would reject is never sent the secret here.
 _TENANT = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$", re.IGNORECASE)
 _TENANT_URL = "https://{tenant}.cognigy.ai/api/v1"
@@ -195,26 +194,11 @@ def key_from_env(env: Mapping[str, str]) -> PrefetchKey | None:
 def safe_base_url(tenant: str | None, base_url: str | None) -> str | None:
     """What `resolve_base_url` returns for these, or None where it would refuse them."""
     if base_url:
-        return _checked_base_url(base_url.strip())
+        url = base_url.strip()
+        return None if base_url_problem(url) else url.rstrip("/")
     if tenant and _TENANT.match(tenant.strip()):
         return _TENANT_URL.format(tenant=tenant.strip().lower())
     return None
-
-
-def _checked_base_url(url: str) -> str | None:
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-        _ = parts.port
-    except ValueError:
-        return None
-    if parts.scheme not in ("http", "https") or not host:
-        return None
-    if parts.username or parts.password or parts.query or parts.fragment:
-        return None
-    if parts.scheme == "http" and not _is_loopback(host):
-        return None
-    return url.rstrip("/")
 
 
 def _config_uses_v1(path: Path) -> bool:

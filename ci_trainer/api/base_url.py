@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import re
-from urllib.parse import urlsplit
 
 from ci_trainer.errors import CiTrainerError
-from ci_trainer.loopback import is_loopback
+from ci_trainer.loopback import UrlProblem, base_url_problem
 
 _TENANT = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$", re.IGNORECASE)
 TENANT_URL = "https://{tenant}.cognigy.ai/api/v1"
@@ -41,40 +40,27 @@ def resolve_base_url(tenant: str | None, base_url: str | None) -> str:
 
 
 def _checked_base_url(url: str) -> str:
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-        _ = parts.port  # raises ValueError on a bad port
-    except ValueError:
-        msg = "COGNIGY_BASE_URL is not a valid URL"  # not echoed: it may hold a password
-        raise BaseUrlError(
-            msg,
-            hint="use e.g. https://acme.cognigy.ai/api/v1",
-        ) from None
-    if parts.scheme not in ("http", "https") or not host:
-        msg = f"COGNIGY_BASE_URL {url!r} is not an http(s) URL"
-        raise BaseUrlError(
-            msg,
-            hint="use e.g. https://acme.cognigy.ai/api/v1",
-        )
-    if parts.username or parts.password:
-        # Never echo the URL here: its user info may hold a password.
-        msg = "COGNIGY_BASE_URL must not contain a user name or password"
-        raise BaseUrlError(
-            msg,
-            hint="pass credentials as COGNIGY_CLIENT_ID and COGNIGY_CLIENT_SECRET",
-        )
-    if parts.query or parts.fragment:
-        msg = f"COGNIGY_BASE_URL {url!r} must not have a query or fragment"
-        raise BaseUrlError(
-            msg,
-            hint="use only scheme, host, port and path, e.g. https://acme.cognigy.ai/api/v1",
-        )
-    if parts.scheme == "http" and not is_loopback(host):
-        msg = f"COGNIGY_BASE_URL {url!r} uses plain http for a non-loopback host"
-        raise BaseUrlError(
-            msg,
-            hint="use https (credentials and tokens would travel in clear text); "
+    problem = base_url_problem(url)
+    if problem is None:
+        return url.rstrip("/")
+    example = "use e.g. https://acme.cognigy.ai/api/v1"
+    # Never echo the URL when it may hold a password (unparsable, or with user info).
+    messages: dict[UrlProblem, tuple[str, str]] = {
+        "unparsable": ("COGNIGY_BASE_URL is not a valid URL", example),
+        "scheme": (f"COGNIGY_BASE_URL {url!r} is not an http(s) URL", example),
+        "userinfo": (
+            "COGNIGY_BASE_URL must not contain a user name or password",
+            "pass credentials as COGNIGY_CLIENT_ID and COGNIGY_CLIENT_SECRET",
+        ),
+        "query": (
+            f"COGNIGY_BASE_URL {url!r} must not have a query or fragment",
+            "use only scheme, host, port and path, e.g. https://acme.cognigy.ai/api/v1",
+        ),
+        "plain-http": (
+            f"COGNIGY_BASE_URL {url!r} uses plain http for a non-loopback host",
+            "use https (credentials and tokens would travel in clear text); "
             "plain http is allowed only for localhost, 127.0.0.0/8 and ::1",
-        )
-    return url.rstrip("/")
+        ),
+    }
+    message, hint = messages[problem]
+    raise BaseUrlError(message, hint=hint)

@@ -41,9 +41,17 @@ def test_plain_http_is_refused_for_other_hosts(url: str) -> None:
     assert caught.value.exit_code == 2
 
 
-def test_credentials_in_the_url_are_refused_without_echoing_them() -> None:
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://user:hunter22@nlu.example.com/api/v1",
+        "https://:hunter22@nlu.example.com/api/v1",
+        "ftp://user:hunter22@nlu.example.com",  # a wrong scheme as well: still not echoed
+    ],
+)
+def test_credentials_in_the_url_are_refused_without_echoing_them(url: str) -> None:
     with pytest.raises(BaseUrlError) as caught:
-        resolve_base_url(None, "https://user:hunter22@nlu.example.com/api/v1")
+        resolve_base_url(None, url)
     assert "hunter22" not in str(caught.value)
     assert "COGNIGY_CLIENT_SECRET" in str(caught.value)
 

@@ -40,7 +40,7 @@ from ci_trainer.api.v2.wire import (
     v2_error,
 )
 from ci_trainer.errors import ApiError, ContractError, Interrupted
-from ci_trainer.loopback import is_loopback
+from ci_trainer.loopback import base_url_problem, is_loopback
 from ci_trainer.redact import Redactor
 
 API_PREFIX = "/new/v2.0"
@@ -64,21 +64,16 @@ def split_base_url(base_url: str) -> tuple[str, str]:
     `/new/v2.0` or `/v2.0` (the prefix without `/new` also works) is kept as given.
     """
     url = base_url.strip().rstrip("/")
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-        _ = parts.port
-    except ValueError:
-        host, parts = "", urlsplit("")
-    if parts.scheme not in ("http", "https") or not host or parts.query or parts.fragment:
-        msg = f"{_SETTING} is not a plain http(s) URL"  # not echoed: it may hold a password
-        raise BaseUrlError(msg, hint="use e.g. https://api-trial.cognigy.ai")
-    if parts.username or parts.password:  # "https://:pw@host" has a password, no user
+    problem = base_url_problem(url)
+    if problem == "userinfo":
         msg = f"{_SETTING} must not contain a user name or password"
         raise BaseUrlError(msg, hint="pass the API key as COGNIGY_API_KEY (action input api-key)")
-    if parts.scheme == "http" and not is_loopback(host):
+    if problem == "plain-http":
         msg = f"{_SETTING} {url!r} uses plain http for a non-loopback host"
         raise BaseUrlError(msg, hint="use https: the API key would travel in clear text")
+    if problem is not None:
+        msg = f"{_SETTING} is not a plain http(s) URL"  # not echoed: it may hold a password
+        raise BaseUrlError(msg, hint="use e.g. https://api-trial.cognigy.ai")
     if url.endswith("/v2.0"):
         return url, ""
     if url.endswith("/new"):
