@@ -9,6 +9,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -20,7 +22,6 @@ from ci_trainer.runner import install_signal_handlers
 
 from .conftest import Harness
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 # The runner kills 10 s after SIGINT; we promise to be gone within 5 s.
 EXIT_BUDGET_SECONDS = 5.0
 
@@ -79,11 +80,13 @@ def test_signal_handlers_set_the_event_and_restore() -> None:
     assert signal.getsignal(signal.SIGTERM) is before
 
 
-def start_cli_run(config: Path, tmp_path: Path, env: dict[str, str]) -> subprocess.Popen[str]:
+@contextmanager
+def cli_run(config: Path, tmp_path: Path, env: dict[str, str]) -> Iterator[subprocess.Popen[str]]:
+    """`python -m ci_trainer run` in a subprocess; killed on the way out if still alive."""
     clean = {
         k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "COGNIGY_", "WEBHOOK_"))
     }
-    return subprocess.Popen(
+    process = subprocess.Popen(
         [
             sys.executable,
             "-m",
@@ -104,17 +107,18 @@ def start_cli_run(config: Path, tmp_path: Path, env: dict[str, str]) -> subproce
         stderr=subprocess.PIPE,
         text=True,
     )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
 
 
 def signal_and_wait(process: subprocess.Popen[str], signum: int) -> tuple[str, str, float]:
     sent = time.monotonic()
     process.send_signal(signum)
-    try:
-        out, err = process.communicate(timeout=EXIT_BUDGET_SECONDS + 5)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
+    out, err = process.communicate(timeout=EXIT_BUDGET_SECONDS + 5)
     return out, err, time.monotonic() - sent
 
 
@@ -129,13 +133,13 @@ def test_sigterm_during_a_hanging_status_request_still_exits_in_time(
         training_seconds=120.0,
         time_scale=1.0,
     )
-    process = start_cli_run(config, tmp_path, harness.env(emu))
-    deadline = time.monotonic() + 20
-    while emu.call_count("getTrainingStatus") < 2 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    training_id = wait_until_running(emu)
-    time.sleep(0.2)  # the request is in the server's sleep, the client blocked on it
-    out, err, elapsed = signal_and_wait(process, signal.SIGTERM)
+    with cli_run(config, tmp_path, harness.env(emu)) as process:
+        deadline = time.monotonic() + 20
+        while emu.call_count("getTrainingStatus") < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        training_id = wait_until_running(emu)
+        time.sleep(0.2)  # the request is in the server's sleep, the client blocked on it
+        out, err, elapsed = signal_and_wait(process, signal.SIGTERM)
     harness.guard.text("subprocess stdout", out)
     harness.guard.text("subprocess stderr", err)
     harness.guard.file(tmp_path / "audit.jsonl")
@@ -153,40 +157,9 @@ def test_signal_to_a_cli_run_cancels_audits_and_exits_in_time(
     config = harness.project({"training": {"poll_interval_floor_seconds": 0.5}})
     emu = harness.emulator(config, training_seconds=120.0, time_scale=1.0)
     audit = tmp_path / "audit.jsonl"
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "COGNIGY_", "WEBHOOK_"))
-    } | harness.env(emu)
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "ci_trainer",
-            "run",
-            "--config",
-            str(config),
-            "--mode",
-            "train",
-            "--audit-log",
-            str(audit),
-            "--output-dir",
-            str(tmp_path / "out"),
-        ],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
+    with cli_run(config, tmp_path, harness.env(emu)) as process:
         training_id = wait_until_running(emu)
-        sent = time.monotonic()
-        process.send_signal(signum)
-        out, err = process.communicate(timeout=EXIT_BUDGET_SECONDS + 5)
-        elapsed = time.monotonic() - sent
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
+        out, err, elapsed = signal_and_wait(process, signum)
     harness.guard.text("subprocess stdout", out)
     harness.guard.text("subprocess stderr", err)
     harness.guard.file(audit)
