@@ -23,7 +23,6 @@ from ci_trainer.config.messages import (
     field_path_text,
     issue_at,
     issue_from_error,
-    locate,
     short,
 )
 from ci_trainer.config.model import TrainingConfig
@@ -57,7 +56,6 @@ class LoadedConfig:
     config: TrainingConfig
     path: Path
     sha256: str
-    raw_text: str = field(repr=False)
     workspace: Path
     marks: Mapping[FieldPath, NodeMarks] = field(default_factory=dict, repr=False)
 
@@ -65,12 +63,6 @@ class LoadedConfig:
     def base_dir(self) -> Path:
         """Relative paths in the config are relative to this directory."""
         return self.path.parent
-
-    def location(self, *path: str | int) -> tuple[int | None, int | None]:
-        """(line, column) of a field, e.g. `location("datasets", 1, "path")`, for
-        annotations that point into the config."""
-        mark = locate(self.marks, tuple(path), prefer_key=False)
-        return (mark.line, mark.column) if mark else (None, None)
 
     def resolve(self, relative: str) -> Path:
         """Resolve a dataset/holdout/audit path relative to the config file's directory.
@@ -118,7 +110,6 @@ def load_config(
         config=config,
         path=config_path,
         sha256=hashlib.sha256(raw).hexdigest(),
-        raw_text=text,
         workspace=root,
         marks=marks,
     )

@@ -69,7 +69,6 @@ def test_provenance_fields(write_config: ConfigWriter, workspace: Path) -> None:
     loaded = load_config(path)
     assert loaded.path == path
     assert loaded.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
-    assert loaded.raw_text == FULL
     assert loaded.workspace == workspace.resolve()
 
 
@@ -82,14 +81,6 @@ def test_minimal_config_takes_the_seed_defaults(write_config: ConfigWriter) -> N
     assert config.training.hyperparameters.epochs == 50
     assert config.training.hyperparameters.batch_size == 32
     assert config.audit.path == "cognigy_training_audit.log"
-
-
-def test_location_points_at_values(write_config: ConfigWriter) -> None:
-    loaded = load_config(write_config(FULL))
-    assert loaded.location("datasets", 0, "path") == (6, 11)
-    assert loaded.location("gate", "per_intent", "min_f1") == (23, 24)
-    # A default that is not in the file points at its nearest ancestor.
-    assert loaded.location("gate", "champion", "margin") == (20, 1)
 
 
 def test_resolve_is_relative_to_the_config_directory(workspace: Path) -> None:
@@ -129,7 +120,6 @@ def test_resolve_names_the_field_that_holds_the_path(workspace: Path) -> None:
         config=loaded.config,
         path=loaded.path,
         sha256=loaded.sha256,
-        raw_text=loaded.raw_text,
         workspace=workspace / "cfg",
         marks=loaded.marks,
     )
