@@ -19,7 +19,6 @@ evaluated training):
 
 from __future__ import annotations
 
-import email.utils
 import hashlib
 import hmac
 import json
@@ -35,6 +34,7 @@ from urllib.parse import SplitResult, parse_qsl, urlsplit
 import requests
 
 from ci_trainer import __version__
+from ci_trainer.api.http import parse_retry_after
 from ci_trainer.loopback import is_loopback as _is_loopback
 from ci_trainer.redact import MASK, Redactor
 from ci_trainer.result import Decision, RunResult, WebhookDelivery
@@ -524,7 +524,9 @@ def _judge(response: requests.Response) -> _Attempt:
     return _Attempt(
         retry=retry,
         status=status,
-        retry_after=parse_retry_after(response.headers.get("Retry-After")),
+        retry_after=parse_retry_after(
+            response.headers.get("Retry-After"), datetime.now(timezone.utc)
+        ),
         error=text,
     )
 
@@ -536,23 +538,3 @@ def _snippet(response: requests.Response) -> str:
         return ""
     text = " ".join(text.split())
     return text[:_BODY_SNIPPET] + ("..." if len(text) > _BODY_SNIPPET else "")
-
-
-def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or HTTP-date)."""
-    if value is None or not value.strip():
-        return None
-    text = value.strip()
-    try:
-        seconds = float(text)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(text)
-        except (TypeError, ValueError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=timezone.utc)
-        seconds = (when - (now or datetime.now(timezone.utc))).total_seconds()
-    if not math.isfinite(seconds):
-        return None
-    return max(seconds, 0.0)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import uuid
-from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -182,24 +181,3 @@ def test_url_error_never_shows_query_or_userinfo() -> None:
     text = str(caught.value)
     assert "http://hooks.example.com/x" in text
     assert "pa55word" not in text and "t0ps3cret" not in text and "alice" not in text
-
-
-NOW = datetime(2026, 11, 26, 21, 0, tzinfo=timezone.utc)
-
-
-@pytest.mark.parametrize(
-    ("value", "seconds"),
-    [
-        (None, None),
-        ("", None),
-        ("3", 3.0),
-        ("0.5", 0.5),
-        ("-4", 0.0),
-        ("soon", None),
-        ("nan", None),
-        ((NOW + timedelta(seconds=12)).strftime("%a, %d %b %Y %H:%M:%S GMT"), 12.0),
-        ((NOW - timedelta(seconds=12)).strftime("%a, %d %b %Y %H:%M:%S GMT"), 0.0),
-    ],
-)
-def test_parse_retry_after(value: str | None, seconds: float | None) -> None:
-    assert webhook.parse_retry_after(value, now=NOW) == seconds
