@@ -38,7 +38,9 @@ def base_url_problem(url: str) -> UrlProblem | None:
         _ = parts.port  # raises ValueError on a bad port
     except ValueError:
         return "unparsable"
-    if parts.username or parts.password:  # first: the other messages echo the URL
+    # First: the other messages echo the URL. Any "@" counts: without "//",
+    # "user:pw@host" parses as scheme "user" with no user info at all.
+    if parts.username or parts.password or "@" in url:
         return "userinfo"
     if parts.scheme not in ("http", "https") or not host:
         return "scheme"

@@ -47,6 +47,7 @@ def test_plain_http_is_refused_for_other_hosts(url: str) -> None:
         "https://user:hunter22@nlu.example.com/api/v1",
         "https://:hunter22@nlu.example.com/api/v1",
         "ftp://user:hunter22@nlu.example.com",  # a wrong scheme as well: still not echoed
+        "user:hunter22@nlu.example.com/api/v1",  # no "//": urlsplit sees scheme "user"
     ],
 )
 def test_credentials_in_the_url_are_refused_without_echoing_them(url: str) -> None:
