@@ -202,10 +202,7 @@ def canonical_json(record: dict[str, Any]) -> bytes:
     """The bytes that are hashed: the record without `hash`, keys sorted at every level,
     no whitespace, non-ASCII characters as UTF-8 (not \\u escapes), no NaN/Infinity."""
     body = {key: value for key, value in record.items() if key != "hash"}
-    text = json.dumps(
-        body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    )
-    return text.encode("utf-8")
+    return _line_text(body).encode("utf-8")
 
 
 def record_hash(record: dict[str, Any]) -> str:
@@ -277,7 +274,7 @@ def _try_lock(fd: int, path: Path) -> bool:
 
 
 def _line_text(record: dict[str, Any]) -> str:
-    # The stored line is itself canonical (hash included), so it is byte-stable.
+    # The stored line is canonical JSON too (hash included), so it is byte-stable.
     return json.dumps(
         record, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
     )
