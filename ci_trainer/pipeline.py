@@ -617,7 +617,9 @@ class Pipeline:
         if not targets:
             msg = f"the {backend.name} backend offers nothing to train"
             raise TrainingFailed(msg)
-        target = targets[0]  # v1 has exactly one (the model); v2 will iterate here
+        # The first target covers the whole run: v1's one model, or v2's combined target
+        # over every flow x locale (the backend lists the members after it).
+        target = targets[0]
         self.result.target = target.label
         return target
 
