@@ -109,6 +109,8 @@ def check_imbalance(item: DatasetInput, rules: ValidationSection) -> CheckResult
 
 def check_annotation_score(item: DatasetInput, rules: ValidationSection) -> CheckResult:
     limit = rules.min_annotation_score
+    if item.local is None and item.service is None:
+        return _no_data(ANNOTATION_SCORE, item, limit)
     score, source = _annotation_score(item)
     if score is None:
         return CheckResult(
@@ -116,9 +118,7 @@ def check_annotation_score(item: DatasetInput, rules: ValidationSection) -> Chec
             dataset_id=item.ref.id,
             status=CheckStatus.SKIPPED,
             threshold=limit,
-            message="skipped: the data carries no annotation scores"
-            if item.local is not None or item.service is not None
-            else "skipped: no committed file and no service stats",
+            message="skipped: the data carries no annotation scores",
         )
     score = round(score, 4)
     passed = score >= limit

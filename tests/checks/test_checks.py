@@ -174,7 +174,7 @@ def test_annotation_score_skipped_when_no_data_has_scores() -> None:
     result = check_annotation_score(item(dataset(counts(a=2)), stats({"a": 2})), RULES)
     assert summary(result) == (SKIPPED, None, 0.8, "skipped: the data carries no annotation scores")
     assert check_annotation_score(item(), RULES).message == (
-        "skipped: no committed file and no service stats"
+        "skipped: no committed file and no service stats for this dataset"
     )
 
 
