@@ -553,7 +553,7 @@ def _yaml_examples(
             text, score = str(node.value), None
         elif isinstance(node, yaml.MappingNode):
             fields = {_scalar_text(k): v for k, v in node.value}
-            unknown = sorted(set(fields) - {"text", "score"})
+            unknown = sorted(fields.keys() - _EXAMPLE_FIELDS)
             if unknown:
                 issues.append(
                     DatasetIssue(
