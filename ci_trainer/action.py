@@ -29,6 +29,7 @@ from ci_trainer.github import (
     publish,
     workspace_relative,
 )
+from ci_trainer.redact import Redactor
 from ci_trainer.result import Decision, ErrorInfo, Message, Mode, RunResult
 from ci_trainer.settings import Settings, provenance_from_env
 
@@ -107,13 +108,16 @@ def _input_error(name: str, message: str, hint: str) -> ConfigError:
     )
 
 
+def secret_values(env: Mapping[str, str]) -> list[str]:
+    """The secret inputs' values, and those of the env names they map to."""
+    keys = [key for name in SECRET_INPUTS for key in input_keys(name)] + list(SECRET_ENV)
+    return [value for key in keys if (value := env.get(key, "").strip())]
+
+
 def mask_secrets(env: Mapping[str, str], commands: Commands) -> None:
     """Mask the secret inputs (and the env they map to) before anything else is printed."""
-    for name in SECRET_INPUTS:
-        for key in input_keys(name):
-            commands.add_mask(env.get(key, "").strip())
-    for key in SECRET_ENV:
-        commands.add_mask(env.get(key, "").strip())
+    for value in secret_values(env):
+        commands.add_mask(value)
 
 
 @dataclass(frozen=True)
@@ -187,15 +191,16 @@ def early_result(
 ) -> RunResult:
     """A RunResult for a run that ended before the pipeline could start (or crashed)."""
     finished = datetime.now(timezone.utc)
+    scrub = Redactor(secret_values(env))
     messages = []
     if isinstance(error, ConfigError):
         for issue in error.issues:
             text = f"{issue.message} ({issue.hint})" if issue.hint else issue.message
             messages.append(
-                Message(level="error", title=f"input {issue.field}", text=text, file=None)
+                Message(level="error", title=f"input {issue.field}", text=scrub(text), file=None)
             )
     else:
-        messages.append(Message(level="error", title=type(error).__name__, text=str(error)))
+        messages.append(Message(level="error", title=type(error).__name__, text=scrub(str(error))))
     first = f"{messages[0].title}: {messages[0].text}"
     reason = first if len(messages) == 1 else f"{len(messages)} problems, first {first}"
     return RunResult(
@@ -210,7 +215,7 @@ def early_result(
         finished_at=finished,
         duration_seconds=(finished - started).total_seconds(),
         provenance=provenance_from_env(env),
-        error=ErrorInfo(type=type(error).__name__, message=str(error)),
+        error=ErrorInfo(type=type(error).__name__, message=scrub(str(error))),
         messages=messages,
     )
 
@@ -224,6 +229,8 @@ def main(env: Mapping[str, str] | None = None) -> int:
     started = datetime.now(timezone.utc)
     mode = Mode.TRAIN
     fail_on_reject = True
+    # Before any chdir: where an early end's audit record goes, from the raw inputs.
+    early = early_settings(env)
     try:
         inputs = parse_inputs(env)
         mode, fail_on_reject = inputs.mode, inputs.fail_on_reject
@@ -234,17 +241,45 @@ def main(env: Mapping[str, str] | None = None) -> int:
             commands.error(str(issue), title=f"input {issue.field}")
         if not getattr(error, "issues", None):
             commands.error(str(error))
-        result = early_result(env, mode, error, started, decision=Decision(error.decision))
+        result = _audited(
+            early_result(env, mode, error, started, decision=Decision(error.decision)),
+            early,
+            reporter,
+        )
     except Exception as error:  # our bug: keep the traceback, still publish a record
         traceback.print_exc()
         commands.error(f"ci-trainer crashed ({type(error).__name__}: {error}); please report it")
-        result = early_result(env, mode, error, started, decision=Decision.FAILED)
+        result = _audited(
+            early_result(env, mode, error, started, decision=Decision.FAILED), early, reporter
+        )
     announce_decision(result, commands)
     if result.audit_log:
         give_to_workspace_owner([Path(result.audit_log)], env)
         result.audit_log = workspace_relative(result.audit_log, env)
     publish(result, env=env, output_dir=None, commands=commands)
     return exit_code(result, fail_on_reject=fail_on_reject)
+
+
+def early_settings(env: Mapping[str, str]) -> Settings:
+    """Settings for a run that may end before its inputs are checked: the raw config,
+    audit-log and working-directory inputs, as absolute paths (never raises)."""
+    root = Path.cwd() / read_input(env, "working-directory")
+    if not root.is_dir():  # a mistyped working-directory: do not create it for the record
+        root = Path.cwd()
+    audit_log = read_input(env, "audit-log")
+    return Settings.from_env(
+        run_environment(env),
+        config_path=root / read_input(env, "config"),
+        audit_log=root / audit_log if audit_log else None,
+    )
+
+
+def _audited(result: RunResult, early: Settings, reporter: GithubReporter) -> RunResult:
+    """The audit record of a run that ended before the runner took over."""
+    from ci_trainer.runner import append_early_audit
+
+    redactor = Redactor(secret_values(early.env))
+    return append_early_audit(result, early, redactor, reporter)
 
 
 def announce_decision(result: RunResult, commands: Commands) -> None:

@@ -101,6 +101,52 @@ def execute(
     return run.result
 
 
+def audit_destination(settings: Settings, loaded: LoadedConfig | None) -> tuple[Path, str | None]:
+    """Where a run's audit record goes: --audit-log / the audit-log input, else the
+    config's audit.path, else the default next to the config; and a warning when the
+    config's path cannot be used."""
+    default = settings.config_path.parent / AuditSection().path
+    if settings.audit_log is not None:
+        return settings.audit_log, None
+    if loaded is None:
+        return default, None
+    try:
+        return loaded.resolve(loaded.config.audit.path), None
+    except ConfigError as exc:
+        warning = (
+            f"audit.path cannot be used ({exc.issues[0].message}); "
+            f"writing the default {AuditSection().path} next to the config"
+        )
+        return default, warning
+
+
+def append_early_audit(
+    result: RunResult, settings: Settings, redactor: Redactor, reporter: Reporter
+) -> RunResult:
+    """Audit a run that ended before `execute` could start (the action's inputs were
+    wrong, or it crashed): the record goes where the run's own record would have gone,
+    so the trail has no gap. Never raises."""
+    from ci_trainer.audit import write_audit
+
+    try:
+        loaded: LoadedConfig | None = load_config(settings.config_path)
+    except Exception:  # any config problem: the record still goes to the default place
+        loaded = None
+    path, _ = audit_destination(settings, loaded)
+    section = loaded.config.audit if loaded else AuditSection()
+    outcome = write_audit(
+        result,
+        path,
+        governance_tags=list(section.governance_tags),
+        fallback_dir=settings.output_dir,
+        redactor=redactor,
+    )
+    if outcome.path is None:  # no file could take it: the log keeps it
+        reporter.info("audit record (could not be written to any file):")
+        reporter.info(outcome.line)
+    return outcome.apply(result)
+
+
 class _Run:
     """The state of one `execute` call, so each step is a short method."""
 
@@ -404,7 +450,9 @@ class _Run:
 
     def append_audit(self) -> None:
         section = self.loaded.config.audit if self.loaded else AuditSection()
-        path = self._audit_path(section)
+        path, warning = audit_destination(self.settings, self.loaded)
+        if warning:
+            self._message(Message(level="warning", text=warning, title="Audit log"))
         # Imported late: the audit module loads jsonschema (for `audit verify`), which
         # would otherwise delay the first request of every run.
         from ci_trainer.audit import write_audit
@@ -433,23 +481,6 @@ class _Run:
             )
         else:
             self.reporter.info(f"audit record appended to {outcome.path}")
-
-    def _audit_path(self, section: AuditSection) -> Path:
-        if self.settings.audit_log is not None:
-            return self.settings.audit_log
-        if self.loaded is not None:
-            try:
-                return self.loaded.resolve(section.path)
-            except ConfigError as exc:
-                self._message(
-                    Message(
-                        level="warning",
-                        text=f"audit.path cannot be used ({exc.issues[0].message}); "
-                        f"writing the default {AuditSection().path} next to the config",
-                        title="Audit log",
-                    )
-                )
-        return self.settings.config_path.parent / AuditSection().path
 
     # --- small helpers ----------------------------------------------------------------
 

@@ -10,6 +10,7 @@ from run_results import rejected
 from runner_files import read_github_output
 
 from ci_trainer import action
+from ci_trainer.audit import verify_file
 from ci_trainer.errors import ConfigError
 from ci_trainer.result import Decision, Mode
 
@@ -124,6 +125,44 @@ def test_bad_inputs_end_invalid_with_outputs_summary_and_masks_first(
     summary = Path(env["GITHUB_STEP_SUMMARY"]).read_text(encoding="utf-8")
     assert summary.startswith("## ⚠️ Invalid")
     assert "very-secret-value" not in summary + json.dumps(outputs)
+    # Nothing is lost: the run is audited where its record would have gone (no config
+    # here, so the default name beside the config path).
+    record = early_audit_record(tmp_path / outputs["audit-log"])
+    assert outputs["audit-log"] == "cognigy_training_audit.log"
+    assert record["decision"] == "invalid"
+    assert "must be true or false" in record["reason"]
+    assert "very-secret-value" not in (tmp_path / outputs["audit-log"]).read_text("utf-8")
+
+
+def early_audit_record(path: Path) -> dict[str, object]:
+    """The one record of an audit log, after checking its chain and schema."""
+    report = verify_file(path)
+    assert report.ok, report
+    lines = path.read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 1
+    record: dict[str, object] = json.loads(lines[0])
+    return record
+
+
+def test_bad_inputs_are_audited_where_the_config_puts_its_audit_log(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    models = tmp_path / "models" / "shop"
+    (models / "datasets").mkdir(parents=True)
+    (models / "datasets" / "a.yaml").write_text("a: [one, two]\n", encoding="utf-8")
+    (models / "training-config.yaml").write_text(
+        "version: 1\nmodel: {id: m}\ndatasets:\n  - {id: a, path: datasets/a.yaml}\n"
+        "audit:\n  path: governance/audit.log\n  governance_tags: [team-shop]\n",
+        encoding="utf-8",
+    )
+    monkeypatch.chdir(tmp_path)
+    env = runner_env(tmp_path, working_directory="models/shop", mode="deploy")
+    assert action.main(env) == 2
+    outputs = read_github_output(Path(env["GITHUB_OUTPUT"]))
+    assert outputs["audit-log"] == "models/shop/governance/audit.log"
+    record = early_audit_record(tmp_path / outputs["audit-log"])
+    assert record["decision"] == "invalid"
+    assert record["governanceTags"] == ["team-shop"]
 
 
 def test_missing_working_directory_is_an_input_error(
@@ -136,6 +175,10 @@ def test_missing_working_directory_is_an_input_error(
     assert outputs["decision"] == "invalid"
     assert "cannot change to 'models/nope'" in outputs["reason"]
     assert "::error title=input working-directory::" in capsys.readouterr().out
+    # the directory does not exist (and is not created): the record goes to the workspace
+    assert outputs["audit-log"] == "cognigy_training_audit.log"
+    assert not (tmp_path / "models").exists()
+    assert early_audit_record(tmp_path / outputs["audit-log"])["decision"] == "invalid"
 
 
 def test_a_crash_in_the_runner_is_reported_as_failed_not_a_traceback_only(
@@ -151,7 +194,9 @@ def test_a_crash_in_the_runner_is_reported_as_failed_not_a_traceback_only(
     captured = capsys.readouterr()
     assert "RuntimeError: boom" in captured.err  # our bug: the traceback is kept
     assert "::error::ci-trainer crashed (RuntimeError: boom); please report it" in captured.out
-    assert read_github_output(Path(env["GITHUB_OUTPUT"]))["decision"] == "failed"
+    outputs = read_github_output(Path(env["GITHUB_OUTPUT"]))
+    assert outputs["decision"] == "failed"
+    assert early_audit_record(tmp_path / outputs["audit-log"])["decision"] == "failed"
 
 
 def test_every_input_reaches_the_settings_the_run_gets(
