@@ -309,7 +309,6 @@ def _execute(inputs: ActionInputs, env: Mapping[str, str], reporter: GithubRepor
         config_path=inputs.config,
         mode=inputs.mode,
         audit_log=inputs.audit_log,
-        fail_on_reject=inputs.fail_on_reject,
     )
     stop = threading.Event()
     restore = install_signal_handlers(stop)

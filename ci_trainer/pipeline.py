@@ -43,7 +43,7 @@ from ci_trainer.backends.base import (
     TrainingJob,
     TrainingRequest,
 )
-from ci_trainer.checks import DatasetInput, run_checks
+from ci_trainer.checks import DatasetInput, blocking, run_checks
 from ci_trainer.config import LoadedConfig
 from ci_trainer.config.model import TrainingConfig
 from ci_trainer.datasets import Dataset, load_dataset
@@ -241,7 +241,7 @@ class Pipeline:
                     self._message(
                         level, where + check.message, title=f"Dataset check {check.check}"
                     )
-        failed = [c for c in self.result.checks if c.status is CheckStatus.FAILED]
+        failed = blocking(self.result.checks)
         if not failed:
             return True
         reasons = [

@@ -28,7 +28,6 @@ class Settings:
     model_id: str | None = None
     # Cognigy.AI REST API v2.0 (backend cognigy-v2): COGNIGY_API_KEY.
     api_key: str | None = field(default=None, repr=False)
-    fail_on_reject: bool = True
     provenance: Provenance = field(default_factory=Provenance)
     # The whole environment, for names the config chooses (webhook url_env/secret_env).
     env: Mapping[str, str] = field(default_factory=dict, repr=False)
@@ -68,7 +67,6 @@ class Settings:
         emulator: bool = False,
         output_dir: str | Path | None = None,
         audit_log: str | Path | None = None,
-        fail_on_reject: bool = True,
     ) -> Settings:
         def get(name: str) -> str | None:
             value = env.get(name, "").strip()
@@ -86,7 +84,6 @@ class Settings:
             client_secret=get("COGNIGY_CLIENT_SECRET"),
             model_id=get("COGNIGY_MODEL_ID"),
             api_key=get("COGNIGY_API_KEY"),
-            fail_on_reject=fail_on_reject,
             provenance=provenance_from_env(env),
             env=dict(env),
         )

@@ -241,7 +241,6 @@ def test_every_input_reaches_the_settings_the_run_gets(
     assert settings.env["WEBHOOK_URL"] == "https://registry.acme.example/hook"
     assert settings.env["WEBHOOK_SECRET"] == "hook-1"
     assert settings.audit_log == Path("logs/audit.jsonl")
-    assert settings.fail_on_reject is False
     assert settings.provenance.commit == "0123456789abcdef0123456789abcdef01234567"
     out = capsys.readouterr().out
     assert "::add-mask::secret-1" in out and "::add-mask::hook-1" in out
