@@ -32,7 +32,8 @@ class DatasetRef(_Section):
     id: str = Field(min_length=1, description="Dataset id on the training service.")
     path: str | None = Field(
         default=None,
-        description="Committed file with the same data (YAML, Cognigy intent CSV or text,category CSV), "
+        description="Committed file with the same data (YAML, Cognigy intent CSV or JSON, or "
+        "text,category CSV), "
         "relative to the config file. Enables the local checks and the service/git mismatch check.",
     )
 
