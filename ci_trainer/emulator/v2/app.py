@@ -13,6 +13,7 @@ Behaviour taken from the contract notes (docs/cognigy-v2.md):
 from __future__ import annotations
 
 import base64
+import hmac
 import json
 import threading
 import time
@@ -211,7 +212,7 @@ class V2App:
         given = request.headers.get("X-API-Key") or request.args.get("api_key")
         if not given:
             raise _OAuthError(401, "unauthorized", "no API key: send the X-API-Key header")
-        if given != self.api_key:
+        if not hmac.compare_digest(given.encode(), self.api_key.encode()):
             raise V2Problem(401, "the API key is not valid", 401)
 
     def _limits(self, request: Request) -> None:
