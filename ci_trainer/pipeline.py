@@ -415,7 +415,7 @@ class Pipeline:
         self, backend: Backend, target: Target, attempt: int, batch_size: int, deadline: float
     ) -> JobStatus:
         request = self._training_request(batch_size)
-        self.last_request = contract_payload(request)
+        self.last_request = backend.training_payload(target, request)
         key = idempotency_key(
             self.provenance, self.result.config_sha256 or "", attempt, nonce=self.result.run_uuid
         )
@@ -778,20 +778,6 @@ def idempotency_key(provenance: Provenance, config_sha256: str, attempt: int, *,
     parts.append(str(attempt))
     digest = hashlib.sha256("\n".join(parts).encode("utf-8")).hexdigest()
     return f"ci-trainer-{digest[:40]}"
-
-
-def contract_payload(request: TrainingRequest) -> dict[str, Any]:
-    """The POST /train body as the contract spells it (camelCase), for support tickets."""
-    return {
-        "datasetIds": list(request.dataset_ids),
-        "validationSplit": request.validation_split,
-        "hyperparameters": {_camel(k): v for k, v in request.hyperparameters.items()},
-    }
-
-
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part.title() for part in rest)
 
 
 def _dataset_record(dataset_id: str, path: str | None, local: Dataset | None) -> DatasetRecord:

@@ -190,6 +190,11 @@ class Backend(Protocol):
         """The version in production now, or None when there is none yet."""
         ...
 
+    def training_payload(self, target: Target, request: TrainingRequest) -> dict[str, Any]:
+        """What `start_training` sends for this request, in the service's own terms, for
+        support tickets; known before sending, so a refused request still has it."""
+        ...
+
     def start_training(
         self, target: Target, request: TrainingRequest, idempotency_key: str
     ) -> TrainingJob: ...

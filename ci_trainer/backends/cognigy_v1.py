@@ -215,6 +215,9 @@ class CognigyV1Backend:
             metrics=eval_metrics(version.metrics) if version.metrics else None,
         )
 
+    def training_payload(self, target: Target, request: TrainingRequest) -> dict[str, object]:
+        return training_body(request)
+
     def start_training(
         self, target: Target, request: TrainingRequest, idempotency_key: str
     ) -> TrainingJob:

@@ -274,6 +274,23 @@ class CognigyV2Backend:
 
     # ------------------------------------------------------------------ training
 
+    def training_payload(self, target: Target, request: TrainingRequest) -> dict[str, Any]:
+        """The import and train calls `start_training` makes, one per member in order."""
+        calls: list[dict[str, Any]] = []
+        for spec in self._members(target):
+            where = {"flowId": spec.flow_id, "localeId": spec.locale_id}
+            if self.options.import_mode is not None and spec.intents_file is not None:
+                calls.append(
+                    {
+                        "operation": "importIntents",
+                        **where,
+                        "mode": self.options.import_mode,
+                        "file": spec.intents_file.name,
+                    }
+                )
+            calls.append({"operation": "trainIntents", **where, "mode": self.options.train_mode})
+        return {"calls": calls}
+
     def start_training(
         self, target: Target, request: TrainingRequest, idempotency_key: str
     ) -> TrainingJob:

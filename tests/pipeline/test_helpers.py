@@ -10,13 +10,11 @@ from ci_trainer.backends.base import (
     JobState,
     JobStatus,
     TargetScore,
-    TrainingRequest,
 )
 from ci_trainer.errors import ContractError
 from ci_trainer.pipeline import (
     REQUIRED_SCOPES,
     check_metrics,
-    contract_payload,
     idempotency_key,
     record_resources,
     weakest_intents,
@@ -84,19 +82,6 @@ def test_weakest_intents_are_the_lowest_f1_and_skip_unknown() -> None:
     ]
     weakest = weakest_intents(scores, count=3)
     assert [s.intent for s in weakest] == ["address", "refund", "cancel"]
-
-
-def test_contract_payload_uses_the_contract_names() -> None:
-    request = TrainingRequest(
-        dataset_ids=["ds-1"],
-        validation_split=0.2,
-        hyperparameters={"batch_size": 16, "early_stopping_patience": 3, "epochs": 20},
-    )
-    assert contract_payload(request) == {
-        "datasetIds": ["ds-1"],
-        "validationSplit": 0.2,
-        "hyperparameters": {"batchSize": 16, "earlyStoppingPatience": 3, "epochs": 20},
-    }
 
 
 def test_promote_needs_every_scope_train_needs_and_model_write() -> None:

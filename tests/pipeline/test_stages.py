@@ -91,6 +91,9 @@ class ScriptedBackend:
         self.calls.append("production")
         return self.production.pop(0) if len(self.production) > 1 else self.production[0]
 
+    def training_payload(self, target: Target, request: TrainingRequest) -> dict[str, Any]:
+        return {"datasetIds": list(request.dataset_ids)}
+
     def start_training(
         self, target: Target, request: TrainingRequest, idempotency_key: str
     ) -> TrainingJob:

@@ -112,6 +112,22 @@ def test_a_failed_training_task_fails_the_run_with_its_reason(
     assert "NLU service unavailable" in result.reason
 
 
+def test_a_server_error_on_train_gives_a_support_ticket_with_the_v2_calls(
+    project: Path, emu: V2Emulator
+) -> None:
+    for _ in range(5):  # more than the client's retries
+        emu.app.fail_next("trainIntents", 500)
+    result = run(project, emu, Mode.TRAIN)
+    assert result.decision is Decision.FAILED
+    assert result.support is not None and result.support.status == 500
+    payload = result.support.request_payload
+    assert payload is not None and "datasetIds" not in payload  # not a v1-shaped body
+    calls = payload["calls"]
+    assert {call["operation"] for call in calls} <= {"importIntents", "trainIntents"}
+    trained = [(c["flowId"], c["localeId"]) for c in calls if c["operation"] == "trainIntents"]
+    assert len(trained) == len(set(trained)) >= 2  # every flow x locale, once
+
+
 def test_without_an_api_key_the_run_only_validates(project: Path, emu: V2Emulator) -> None:
     settings = Settings.from_env({}, config_path=project, mode=Mode.TRAIN)
     result = execute(settings, ConsoleReporter(), stop=threading.Event())
