@@ -46,7 +46,7 @@ from jsonschema.exceptions import best_match
 from pydantic import BaseModel
 
 from ci_trainer.errors import CiTrainerError
-from ci_trainer.redact import Redactor
+from ci_trainer.redact import Redactor, map_strings
 from ci_trainer.result import CheckResult, RunResult
 
 SCHEMA_VERSION = 1
@@ -121,7 +121,7 @@ def build_record(
         "toolVersion": _plain(result.tool_version),
         "backend": _plain(result.backend),
     }
-    return _redact_tree(record, redactor) if redactor is not None else record
+    return map_strings(record, redactor) if redactor is not None else record
 
 
 def _check_entry(check: CheckResult) -> dict[str, Any]:
@@ -183,16 +183,6 @@ def _iso(moment: datetime) -> str:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
     return moment.isoformat()
-
-
-def _redact_tree(value: Any, redactor: Redactor) -> Any:
-    if isinstance(value, str):
-        return redactor(value)
-    if isinstance(value, dict):
-        return {redactor(key): _redact_tree(item, redactor) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_redact_tree(item, redactor) for item in value]
-    return value
 
 
 # --------------------------------------------------------------------------- hashing

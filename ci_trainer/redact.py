@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Callable, Iterable
+from typing import Any
 
 MASK = "***"
 _MIN_SECRET_LEN = 4  # shorter values would mask ordinary words
@@ -57,3 +58,15 @@ class Redactor:
     def values(self) -> frozenset[str]:
         with self._lock:
             return frozenset(self._values)
+
+
+def map_strings(value: Any, change: Callable[[str], str]) -> Any:
+    """A copy of a JSON-like tree (dicts, lists, scalars) with `change` applied to every
+    string in it, dict keys included: how a Redactor scrubs a record or an event."""
+    if isinstance(value, str):
+        return change(value)
+    if isinstance(value, dict):
+        return {change(key): map_strings(item, change) for key, item in value.items()}
+    if isinstance(value, list):
+        return [map_strings(item, change) for item in value]
+    return value

@@ -46,7 +46,7 @@ from ci_trainer.errors import (
 )
 from ci_trainer.events import ConsoleReporter, Reporter
 from ci_trainer.pipeline import Pipeline
-from ci_trainer.redact import Redactor
+from ci_trainer.redact import Redactor, map_strings
 from ci_trainer.result import (
     Decision,
     ErrorInfo,
@@ -502,7 +502,7 @@ class _Run:
         numeric secret cannot corrupt a date into something the model rejects.
         """
         raw = self.result.model_dump()
-        clean = _redact_strings(raw, self.redactor)
+        clean = map_strings(raw, self.redactor)
         if clean != raw:
             try:
                 self.result = RunResult.model_validate(clean)
@@ -593,16 +593,6 @@ def _warm_up_late_imports() -> None:
                 log.debug("warming up %s failed", name, exc_info=True)
 
     threading.Thread(target=load, name="ci-trainer-warm-up", daemon=True).start()
-
-
-def _redact_strings(value: Any, redactor: Redactor) -> Any:
-    if isinstance(value, str):
-        return redactor(value)
-    if isinstance(value, dict):
-        return {key: _redact_strings(item, redactor) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_redact_strings(item, redactor) for item in value]
-    return value
 
 
 def _call_with_deadline(call: Callable[[], object], seconds: float) -> object:

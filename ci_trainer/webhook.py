@@ -36,7 +36,7 @@ import requests
 from ci_trainer import __version__
 from ci_trainer.api.http import parse_retry_after
 from ci_trainer.loopback import is_loopback as _is_loopback
-from ci_trainer.redact import MASK, Redactor
+from ci_trainer.redact import MASK, Redactor, map_strings
 from ci_trainer.result import Decision, RunResult, WebhookDelivery
 from ci_trainer.trust import tls_problem
 
@@ -157,17 +157,6 @@ def _iso(moment: datetime) -> str:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
     return moment.isoformat()
-
-
-def _clean_tree(value: Any, redactor: Redactor | None) -> Any:
-    """Redacted copy whose strings can all be encoded as UTF-8."""
-    if isinstance(value, str):
-        return _text(redactor(value) if redactor is not None else value)
-    if isinstance(value, dict):
-        return {key: _clean_tree(item, redactor) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_clean_tree(item, redactor) for item in value]
-    return value
 
 
 def _text(value: str) -> str:
@@ -388,7 +377,10 @@ def _deliver(
     except WebhookUrlError as exc:
         outcome.error = scrub(str(exc))
         return outcome
-    event = _clean_tree(build_event(result, event_id), redactor)
+    # Every string redacted, and encodable as UTF-8.
+    event = map_strings(
+        build_event(result, event_id), lambda text: _text(redactor(text) if redactor else text)
+    )
     body = serialise(event)
     headers = _headers(event["event"], event_id, body, secret)
     with requests.Session() as session:
