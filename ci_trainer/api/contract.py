@@ -85,7 +85,8 @@ def _iter_operations(doc: Mapping[str, Any]) -> Iterator[Operation]:
             )
 
 
-def _operation_spec(operation_id: str) -> dict[str, Any]:
+def operation_spec(operation_id: str) -> dict[str, Any]:
+    """The operation's object in openapi.yaml (its parameters, requestBody, responses)."""
     op = operation(operation_id)
     spec: dict[str, Any] = document()["paths"][op.path][op.method.lower()]
     return spec
@@ -125,7 +126,7 @@ def _escape(part: str) -> str:
 
 def _response_schema_pointer(operation_id: str, status: int) -> str | None:
     """JSON pointer (into the document) of the body schema for this response, if any."""
-    responses = _operation_spec(operation_id).get("responses", {})
+    responses = operation_spec(operation_id).get("responses", {})
     op = operation(operation_id)
     for key in (str(status), f"{status // 100}XX", "default"):
         if key not in responses:
@@ -139,7 +140,7 @@ def _response_schema_pointer(operation_id: str, status: int) -> str | None:
 
 def _request_schema_pointer(operation_id: str) -> str | None:
     op = operation(operation_id)
-    body = _operation_spec(operation_id).get("requestBody")
+    body = operation_spec(operation_id).get("requestBody")
     if body is None:
         return None
     body, base = _follow(body, f"#/paths/{_escape(op.path)}/{op.method.lower()}/requestBody")
@@ -169,6 +170,11 @@ def _validator(pointer: str) -> Validator:
         registry=_registry(),
         format_checker=Draft202012Validator.FORMAT_CHECKER,
     )
+
+
+def component_validator(name: str) -> Validator:
+    """A validator for one `components/schemas` entry, with the contract's $refs resolved."""
+    return _validator(f"#/components/schemas/{_escape(name)}")
 
 
 _REQUIRED = re.compile(r"^'(?P<name>.+)' is a required property$")
@@ -205,7 +211,7 @@ def response_errors(operation_id: str, status: int, body: Any) -> list[str]:
 
 
 def request_errors(operation_id: str, body: Any) -> list[str]:
-    """Every way a request body breaks the contract (for the emulator's 400 answers)."""
+    """Every way a request body breaks the contract; [] when it conforms."""
     pointer = _request_schema_pointer(operation_id)
     return [] if pointer is None else _errors(pointer, body)
 
@@ -240,4 +246,4 @@ def validate_response(
 
 def documented_statuses(operation_id: str) -> list[str]:
     """The response keys the contract lists for an operation ("200", "default", ...)."""
-    return list(_operation_spec(operation_id).get("responses", {}).keys())
+    return list(operation_spec(operation_id).get("responses", {}).keys())
