@@ -237,9 +237,10 @@ def main(env: Mapping[str, str] | None = None) -> int:
         enter_working_directory(inputs.working_directory)
         result = _execute(inputs, run_environment(env), reporter)
     except CiTrainerError as error:
-        for issue in getattr(error, "issues", []):
+        issues = error.issues if isinstance(error, ConfigError) else []
+        for issue in issues:
             commands.error(str(issue), title=f"input {issue.field}")
-        if not getattr(error, "issues", None):
+        if not issues:
             commands.error(str(error))
         result = _audited(
             early_result(env, mode, error, started, decision=Decision(error.decision)),
