@@ -48,11 +48,11 @@ from typing import Any
 
 import yaml
 
+from ci_trainer.backends.cognigy_v1.emulator.server import Emulator
 from ci_trainer.config.model import GateSection
 from ci_trainer.datasets import Example, load_dataset
-from ci_trainer.emulator import Emulator
-from ci_trainer.events import ConsoleReporter
 from ci_trainer.gate import GateOutcome, raw_delta_gate, threshold_only_gate
+from ci_trainer.progress import ConsoleReporter
 from ci_trainer.result import Decision, Mode, RunResult
 from ci_trainer.runner import execute
 from ci_trainer.settings import Settings

@@ -25,8 +25,8 @@ from typing import Any
 
 import requests
 
+from ci_trainer.backends.cognigy_v1.emulator.server import Emulator
 from ci_trainer.datasets import load_dataset
-from ci_trainer.emulator import Emulator
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "banking77" / "train.csv"
 TARGET_SECONDS = 15.0

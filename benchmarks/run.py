@@ -50,7 +50,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
 from ci_trainer.backends.base import JobStatus, Target, TrainingJob, TrainingRequest  # noqa: E402
-from ci_trainer.backends.cognigy_v1 import CognigyV1Backend  # noqa: E402
+from ci_trainer.backends.cognigy_v1.backend import CognigyV1Backend  # noqa: E402
 from ci_trainer.emulator import Emulator  # noqa: E402
 from ci_trainer.emulator.training import preload  # noqa: E402
 from ci_trainer.polling import PollPolicy, PollSchedule, wait_for_job  # noqa: E402
@@ -175,7 +175,7 @@ def _completion_clock(emu: Emulator, training_id: str) -> float:
     """When the emulator's job became COMPLETED, on this process's monotonic clock.
 
     A benchmark-only peek at the job record: COMPLETED is due at start + apparent length
-    (ci_trainer/emulator/jobs.py), which the status endpoint reports from then on.
+    (ci_trainer/backends/cognigy_v1/emulator/jobs.py), which the status endpoint reports from then on.
     """
     job = emu.service._jobs[training_id]
     assert job.started_clock is not None and job.compute_seconds is not None

@@ -149,7 +149,7 @@ def _prefetch_token(args: argparse.Namespace) -> None:
         return
     import os
 
-    from ci_trainer import token_prefetch
+    from ci_trainer import startup as token_prefetch
 
     token_prefetch.start_from_env(os.environ, args.config)
 

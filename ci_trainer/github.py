@@ -216,7 +216,7 @@ def _location(file: str | int | None, line: str | int | None, col: str | int | N
 
 
 class GithubReporter:
-    """`ci_trainer.events.Reporter` for Actions: log groups, annotations and masks."""
+    """`ci_trainer.progress.Reporter` for Actions: log groups, annotations and masks."""
 
     def __init__(self, commands: Commands | None = None, *, workspace: str | None = None) -> None:
         # A reporter is made once per run; on stdout the step's tally starts with it, so

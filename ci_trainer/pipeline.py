@@ -55,8 +55,8 @@ from ci_trainer.errors import (
     Interrupted,
     TrainingFailed,
 )
-from ci_trainer.events import Reporter
 from ci_trainer.polling import PollPolicy, PollSchedule, PollTimeout, wait_for_job
+from ci_trainer.progress import Reporter
 from ci_trainer.result import (
     CheckResult,
     CheckStatus,

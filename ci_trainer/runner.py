@@ -44,8 +44,9 @@ from ci_trainer.errors import (
     Interrupted,
     TrainingFailed,
 )
-from ci_trainer.events import ConsoleReporter, Reporter
+from ci_trainer.http.trust import check_ca_bundle
 from ci_trainer.pipeline import Pipeline
+from ci_trainer.progress import ConsoleReporter, Reporter
 from ci_trainer.redact import Redactor, map_strings
 from ci_trainer.result import (
     Decision,
@@ -56,10 +57,9 @@ from ci_trainer.result import (
     SupportInfo,
 )
 from ci_trainer.settings import Settings
-from ci_trainer.trust import check_ca_bundle
 
 if TYPE_CHECKING:
-    from ci_trainer.api.http import RetryPolicy
+    from ci_trainer.http.policy import RetryPolicy
 
 log = logging.getLogger("ci_trainer")
 # After SIGINT the runner sends SIGTERM 7.5 s later and kills 2.5 s after that; we aim
@@ -529,8 +529,8 @@ class BackendRequest:
 
 
 def _cognigy_v1(request: BackendRequest) -> Backend:
-    from ci_trainer.api.base_url import resolve_base_url
-    from ci_trainer.backends.cognigy_v1 import CognigyV1Backend
+    from ci_trainer.backends.cognigy_v1.backend import CognigyV1Backend
+    from ci_trainer.http.base_url import resolve_base_url
 
     settings = request.settings
     return CognigyV1Backend(
@@ -545,7 +545,7 @@ def _cognigy_v1(request: BackendRequest) -> Backend:
 
 
 def _cognigy_v2(request: BackendRequest) -> Backend:
-    from ci_trainer.backends.cognigy_v2 import backend_from_config, run_label
+    from ci_trainer.backends.cognigy_v2.backend import backend_from_config, run_label
 
     settings = request.settings
     return backend_from_config(
@@ -707,8 +707,8 @@ def _emulator_if_asked(settings: Settings, reporter: Reporter) -> Iterator[Setti
     if not settings.emulator:
         yield settings
         return
-    from ci_trainer.emulator import Emulator
-    from ci_trainer.emulator.v2.server import emulator_for_config
+    from ci_trainer.backends.cognigy_v1.emulator.server import Emulator
+    from ci_trainer.backends.cognigy_v2.emulator.server import emulator_for_config
 
     with ExitStack() as stack:
         try:

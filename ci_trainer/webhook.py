@@ -34,11 +34,11 @@ from urllib.parse import SplitResult, parse_qsl, urlsplit
 import requests
 
 from ci_trainer import __version__
-from ci_trainer.api.http import parse_retry_after
-from ci_trainer.loopback import is_loopback as _is_loopback
+from ci_trainer.http.loopback import is_loopback as _is_loopback
+from ci_trainer.http.policy import parse_retry_after
+from ci_trainer.http.trust import tls_problem
 from ci_trainer.redact import MASK, Redactor, map_strings
 from ci_trainer.result import Decision, RunResult, WebhookDelivery
-from ci_trainer.trust import tls_problem
 
 SOURCE = "ci-trainer"
 SIGNATURE_HEADER = "X-CI-Trainer-Signature"

@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from ci_trainer.backends.cognigy_v2_config import CognigyV2Section, check_backend_section
+from ci_trainer.config.cognigy_v2 import CognigyV2Section, check_backend_section
 
 
 class _Section(BaseModel):

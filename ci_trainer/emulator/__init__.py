@@ -1,22 +1,7 @@
-"""The embedded emulator of the training service (usage and fault plan: docs/emulator.md).
+"""What both emulator personalities share: serving, TLS, the classifier, problems, faults
+and rate limits (usage and fault plan: docs/emulator.md).
 
+Each personality lives with its backend (`ci_trainer.backends.<name>.emulator`).
 Importing this package is cheap: scikit-learn is imported by the training worker only,
 when the first training starts.
 """
-
-from ci_trainer.emulator.faults import Fault, FaultPlan, FaultPlanError
-from ci_trainer.emulator.ratelimit import RateLimit
-from ci_trainer.emulator.server import Emulator
-from ci_trainer.emulator.state import EmulatorState, RequestRecord, TrainingView, VersionView
-
-__all__ = [
-    "Emulator",
-    "EmulatorState",
-    "Fault",
-    "FaultPlan",
-    "FaultPlanError",
-    "RateLimit",
-    "RequestRecord",
-    "TrainingView",
-    "VersionView",
-]

@@ -9,12 +9,12 @@ import sys
 from collections.abc import Mapping
 from typing import TextIO
 
+from ci_trainer.backends.cognigy_v1.emulator.server import Emulator
 from ci_trainer.emulator.ratelimit import RateLimit
-from ci_trainer.emulator.server import Emulator
 from ci_trainer.emulator.serving import ServedApp, serve_until_stopped
 from ci_trainer.emulator.tls import TlsFiles, certificate_names, write_test_ca
 from ci_trainer.errors import CiTrainerError
-from ci_trainer.loopback import is_loopback as _is_loopback
+from ci_trainer.http.loopback import is_loopback as _is_loopback
 
 
 def serve_cli(
@@ -26,7 +26,7 @@ def serve_cli(
     """Start the emulator from the CLI arguments; returns the process exit code."""
     env = os.environ if env is None else env
     out = out or sys.stdout
-    from ci_trainer.emulator.v2.cli import serve_v2_if_configured
+    from ci_trainer.backends.cognigy_v2.emulator.cli import serve_v2_if_configured
 
     try:
         tls = tls_from_args(args)

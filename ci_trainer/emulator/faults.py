@@ -1,7 +1,7 @@
 """The fault plan: scripted failures the emulator injects, by operation and call number.
 
 A plan is a list of faults. Each fault names an `operation` (an operationId of
-`ci_trainer/api/openapi.yaml`, or `"*"` for every operation), the 1-based `calls` of that
+`ci_trainer/backends/cognigy_v1/openapi.yaml`, or `"*"` for every operation), the 1-based `calls` of that
 operation it applies to (omitted: every call), and a `kind`. Calls are counted per
 operation over the emulator's lifetime, every request included (failed ones too), so
 "the 2nd status poll" means the same thing whatever happened before it.

@@ -33,8 +33,8 @@ PULL_REQUEST_ENV = {
 
 
 def sample_summary() -> str:
-    from ci_trainer.emulator import Emulator
-    from ci_trainer.events import ConsoleReporter
+    from ci_trainer.backends.cognigy_v1.emulator.server import Emulator
+    from ci_trainer.progress import ConsoleReporter
     from ci_trainer.report import render_summary
     from ci_trainer.result import Mode
     from ci_trainer.runner import execute

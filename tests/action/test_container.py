@@ -47,7 +47,7 @@ def workspace(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def emulator(workspace: Path) -> Iterator[Any]:
-    from ci_trainer.emulator import Emulator
+    from ci_trainer.backends.cognigy_v1.emulator.server import Emulator
 
     with Emulator.from_config(
         workspace / "training-config.yaml",
@@ -115,7 +115,7 @@ def test_image_starts_whatever_path_the_workflow_sets(
 def test_image_trusts_a_private_ca_from_the_steps_env(image: None, workspace: Path) -> None:
     """As the CI self-test job runs it: https on this machine's own address (not
     loopback), with the CA file in the workspace and REQUESTS_CA_BUNDLE relative to it."""
-    from ci_trainer.emulator import Emulator
+    from ci_trainer.backends.cognigy_v1.emulator.server import Emulator
     from ci_trainer.emulator.tls import certificate_names, write_test_ca
 
     address = outward_address()

@@ -25,7 +25,8 @@ from mini_workspace import (
 )
 
 pytest.importorskip("werkzeug")  # the emulator extra
-from ci_trainer.emulator import Emulator, Fault, FaultPlan
+from ci_trainer.backends.cognigy_v1.emulator.server import Emulator
+from ci_trainer.emulator.faults import Fault, FaultPlan
 
 EXPECTED_OUTPUTS = {
     "decision", "promoted", "status", "training-id", "version-id", "f1", "precision",

@@ -1,7 +1,7 @@
 """Fixtures for the emulator tests: the sample datasets, an emulator, and a checking client.
 
 `ApiClient` talks real HTTP to the emulator and validates every response it sees against
-`ci_trainer/api/openapi.yaml` (status documented, body matches the schema, errors are
+`ci_trainer/backends/cognigy_v1/openapi.yaml` (status documented, body matches the schema, errors are
 RFC 7807 problem documents with a traceId), unless a test breaks the body on purpose.
 """
 
@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 import requests
 
-from ci_trainer.api.contract import documented_statuses, response_errors
-from ci_trainer.emulator import Emulator
+from ci_trainer.backends.cognigy_v1.contract import documented_statuses, response_errors
+from ci_trainer.backends.cognigy_v1.emulator.server import Emulator
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE_YAML = REPO / "datasets" / "customer_service.yaml"

@@ -8,7 +8,8 @@ from collections.abc import Callable
 import pytest
 import requests
 
-from ci_trainer.emulator import Emulator, Fault, FaultPlan
+from ci_trainer.backends.cognigy_v1.emulator.server import Emulator
+from ci_trainer.emulator.faults import Fault, FaultPlan
 
 from .conftest import DATASETS, ApiClient, check_response
 

@@ -161,7 +161,7 @@ def test_importing_the_emulator_does_not_import_scikit_learn() -> None:
 
 
 def test_only_loopback_addresses_count_as_private() -> None:
-    from ci_trainer.loopback import is_loopback as _is_loopback
+    from ci_trainer.http.loopback import is_loopback as _is_loopback
 
     assert _is_loopback("127.0.0.1")
     assert _is_loopback("::1")

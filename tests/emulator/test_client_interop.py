@@ -7,9 +7,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from ci_trainer.api import TrainingClient
+from ci_trainer.backends.cognigy_v1.client import TrainingClient
+from ci_trainer.backends.cognigy_v1.emulator.server import Emulator
 from ci_trainer.datasets import load_dataset
-from ci_trainer.emulator import Emulator, Fault, FaultPlan
+from ci_trainer.emulator.faults import Fault, FaultPlan
 from ci_trainer.redact import Redactor
 
 from .conftest import DATASETS, MODEL, SAMPLE_HOLDOUT, train_body

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from ci_trainer.emulator import Emulator
+from ci_trainer.backends.cognigy_v1.emulator.server import Emulator
 
 from .conftest import DATASETS, MODEL, SAMPLE_CSV, ApiClient, check_response, train_body
 
@@ -319,7 +319,7 @@ def test_nonsense_settings_are_refused(kwargs: dict[str, object], message: str) 
 
 
 def test_every_contract_operation_is_routed_with_its_scopes(emulator: Emulator) -> None:
-    from ci_trainer.api.contract import operations
+    from ci_trainer.backends.cognigy_v1.contract import operations
 
     from .test_auth import SCOPED
 

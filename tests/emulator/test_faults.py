@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 import requests
 
-from ci_trainer.api import contract
-from ci_trainer.emulator import Emulator, Fault, FaultPlan, FaultPlanError
-from ci_trainer.emulator.faults import KINDS, OPERATIONS
+from ci_trainer.backends.cognigy_v1 import contract
+from ci_trainer.backends.cognigy_v1.emulator.server import Emulator
+from ci_trainer.emulator.faults import KINDS, OPERATIONS, Fault, FaultPlan, FaultPlanError
 
 from .conftest import DATASETS, MODEL, REPO, ApiClient, check_response, train_body
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ci_trainer.emulator import Fault
-from ci_trainer.emulator.jobs import COMPLETED, FAILED, RUNNING, Job, Timing
+from ci_trainer.backends.cognigy_v1.emulator.jobs import COMPLETED, FAILED, RUNNING, Job, Timing
+from ci_trainer.emulator.faults import Fault
 
 
 def _job(fault: Fault | None = None) -> Job:

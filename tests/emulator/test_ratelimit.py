@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import requests
 
-from ci_trainer.emulator import Emulator, RateLimit
-from ci_trainer.emulator.ratelimit import TokenBuckets
+from ci_trainer.backends.cognigy_v1.emulator.server import Emulator
+from ci_trainer.emulator.ratelimit import RateLimit, TokenBuckets
 
 from .conftest import DATASETS, ApiClient, check_response
 

@@ -10,7 +10,7 @@ import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ci_trainer.emulator import Emulator
+from ci_trainer.backends.cognigy_v1.emulator.server import Emulator
 
 from .conftest import DATASETS, ApiClient, check_response
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections import Counter
 
+from ci_trainer.backends.cognigy_v1.emulator.server import Emulator
 from ci_trainer.config import load_config
 from ci_trainer.datasets import load_dataset, normalise_text
-from ci_trainer.emulator import Emulator
 
 from .conftest import SAMPLE_CONFIG, SAMPLE_CSV, SAMPLE_HOLDOUT, SAMPLE_YAML, ApiClient, train_body
 

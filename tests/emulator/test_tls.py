@@ -19,8 +19,8 @@ pytest.importorskip("cryptography")
 
 from cryptography import x509
 
-from ci_trainer.api.client import TrainingClient
-from ci_trainer.emulator import Emulator
+from ci_trainer.backends.cognigy_v1.client import TrainingClient
+from ci_trainer.backends.cognigy_v1.emulator.server import Emulator
 from ci_trainer.emulator.tls import TlsFiles, certificate_names, write_test_ca
 from ci_trainer.errors import ApiError
 from ci_trainer.redact import Redactor
@@ -169,8 +169,8 @@ def test_serves_https_on_an_address_other_than_loopback(
 
 
 def test_the_v2_emulator_serves_https_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from ci_trainer.api.v2.client import CognigyV2Client
-    from ci_trainer.emulator.v2.server import V2Emulator
+    from ci_trainer.backends.cognigy_v2.client import CognigyV2Client
+    from ci_trainer.backends.cognigy_v2.emulator.server import V2Emulator
 
     files = write_test_ca(tmp_path / "tls", certificate_names("127.0.0.1"))
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(files.ca))

@@ -13,8 +13,8 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ci_trainer.backends.cognigy_v1.emulator.server import Emulator
 from ci_trainer.datasets import load_dataset
-from ci_trainer.emulator import Emulator
 from ci_trainer.emulator.training import (
     TrainingRejected,
     TrainingSpec,
@@ -180,7 +180,7 @@ def test_cancel_of_a_finished_job_changes_nothing(api: ApiClient) -> None:
 def test_a_queued_job_can_be_cancelled_before_a_worker_takes_it(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from ci_trainer.emulator import service
+    from ci_trainer.backends.cognigy_v1.emulator import service
 
     release = threading.Event()
     real_train = service.train

@@ -21,11 +21,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from ci_trainer.api.http import RetryPolicy
 from ci_trainer.audit import VerifyReport, verify_file
-from ci_trainer.emulator import Emulator, EmulatorState, Fault, FaultPlan
-from ci_trainer.emulator.faults import OPERATIONS
-from ci_trainer.events import ConsoleReporter
+from ci_trainer.backends.cognigy_v1.emulator.server import Emulator
+from ci_trainer.backends.cognigy_v1.emulator.state import EmulatorState
+from ci_trainer.emulator.faults import OPERATIONS, Fault, FaultPlan
+from ci_trainer.http.policy import RetryPolicy
+from ci_trainer.progress import ConsoleReporter
 from ci_trainer.result import Mode
 from ci_trainer.runner import execute
 from ci_trainer.settings import Settings

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from ci_trainer.audit import verify_file
-from ci_trainer.events import ConsoleReporter
+from ci_trainer.progress import ConsoleReporter
 from ci_trainer.result import Decision, RunResult
 from ci_trainer.runner import execute
 from ci_trainer.settings import Settings

@@ -34,8 +34,8 @@ from ci_trainer.backends.base import (
 )
 from ci_trainer.config import load_config
 from ci_trainer.errors import AuthError, TrainingFailed
-from ci_trainer.events import ConsoleReporter
 from ci_trainer.pipeline import Pipeline
+from ci_trainer.progress import ConsoleReporter
 from ci_trainer.result import Decision, Mode, RunResult
 
 INTENTS = {

@@ -10,9 +10,10 @@ from typing import Any
 
 import pytest
 
-from ci_trainer.api.http import RetryPolicy
-from ci_trainer.emulator import Emulator, FaultPlan
-from ci_trainer.events import ConsoleReporter
+from ci_trainer.backends.cognigy_v1.emulator.server import Emulator
+from ci_trainer.emulator.faults import FaultPlan
+from ci_trainer.http.policy import RetryPolicy
+from ci_trainer.progress import ConsoleReporter
 from ci_trainer.result import Mode, RunResult
 from ci_trainer.runner import execute
 from ci_trainer.settings import Settings

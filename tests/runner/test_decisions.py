@@ -180,7 +180,7 @@ def test_a_dataset_path_escaping_the_workspace_is_invalid(
 
 
 def test_a_server_error_fails_with_support_information(harness: Harness) -> None:
-    from ci_trainer.emulator import Fault
+    from ci_trainer.emulator.faults import Fault
 
     config = harness.project()
     emu = harness.emulator(config, Fault(operation="startTraining", kind="status", status=500))
@@ -233,7 +233,7 @@ def test_cognigy_model_id_overrides_the_config(harness: Harness) -> None:
 
 
 def test_a_short_numeric_secret_does_not_corrupt_the_result(harness: Harness) -> None:
-    from ci_trainer.emulator import Emulator
+    from ci_trainer.backends.cognigy_v1.emulator.server import Emulator
 
     config = harness.project()
     # "2026" is also the year in every timestamp of the run.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ci_trainer.emulator import Fault, FaultPlan
+from ci_trainer.emulator.faults import Fault, FaultPlan
 from ci_trainer.result import CheckStatus, Decision, Mode
 
 from .conftest import Harness

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ci_trainer.emulator import RateLimit
+from ci_trainer.emulator.ratelimit import RateLimit
 from ci_trainer.result import Decision
 
 from .conftest import Harness

@@ -10,13 +10,16 @@ from pathlib import Path
 
 import pytest
 
-from ci_trainer import token_prefetch
-from ci_trainer.api import REQUIRED_SCOPES, RetryPolicy, TrainingClient
-from ci_trainer.api.base_url import BaseUrlError, resolve_base_url
+from ci_trainer import startup as token_prefetch
+from ci_trainer.backends.cognigy_v1.auth import REQUIRED_SCOPES
+from ci_trainer.backends.cognigy_v1.client import TrainingClient
+from ci_trainer.backends.cognigy_v1.emulator.server import Emulator
 from ci_trainer.cli import main
-from ci_trainer.emulator import Emulator, Fault
+from ci_trainer.emulator.faults import Fault
+from ci_trainer.http.base_url import BaseUrlError, resolve_base_url
+from ci_trainer.http.policy import RetryPolicy
 from ci_trainer.redact import Redactor
-from ci_trainer.token_prefetch import PrefetchedAnswer, PrefetchKey
+from ci_trainer.startup import PrefetchedAnswer, PrefetchKey
 
 from .conftest import Harness
 

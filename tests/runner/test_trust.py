@@ -14,9 +14,9 @@ import pytest
 pytest.importorskip("cryptography")
 
 from ci_trainer.audit import verify_file
-from ci_trainer.emulator import Emulator
+from ci_trainer.backends.cognigy_v1.emulator.server import Emulator
 from ci_trainer.emulator.tls import TlsFiles, certificate_names, write_test_ca
-from ci_trainer.trust import CaBundleError, check_ca_bundle
+from ci_trainer.http.trust import CaBundleError, check_ca_bundle
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CLIENT_ID, CLIENT_SECRET = "trust-client", "trust-secret-51c0e2"

@@ -30,7 +30,8 @@ from typing import Any
 import yaml
 from faults.support import Receiver, write_project
 
-from ci_trainer.emulator import Emulator, Fault, FaultPlan
+from ci_trainer.backends.cognigy_v1.emulator.server import Emulator
+from ci_trainer.emulator.faults import Fault, FaultPlan
 
 REPO = Path(__file__).resolve().parents[2]
 CLIENT_ID = "sweep-client"

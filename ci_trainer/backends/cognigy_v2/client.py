@@ -1,0 +1,450 @@
+"""The Cognigy.AI REST API v2.0 client: one method per endpoint the v2 backend uses.
+
+Every request carries `X-API-Key` and `Accept: application/json` (without it list answers
+come back as HAL), never a body on GET, and goes through the one HTTP policy
+(`ci_trainer.http.policy`) with 408, 429 and 5xx (but 501 and 511) retried as Cognigy's own
+client does, honouring `Retry-After`. A `RequestBudget` keeps the run well under the
+tenant's rate limit. Lists are read page by page (`limit`/`skip`, or the `next` cursor).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from datetime import datetime
+from types import TracebackType
+from typing import Any
+from urllib.parse import quote, urlencode, urljoin, urlsplit
+
+from ci_trainer.backends.cognigy_v2.wire import (
+    Page,
+    Score,
+    Task,
+    contract_error,
+    object_of,
+    parse_page,
+    parse_scores,
+    parse_task,
+    v2_error,
+)
+from ci_trainer.errors import ApiError, ContractError, Interrupted
+from ci_trainer.http.base_url import BaseUrlError
+from ci_trainer.http.budget import RequestBudget
+from ci_trainer.http.loopback import base_url_problem, is_loopback
+from ci_trainer.http.policy import (
+    Call,
+    HttpClient,
+    HttpResponse,
+    RetryBudget,
+    RetryMode,
+    RetryPolicy,
+)
+from ci_trainer.redact import Redactor
+
+API_PREFIX = "/new/v2.0"
+PAGE_LIMIT = 100  # the API's largest page
+MAX_PAGES = 100  # 10,000 items: more than any documented limit (2,500 intents per flow)
+V2_RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+MIN_SNAPSHOT_BYTES = 64  # smaller downloads are the known "csnap" placeholder
+DOWNLOAD_LINK_ATTEMPTS = 5  # 409 while packaging finishes (observed by pipelines)
+_SETTING = "cognigy_v2.base_url (or COGNIGY_BASE_URL)"
+
+
+def v2_policy(base: RetryPolicy | None = None) -> RetryPolicy:
+    """The HTTP policy with v2's retry statuses (Cognigy's client retries 408 and 5xx)."""
+    return dataclasses.replace(base or RetryPolicy(), retry_statuses=V2_RETRY_STATUSES)
+
+
+def split_base_url(base_url: str) -> tuple[str, str]:
+    """(origin + path, API prefix) for a configured base URL.
+
+    `https://api-trial.cognigy.ai` gets `/new/v2.0`; a URL that already ends in `/new`,
+    `/new/v2.0` or `/v2.0` (the prefix without `/new` also works) is kept as given.
+    """
+    url = base_url.strip().rstrip("/")
+    problem = base_url_problem(url)
+    if problem == "userinfo":
+        msg = f"{_SETTING} must not contain a user name or password"
+        raise BaseUrlError(msg, hint="pass the API key as COGNIGY_API_KEY (action input api-key)")
+    if problem == "plain-http":
+        msg = f"{_SETTING} {url!r} uses plain http for a non-loopback host"
+        raise BaseUrlError(msg, hint="use https: the API key would travel in clear text")
+    if problem is not None:
+        msg = f"{_SETTING} is not a plain http(s) URL"  # not echoed: it may hold a password
+        raise BaseUrlError(msg, hint="use e.g. https://api-trial.cognigy.ai")
+    if url.endswith("/v2.0"):
+        return url, ""
+    if url.endswith("/new"):
+        return url, "/v2.0"
+    return url, API_PREFIX
+
+
+def _id(value: str) -> str:
+    return quote(value, safe="")
+
+
+class CognigyV2Client:
+    """Talks to one Cognigy.AI installation for one run. Close it (or use `with`)."""
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        redactor: Redactor,
+        stop: threading.Event | None = None,
+        policy: RetryPolicy | None = None,
+        budget: RetryBudget | None = None,
+        requests: RequestBudget | None = None,
+        wait: Callable[[float], bool] | None = None,
+        rng: random.Random | None = None,
+        now: Callable[[], datetime] | None = None,
+    ) -> None:
+        if not api_key:
+            msg = "an API key is required (COGNIGY_API_KEY)"
+            raise ValueError(msg)
+        redactor.add(api_key)
+        self.redactor = redactor
+        self._api_key = api_key
+        self._stop = stop or threading.Event()
+        root, self.prefix = split_base_url(base_url)
+        self._policy = v2_policy(policy)
+        self._wait = wait
+        self._rng = rng
+        self._now = now
+        self.http = HttpClient(
+            root,
+            redactor=redactor,
+            stop=self._stop,
+            policy=self._policy,
+            budget=budget,
+            wait=wait,
+            rng=rng,
+            now=now,
+        )
+        self.requests = requests or RequestBudget(wait=wait or self._stop.wait)
+
+    def __enter__(self) -> CognigyV2Client:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.http.close()
+
+    # ------------------------------------------------------------------ transport
+
+    def _headers(self) -> dict[str, str]:
+        return {"X-API-Key": self._api_key, "Accept": "application/json"}
+
+    def send(
+        self,
+        operation: str,
+        method: str,
+        path: str,
+        *,
+        query: Mapping[str, str | int] | None = None,
+        json_body: Any = None,
+        form: Mapping[str, str] | None = None,
+        files: Mapping[str, tuple[str, bytes, str]] | None = None,
+        retry: RetryMode = RetryMode.SAFE,
+        accept: frozenset[int] = frozenset(),
+    ) -> HttpResponse:
+        """One call: budget, headers, policy; a non-2xx status not in `accept` raises."""
+        if method == "GET" and (json_body is not None or form or files):
+            msg = "a GET must not carry a body (Cognigy answers 403)"
+            raise ValueError(msg)
+        full = self.prefix + path + (f"?{urlencode(query)}" if query else "")
+        call = Call(operation, method, full)
+        self.requests.acquire(call.label)
+        response = self.http.send(
+            call,
+            retry=retry,
+            headers=self._headers(),
+            json_body=json_body,
+            form=form,
+            files=files,
+        )
+        self.requests.record_extra(response.attempts - 1)
+        if not response.ok and response.status not in accept:
+            raise v2_error(response, self.redactor)
+        return response
+
+    def pages(
+        self,
+        operation: str,
+        path: str,
+        kind: str,
+        id_key: str,
+        query: Mapping[str, str | int] | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """Every item of a list, page by page (cursor when given, else skip)."""
+        base = dict(query or {})
+        request: dict[str, str | int] = {**base, "limit": PAGE_LIMIT, "skip": 0}
+        seen_cursors: set[str] = set()
+        fetched = 0
+        for _ in range(MAX_PAGES):
+            response = self.send(operation, "GET", path, query=request)
+            page = parse_page(response, self.redactor, kind, id_key)
+            yield from page.items
+            fetched += len(page.items)
+            nxt = self._next_request(page, base, fetched, seen_cursors, response)
+            if nxt is None:
+                return
+            request = nxt
+        raise ContractError(
+            call=operation,
+            message_text=f"the list did not end after {MAX_PAGES} pages",
+            hint_text="the service keeps returning a next page; quote the traceId to support",
+        )
+
+    def _next_request(
+        self,
+        page: Page,
+        base: dict[str, str | int],
+        fetched: int,
+        seen: set[str],
+        response: HttpResponse,
+    ) -> dict[str, str | int] | None:
+        if not page.items:
+            return None
+        if page.next_cursor:
+            if page.next_cursor in seen:
+                raise contract_error(response, self.redactor, "the list repeated a next cursor")
+            seen.add(page.next_cursor)
+            return {**base, "limit": PAGE_LIMIT, "next": page.next_cursor}
+        if page.total is not None and fetched >= page.total:
+            return None
+        if page.next_skip is not None:
+            return {**base, "limit": PAGE_LIMIT, "skip": page.next_skip}
+        if page.total is None and len(page.items) < PAGE_LIMIT:
+            return None  # a short page without a total is the last one
+        return {**base, "limit": PAGE_LIMIT, "skip": fetched}
+
+    def _task(self, response: HttpResponse) -> Task:
+        return parse_task(response, self.redactor)
+
+    # ------------------------------------------------------------------ discovery
+
+    def read_project(self, project_id: str) -> dict[str, Any]:
+        response = self.send("readProject", "GET", f"/projects/{_id(project_id)}")
+        return object_of(response, self.redactor)
+
+    def list_locales(self, project_id: str) -> list[dict[str, Any]]:
+        return list(
+            self.pages("indexLocales", "/locales", "locales", "localeId", {"projectId": project_id})
+        )
+
+    def read_flow(self, flow_id: str, locale_id: str) -> dict[str, Any]:
+        """The flow with the locale's Intent Analyzer report (`feedbackReport`)."""
+        response = self.send(
+            "readFlow",
+            "GET",
+            f"/flows/{_id(flow_id)}",
+            query={"preferredLocaleId": locale_id, "includeFeedbackReport": "true"},
+        )
+        return object_of(response, self.redactor)
+
+    def list_intents(self, flow_id: str, locale_id: str) -> list[dict[str, Any]]:
+        """Every intent of the flow in the locale, each with its `feedbackReport`."""
+        return list(
+            self.pages(
+                "indexIntents",
+                f"/flows/{_id(flow_id)}/intents",
+                "intents",
+                "intentId",
+                {"preferredLocaleId": locale_id, "includeFeedbackReport": "true"},
+            )
+        )
+
+    # ------------------------------------------------------------------ intents and training
+
+    def import_intents(
+        self, flow_id: str, locale_id: str, filename: str, content: bytes, mode: str
+    ) -> Task:
+        media = "application/json" if filename.lower().endswith(".json") else "text/csv"
+        response = self.send(
+            "importIntents",
+            "POST",
+            f"/flows/{_id(flow_id)}/intents/import",
+            form={"localeId": locale_id, "mode": mode, "flowId": flow_id},
+            files={"file": (filename, content, media)},
+        )
+        return self._task(response)
+
+    def train_intents(self, flow_id: str, locale_id: str, mode: str = "full") -> Task:
+        response = self.send(
+            "trainIntents",
+            "POST",
+            f"/flows/{_id(flow_id)}/intents/train",
+            json_body={"localeId": locale_id, "mode": mode},
+        )
+        return self._task(response)
+
+    def read_task(self, task_id: str, project_id: str | None = None) -> Task:
+        query = {"projectId": project_id} if project_id else None
+        return self._task(self.send("readTask", "GET", f"/tasks/{_id(task_id)}", query=query))
+
+    def cancel_task(self, task_id: str) -> None:
+        self.send("cancelTask", "POST", f"/tasks/{_id(task_id)}/cancel")
+
+    def nlu_scores(
+        self, project_id: str, sentence: str, flow_reference_id: str, locale_reference_id: str
+    ) -> list[Score]:
+        response = self.send(
+            "generateNluScores",
+            "POST",
+            f"/projects/{_id(project_id)}/nlu/scores",
+            json_body={
+                "sentence": sentence,
+                "flowReferenceId": flow_reference_id,
+                "localeReferenceId": locale_reference_id,
+            },
+        )
+        return parse_scores(response, self.redactor)
+
+    # ------------------------------------------------------------------ snapshots
+
+    def list_snapshots(self, project_id: str) -> list[dict[str, Any]]:
+        return list(
+            self.pages(
+                "indexSnapshots", "/snapshots", "snapshots", "snapshotId", {"projectId": project_id}
+            )
+        )
+
+    def create_snapshot(self, project_id: str, name: str, description: str) -> Task:
+        body = {"projectId": project_id, "name": name, "description": description}
+        return self._task(self.send("createSnapshot", "POST", "/snapshots", json_body=body))
+
+    def delete_snapshot(self, snapshot_id: str) -> None:
+        # The TS type says a task comes back; pipelines treat it as done at once.
+        self.send("deleteSnapshot", "DELETE", f"/snapshots/{_id(snapshot_id)}")
+
+    def package_snapshot(self, snapshot_id: str) -> Task:
+        return self._task(
+            self.send("packageSnapshot", "POST", f"/snapshots/{_id(snapshot_id)}/package")
+        )
+
+    def snapshot_download_link(self, snapshot_id: str) -> str:
+        """The `.csnap` URL; a 409 right after packaging is retried a few times."""
+        path = f"/snapshots/{_id(snapshot_id)}/downloadlink"
+        for attempt in range(1, DOWNLOAD_LINK_ATTEMPTS + 1):
+            response = self.send(
+                "composeSnapshotDownloadLink", "POST", path, accept=frozenset({409})
+            )
+            if response.ok:
+                link = object_of(response, self.redactor).get("downloadLink")
+                if not isinstance(link, str) or not link:
+                    raise contract_error(response, self.redactor, "no 'downloadLink' in the answer")
+                return link
+            if attempt < DOWNLOAD_LINK_ATTEMPTS:
+                self._pause(min(5.0, 0.5 * 2 ** (attempt - 1)), path)
+        raise v2_error(response, self.redactor)
+
+    def download(self, link: str, *, redirects: int = 3) -> bytes:
+        """GET a download link. The API key goes only to the API's own origin; a redirect
+        (e.g. to a presigned storage URL) is followed, without the key, a few times."""
+        parts = urlsplit(link)
+        own = urlsplit(self.http.base_url)
+        path = parts.path + (f"?{parts.query}" if parts.query else "")
+        if (parts.scheme, parts.netloc) == (own.scheme, own.netloc):
+            call = Call(
+                "downloadSnapshot",
+                "GET",
+                path[len(own.path) :] if path.startswith(own.path) else path,
+            )
+            self.requests.acquire(call.label)
+            response = self.http.send(call, retry=RetryMode.SAFE, headers=self._headers())
+        else:
+            if parts.scheme != "https" and not is_loopback(parts.hostname or ""):
+                msg = "the snapshot download link is not https"
+                raise ApiError(
+                    call="downloadSnapshot", message_text=msg, hint_text="quote it to support"
+                )
+            other = HttpClient(
+                f"{parts.scheme}://{parts.netloc}",
+                redactor=self.redactor,
+                stop=self._stop,
+                policy=self._policy,
+                wait=self._wait,
+                rng=self._rng,
+                now=self._now,
+            )
+            try:
+                call = Call("downloadSnapshot", "GET", path)
+                self.requests.acquire(call.label)
+                response = other.send(call, retry=RetryMode.SAFE)
+            finally:
+                other.close()
+        self.requests.record_extra(response.attempts - 1)
+        location = response.headers.get("Location")
+        if 300 <= response.status < 400 and location and redirects > 0:
+            return self.download(urljoin(link, location), redirects=redirects - 1)
+        if not response.ok:
+            raise v2_error(response, self.redactor)
+        return response.content
+
+    def download_snapshot(self, snapshot_id: str) -> bytes:
+        """The packaged snapshot; a tiny placeholder answer is fetched once more."""
+        content = self.download(self.snapshot_download_link(snapshot_id))
+        if len(content) < MIN_SNAPSHOT_BYTES:
+            self._pause(2.0, "downloadSnapshot")
+            content = self.download(self.snapshot_download_link(snapshot_id))
+        if len(content) < MIN_SNAPSHOT_BYTES:
+            raise ApiError(
+                call="downloadSnapshot",
+                message_text=f"the snapshot package is only {len(content)} bytes (a placeholder)",
+                hint_text="the package is not ready yet; re-run the promotion in a few minutes",
+            )
+        return content
+
+    def upload_snapshot(self, project_id: str, filename: str, content: bytes) -> Task:
+        response = self.send(
+            "uploadSnapshotPackage",
+            "POST",
+            "/snapshots/upload",
+            form={"projectId": project_id},
+            files={"file": (filename, content, "application/octet-stream")},
+        )
+        return self._task(response)
+
+    def restore_snapshot(self, snapshot_id: str, project_id: str) -> Task:
+        # The 2026 reference documents {projectId} as required; older clients send none.
+        response = self.send(
+            "restoreSnapshot",
+            "POST",
+            f"/snapshots/{_id(snapshot_id)}/restore",
+            json_body={"projectId": project_id},
+        )
+        return self._task(response)
+
+    # ------------------------------------------------------------------ endpoints
+
+    def list_endpoints(self, project_id: str) -> list[dict[str, Any]]:
+        return list(
+            self.pages(
+                "indexEndpoints", "/endpoints", "endpoints", "endpointId", {"projectId": project_id}
+            )
+        )
+
+    def update_endpoint(self, endpoint_id: str, changes: Mapping[str, str]) -> None:
+        """PATCH the endpoint (e.g. `entrypoint`, `flowId`, `localeId`); the body that
+        comes back, if any, is ignored (the contract says it is empty)."""
+        # Setting the same fields twice has the same effect: safe to retry.
+        self.send(
+            "updateEndpoint", "PATCH", f"/endpoints/{_id(endpoint_id)}", json_body=dict(changes)
+        )
+
+    def _pause(self, seconds: float, label: str) -> None:
+        waiter = self._wait or self._stop.wait
+        if waiter(seconds):
+            msg = f"cancelled while waiting to retry {label}"
+            raise Interrupted(msg, hint="the runner asked the job to stop")

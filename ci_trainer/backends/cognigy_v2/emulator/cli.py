@@ -1,0 +1,59 @@
+"""`ci-trainer emulator` for a `backend: cognigy-v2` config: the v2 personality."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Mapping
+from typing import TextIO
+
+from ci_trainer.backends.cognigy_v2.emulator.server import V2Emulator, emulator_for_config
+from ci_trainer.emulator.cli import announce_tls, warn_if_exposed
+from ci_trainer.emulator.serving import serve_until_stopped
+from ci_trainer.emulator.tls import TlsFiles
+from ci_trainer.errors import CiTrainerError
+
+
+def serve_v2_if_configured(
+    args: argparse.Namespace,
+    *,
+    env: Mapping[str, str] | None = None,
+    out: TextIO | None = None,
+    tls: TlsFiles | None = None,
+) -> int | None:
+    """Serve the v2 emulator when `args.config` names backend cognigy-v2, until SIGINT or
+    SIGTERM; the exit code, or None for any other config (the v1 emulator's business).
+
+    COGNIGY_API_KEY, when set, is the key the emulator accepts (and is not printed);
+    otherwise one is generated and printed for this loopback emulator.
+    """
+    env = os.environ if env is None else env
+    out = out or sys.stdout
+    try:
+        emulator = emulator_for_config(
+            args.config,
+            api_key=env.get("COGNIGY_API_KEY") or None,
+            host=args.host,
+            port=args.port,
+            workers=getattr(args, "workers", 2),
+            tls=tls,
+        )
+    except CiTrainerError:
+        return None  # the v1 path reports config and dataset problems
+    if emulator is None:
+        return None
+    generated = not env.get("COGNIGY_API_KEY")
+    return serve_until_stopped(emulator, lambda: _announce(emulator, out, generated=generated))
+
+
+def _announce(emulator: V2Emulator, out: TextIO, *, generated: bool) -> None:
+    print(f"ci-trainer emulator (Cognigy.AI REST API v2.0) serving {emulator.base_url}", file=out)
+    warn_if_exposed(emulator)
+    print(f"COGNIGY_BASE_URL={emulator.base_url}", file=out)
+    announce_tls(emulator, out)
+    if generated:
+        print(f"COGNIGY_API_KEY={emulator.api_key}", file=out)
+    else:
+        print("API key: COGNIGY_API_KEY from the environment", file=out)
+    print("stop with Ctrl-C", file=out, flush=True)

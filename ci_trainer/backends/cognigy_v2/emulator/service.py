@@ -1,0 +1,638 @@
+"""The v2 emulator's behaviour: intents import, per-locale training with the v1 emulator's
+real classifier, Intent Analyzer reports computed from it, `nlu/scores`, snapshots as
+stored copies of trained state, and Tasks that run in worker threads.
+
+Errors a request causes are raised as `V2Problem` (status, Cognigy code, detail); the
+app turns them into RFC 7807 bodies.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ci_trainer.backends.cognigy_v2.emulator.model import (
+    MAX_SNAPSHOTS,
+    Content,
+    Endpoint,
+    Flow,
+    Intent,
+    Locale,
+    Project,
+    Snapshot,
+    TaskRecord,
+    new_id,
+)
+from ci_trainer.datasets import Dataset, parse_dataset
+from ci_trainer.emulator.training import (
+    TrainedModel,
+    TrainingCancelled,
+    TrainingRejected,
+    TrainingSpec,
+    stratified_split,
+    train,
+)
+from ci_trainer.errors import DatasetError
+
+FEW_SENTENCES = 5  # fewer gives the `fewSentences` finding (Cognigy's red indicator)
+GOOD, FAIR = 0.8, 0.6  # traffic-light bands of the Intent Analyzer
+STRONG_OVERLAP, SOME_OVERLAP = 0.3, 0.15  # share of an intent's validation sentences
+CSNAP_FORMAT = "ci-trainer-emulator-csnap/1"
+IMPORT_MODES = frozenset({"skip", "overwrite", "merge"})
+TRAIN_SEED = 1234
+
+
+@dataclass
+class V2Problem(Exception):
+    status: int
+    detail: str
+    code: int = 1005
+
+    def __str__(self) -> str:
+        return self.detail
+
+
+class TaskFailed(Exception):
+    """Ends a task with status `error` and this failReason."""
+
+
+@dataclass
+class TaskFault:
+    task_type: str
+    fail_reason: str
+
+
+@dataclass
+class V2Service:
+    """All state of one v2 emulator; every public method is thread-safe."""
+
+    task_seconds: float = 0.0
+    epochs: int = 20
+    workers: int = 2
+    projects: dict[str, Project] = field(default_factory=dict)
+    tasks: dict[str, TaskRecord] = field(default_factory=dict)
+    task_faults: list[TaskFault] = field(default_factory=list)
+    # download token -> (snapshot name, content): what a .csnap file stands for
+    packages: dict[str, tuple[str, Content]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.lock = threading.RLock()
+        self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="v2-task")
+        self._futures: list[Future[None]] = []
+        self._closed = threading.Event()
+
+    def close(self) -> None:
+        self._closed.set()
+        with self.lock:
+            for task in self.tasks.values():
+                task.cancel_requested = True
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    # ------------------------------------------------------------------ seeding
+
+    def add_project(
+        self, name: str, locales: Sequence[tuple[str, str]], project_id: str | None = None
+    ) -> Project:
+        """A project with (locale _id, locale name) pairs; the first is primary."""
+        content = Content(
+            locales={
+                lid: Locale(id=lid, name=lname, primary=i == 0)
+                for i, (lid, lname) in enumerate(locales)
+            },
+            flows={},
+        )
+        project = Project(id=project_id or new_id(), name=name, content=content)
+        with self.lock:
+            self.projects[project.id] = project
+        return project
+
+    def add_flow(self, project_id: str, name: str, flow_id: str | None = None) -> Flow:
+        flow = Flow(id=flow_id or new_id(), name=name)
+        with self.lock:
+            self.projects[project_id].content.flows[flow.id] = flow
+        return flow
+
+    def set_intents(self, flow_id: str, locale_id: str, dataset: Dataset) -> None:
+        """Replace the flow's sentences in the locale with a dataset's (the tenant's data)."""
+        with self.lock:
+            _, flow, locale = self.flow_locale(flow_id, locale_id)
+            _apply_import(flow, locale.reference_id, _sentences_by_intent(dataset), "overwrite")
+
+    # ------------------------------------------------------------------ lookups
+
+    def project(self, project_id: str) -> Project:
+        project = self.projects.get(project_id)
+        if project is None:
+            raise V2Problem(404, f"project {project_id} not found", 1002)
+        return project
+
+    def flow(self, flow_id: str) -> tuple[Project, Flow]:
+        for project in self.projects.values():
+            flow = project.content.flows.get(flow_id)
+            if flow is not None:
+                return project, flow
+        raise V2Problem(404, f"flow {flow_id} not found", 1002)
+
+    def flow_locale(self, flow_id: str, locale_id: str | None) -> tuple[Project, Flow, Locale]:
+        project, flow = self.flow(flow_id)
+        locales = project.content.locales
+        if locale_id is None:
+            locale = next((loc for loc in locales.values() if loc.primary), None)
+        else:
+            locale = locales.get(locale_id)
+        if locale is None:
+            raise V2Problem(400, f"locale {locale_id} is not a locale of the flow's project", 1005)
+        return project, flow, locale
+
+    def snapshot(self, snapshot_id: str) -> tuple[Project, Snapshot]:
+        for project in self.projects.values():
+            snap = project.snapshots.get(snapshot_id)
+            if snap is not None:
+                return project, snap
+        raise V2Problem(404, f"snapshot {snapshot_id} not found", 1002)
+
+    def task(self, task_id: str) -> TaskRecord:
+        task = self.tasks.get(task_id)
+        if task is None:
+            raise V2Problem(404, f"task {task_id} not found", 1002)
+        return task
+
+    # ------------------------------------------------------------------ tasks
+
+    def fail_next_task(self, task_type: str, fail_reason: str) -> None:
+        """The next task of this type ends `error` with this failReason (tests)."""
+        with self.lock:
+            self.task_faults.append(TaskFault(task_type, fail_reason))
+
+    def start_task(
+        self,
+        task_type: str,
+        project_id: str,
+        parameters: dict[str, Any],
+        work: Callable[[TaskRecord], None],
+    ) -> TaskRecord:
+        task = TaskRecord(id=new_id(), type=task_type, project_id=project_id, parameters=parameters)
+        with self.lock:
+            self.tasks[task.id] = task
+        self._futures.append(self._pool.submit(self._run, task, work))
+        return task
+
+    def cancel_task(self, task_id: str) -> None:
+        with self.lock:
+            task = self.task(task_id)
+            if task.status in ("queued", "active"):
+                task.cancel_requested = True
+                task.set("cancelling")
+
+    def wait_task(self, task_id: str, timeout: float = 30.0) -> TaskRecord:
+        """Block until the task is final (tests)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            task = self.task(task_id)
+            if task.status in ("done", "cancelled", "error") or time.monotonic() > deadline:
+                return task
+            time.sleep(0.01)
+
+    def _run(self, task: TaskRecord, work: Callable[[TaskRecord], None]) -> None:
+        deadline = time.monotonic() + self.task_seconds
+        while time.monotonic() < deadline and not task.cancel_requested:
+            self._closed.wait(min(0.02, max(0.0, deadline - time.monotonic())))
+        with self.lock:
+            if task.cancel_requested:
+                task.set("cancelled", last_finished_at=time.time())
+                return
+            task.set("active", last_run_at=time.time(), current_step=10)
+            fault = next((f for f in self.task_faults if f.task_type == task.type), None)
+            if fault is not None:
+                self.task_faults.remove(fault)
+        try:
+            if fault is not None:
+                raise TaskFailed(fault.fail_reason)
+            work(task)
+        except TaskFailed as exc:
+            with self.lock:
+                task.set("error", fail_reason=str(exc), last_finished_at=time.time())
+            return
+        except V2Problem as exc:
+            with self.lock:
+                task.set("error", fail_reason=exc.detail, last_finished_at=time.time())
+            return
+        with self.lock:
+            final = "cancelled" if task.cancel_requested else "done"
+            task.set(final, current_step=task.total_step, last_finished_at=time.time())
+
+    # ------------------------------------------------------------------ intents
+
+    def start_import(
+        self, flow_id: str, locale_id: str, filename: str, raw: bytes, mode: str
+    ) -> TaskRecord:
+        if mode not in IMPORT_MODES:
+            raise V2Problem(400, f"mode must be one of {', '.join(sorted(IMPORT_MODES))}")
+        with self.lock:
+            project, flow, locale = self.flow_locale(flow_id, locale_id)
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise V2Problem(400, "the file is not UTF-8", 1006) from None
+
+        def work(task: TaskRecord) -> None:
+            try:
+                dataset = parse_dataset(text, filename or "upload.txt")
+            except DatasetError as exc:
+                msg = f"import error: {exc}"
+                raise TaskFailed(msg) from None
+            by_intent = _sentences_by_intent(dataset)
+            with self.lock:
+                _apply_import(flow, locale.reference_id, by_intent, mode)
+
+        params = {"flowId": flow.id, "localeId": locale.id, "mode": mode}
+        return self.start_task("importIntents", project.id, params, work)
+
+    def start_training(self, flow_id: str, locale_id: str | None, mode: str) -> TaskRecord:
+        if mode not in ("full", "quick"):
+            raise V2Problem(400, "mode must be 'full' or 'quick'")
+        with self.lock:
+            project, flow, locale = self.flow_locale(flow_id, locale_id)
+
+        def work(task: TaskRecord) -> None:
+            with self.lock:
+                texts, labels = _training_data(flow, locale.reference_id)
+            spec = TrainingSpec(
+                texts=texts, labels=labels, epochs=self.epochs, patience=3, seed=TRAIN_SEED
+            )
+
+            def on_epoch(done: int, total: int, _usage: object) -> None:
+                task.current_step = 10 + int(85 * done / max(total, 1))
+
+            try:
+                outcome = train(spec, on_epoch=on_epoch, cancelled=lambda: task.cancel_requested)
+            except TrainingRejected as exc:
+                raise TaskFailed(str(exc)) from None
+            except TrainingCancelled:
+                return
+            except Exception as exc:
+                # A task must end: anything scikit-learn raises becomes its failReason.
+                msg = f"training failed: {type(exc).__name__}"
+                raise TaskFailed(msg) from None
+            flow_report, intent_reports = feedback(flow, spec, outcome.model, outcome.metrics)
+            with self.lock:
+                group = flow.group(locale.reference_id)
+                group.model = outcome.model
+                group.flow_report = flow_report
+                group.intent_reports = intent_reports
+                group.last_trained_at = time.time()
+                group.out_of_date = False
+
+        params = {"flowId": flow.id, "localeId": locale.id, "mode": mode}
+        return self.start_task("trainIntents", project.id, params, work)
+
+    def scores(
+        self, project_id: str, sentence: str, flow_ref: str, locale_ref: str
+    ) -> list[dict[str, Any]]:
+        with self.lock:
+            project = self.project(project_id)
+            flow = next(
+                (f for f in project.content.flows.values() if f.reference_id == flow_ref), None
+            )
+            if flow is None:
+                raise V2Problem(404, f"no flow with referenceId {flow_ref} in the project", 1002)
+            group = flow.groups.get(locale_ref)
+            model = group.model if group else None
+            intents = {intent.name: intent for intent in flow.intents.values()}
+        if model is None:
+            raise V2Problem(400, "the flow is not trained in this locale; train it first", 1010)
+        return [
+            {
+                "id": intents[name].reference_id if name in intents else name,
+                "name": name,
+                "score": score,
+                "negated": False,
+                "confirmationSentence": None,
+                "confirmationSentences": [],
+                "disambiguationSentence": None,
+                "flow": flow.reference_id,
+                "description": "",
+            }
+            for name, score in _all_scores(model, sentence)
+        ]
+
+    # ------------------------------------------------------------------ snapshots
+
+    def start_snapshot(self, project_id: str, name: str, description: str) -> TaskRecord:
+        with self.lock:
+            project = self.project(project_id)
+            _check_room(project)
+
+        def work(task: TaskRecord) -> None:
+            with self.lock:
+                _check_room(project)
+                snap = Snapshot(
+                    id=new_id(),
+                    name=name,
+                    description=description,
+                    project_id=project.id,
+                    content=project.content.copy(fresh_ids=False),
+                )
+                project.snapshots[snap.id] = snap
+
+        params = {"projectId": project_id, "name": name}
+        return self.start_task("createSnapshot", project_id, params, work)
+
+    def delete_snapshot(self, snapshot_id: str) -> TaskRecord:
+        with self.lock:
+            project, snap = self.snapshot(snapshot_id)
+            del project.snapshots[snap.id]
+            task = TaskRecord(
+                id=new_id(),
+                type="deleteSnapshot",
+                project_id=project.id,
+                parameters={"snapshotId": snapshot_id},
+                status="done",
+            )
+            self.tasks[task.id] = task
+        return task
+
+    def start_package(self, snapshot_id: str) -> TaskRecord:
+        with self.lock:
+            project, snap = self.snapshot(snapshot_id)
+
+        def work(task: TaskRecord) -> None:
+            with self.lock:
+                snap.is_packaged = True
+                snap.package_expires_at = time.time() + 86400
+
+        return self.start_task("packageSnapshot", project.id, {"snapshotId": snap.id}, work)
+
+    def download_token(self, snapshot_id: str) -> str:
+        with self.lock:
+            _, snap = self.snapshot(snapshot_id)
+            if not snap.is_packaged:
+                raise V2Problem(409, "the snapshot is not packaged yet", 1004)
+            token = new_id()
+            self.packages[token] = (snap.name, snap.content)
+        return token
+
+    def package_bytes(self, token: str) -> bytes:
+        with self.lock:
+            if token not in self.packages:
+                raise V2Problem(404, "unknown or expired download link", 1002)
+            name = self.packages[token][0]
+        body = {"format": CSNAP_FORMAT, "token": token, "name": name, "note": "emulator package"}
+        return json.dumps(body).encode("utf-8")
+
+    def start_upload(self, project_id: str, raw: bytes) -> TaskRecord:
+        with self.lock:
+            project = self.project(project_id)
+            _check_room(project)
+        try:
+            manifest = json.loads(raw.decode("utf-8"))
+            token = manifest["token"] if manifest.get("format") == CSNAP_FORMAT else None
+        except (ValueError, UnicodeDecodeError, AttributeError, KeyError, TypeError):
+            token = None
+        if not isinstance(token, str):
+            raise V2Problem(400, "the file is not a snapshot package (.csnap)", 1006)
+
+        def work(task: TaskRecord) -> None:
+            with self.lock:
+                package = self.packages.get(token)
+                if package is None:
+                    msg = "the snapshot package is unknown to this installation"
+                    raise TaskFailed(msg)
+                _check_room(project)
+                name, content = package
+                snap = Snapshot(
+                    id=new_id(),
+                    name=name,
+                    description="uploaded",
+                    project_id=project.id,
+                    content=content.copy(fresh_ids=True),
+                )
+                project.snapshots[snap.id] = snap
+
+        return self.start_task("uploadSnapshotPackage", project_id, {"projectId": project_id}, work)
+
+    def start_restore(self, snapshot_id: str, project_id: str | None) -> TaskRecord:
+        with self.lock:
+            project, snap = self.snapshot(snapshot_id)
+        if project_id is not None and project_id != project.id:
+            raise V2Problem(
+                400, "a snapshot can only be restored into the project it belongs to", 1005
+            )
+
+        def work(task: TaskRecord) -> None:
+            with self.lock:
+                project.content = snap.content.copy(fresh_ids=snap.project_id != project.id)
+
+        return self.start_task("restoreSnapshot", project.id, {"snapshotId": snap.id}, work)
+
+    # ------------------------------------------------------------------ endpoints
+
+    def add_endpoint(
+        self,
+        project_id: str,
+        name: str,
+        *,
+        endpoint_id: str | None = None,
+        flow_ref: str | None = None,
+        locale_ref: str | None = None,
+    ) -> Endpoint:
+        """An endpoint serving the project's working copy (seeding, tests)."""
+        with self.lock:
+            project = self.project(project_id)
+            endpoint = Endpoint(
+                id=endpoint_id or new_id(),
+                name=name,
+                entrypoint=project.id,
+                flow_id=flow_ref,
+                locale_id=locale_ref,
+            )
+            project.endpoints[endpoint.id] = endpoint
+        return endpoint
+
+    def endpoint(self, endpoint_id: str) -> tuple[Project, Endpoint]:
+        for project in self.projects.values():
+            endpoint = project.endpoints.get(endpoint_id)
+            if endpoint is not None:
+                return project, endpoint
+        raise V2Problem(404, f"endpoint {endpoint_id} not found", 1002)
+
+    def update_endpoint(self, endpoint_id: str, changes: dict[str, Any]) -> None:
+        """PATCH semantics: the given fields change. An `entrypoint` must be the project
+        or one of its snapshots, and `flowId`/`localeId` must name a flow and a locale
+        (by referenceId) of what that entrypoint serves."""
+        with self.lock:
+            project, endpoint = self.endpoint(endpoint_id)
+            entrypoint = changes.get("entrypoint", endpoint.entrypoint)
+            if entrypoint == project.id:
+                content = project.content
+            elif isinstance(entrypoint, str) and entrypoint in project.snapshots:
+                content = project.snapshots[entrypoint].content
+            else:
+                raise V2Problem(
+                    400, f"entrypoint {entrypoint} is not a snapshot of project {project.id}", 1005
+                )
+            flow_ref = changes.get("flowId", endpoint.flow_id)
+            locale_ref = changes.get("localeId", endpoint.locale_id)
+            if flow_ref is not None and flow_ref not in {
+                f.reference_id for f in content.flows.values()
+            }:
+                raise V2Problem(400, f"flowId {flow_ref} is not a flow of the entrypoint", 1005)
+            if locale_ref is not None and locale_ref not in {
+                loc.reference_id for loc in content.locales.values()
+            }:
+                raise V2Problem(
+                    400, f"localeId {locale_ref} is not a locale of the entrypoint", 1005
+                )
+            endpoint.entrypoint = str(entrypoint)
+            endpoint.flow_id = flow_ref if isinstance(flow_ref, str) else None
+            endpoint.locale_id = locale_ref if isinstance(locale_ref, str) else None
+            if isinstance(changes.get("name"), str):
+                endpoint.name = changes["name"]
+
+
+def _check_room(project: Project) -> None:
+    if len(project.snapshots) >= MAX_SNAPSHOTS:
+        raise V2Problem(
+            400,
+            f"the project already has the maximum of {MAX_SNAPSHOTS} snapshots; delete one first",
+            1005,
+        )
+
+
+def _sentences_by_intent(dataset: Dataset) -> dict[str, list[str]]:
+    by_intent: dict[str, list[str]] = {}
+    for example in dataset.examples:
+        by_intent.setdefault(example.intent, []).append(example.text)
+    return by_intent
+
+
+def _apply_import(flow: Flow, locale_ref: str, by_intent: dict[str, list[str]], mode: str) -> None:
+    if mode == "overwrite":
+        # Intents are per flow, their sentences per locale: an overwrite replaces this
+        # locale's data, and an intent left without sentences in any locale goes.
+        for name in [n for n in flow.intents if n not in by_intent]:
+            flow.intents[name].sentences.pop(locale_ref, None)
+            if not any(flow.intents[name].sentences.values()):
+                del flow.intents[name]
+    for name, sentences in by_intent.items():
+        intent = flow.intents.get(name)
+        if intent is None:
+            flow.intents[name] = Intent(id=new_id(), name=name, sentences={locale_ref: sentences})
+        elif mode == "overwrite":
+            intent.sentences[locale_ref] = list(sentences)
+        elif mode == "merge":
+            known = intent.sentences.setdefault(locale_ref, [])
+            known.extend(s for s in sentences if s not in known)
+        # skip: an existing intent keeps what it has
+    flow.group(locale_ref).out_of_date = True
+
+
+def _training_data(flow: Flow, locale_ref: str) -> tuple[list[str], list[str]]:
+    texts: list[str] = []
+    labels: list[str] = []
+    for intent in flow.intents.values():
+        if intent.is_disabled:
+            continue
+        for sentence in intent.sentences.get(locale_ref, []):
+            texts.append(sentence)
+            labels.append(intent.name)
+    return texts, labels
+
+
+def _all_scores(model: TrainedModel, sentence: str) -> list[tuple[str, float]]:
+    proba = model.classifier.predict_proba(model.vectorizer.transform([sentence]))[0]
+    classes = [str(c) for c in model.classifier.classes_]
+    return sorted(
+        (
+            (name, round(float(np.clip(p, 0.0, 1.0)), 6))
+            for name, p in zip(classes, proba, strict=True)
+        ),
+        key=lambda pair: -pair[1],
+    )
+
+
+def _band(value: float, good: str, fair: str, poor: str) -> str:
+    return good if value > GOOD else fair if value >= FAIR else poor
+
+
+def feedback(
+    flow: Flow, spec: TrainingSpec, model: TrainedModel, metrics: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """The Intent Analyzer's flow and intent reports, from the validation split."""
+    labels = np.asarray(spec.labels)
+    _, val_idx = stratified_split(labels, spec.validation_split, np.random.default_rng(spec.seed))
+    val_texts = [spec.texts[i] for i in val_idx]
+    predicted = [name for name, _ in model.predict(val_texts)] if val_texts else []
+    confusion: dict[str, Counter[str]] = {}
+    for truth, guess in zip(labels[val_idx].tolist(), predicted, strict=True):
+        confusion.setdefault(truth, Counter())[guess] += 1
+    counts = Counter(spec.labels)
+    intent_reports = {
+        name: _intent_report(flow, name, metrics, confusion.get(name, Counter()), counts[name])
+        for name in sorted(counts)
+    }
+    few = [name for name in sorted(counts) if counts[name] < FEW_SENTENCES]
+    accuracy = float(metrics["accuracy"])
+    findings: list[dict[str, Any]] = [
+        {"type": _band(accuracy, "goodAccuracy", "fairAccuracy", "poorAccuracy")}
+    ]
+    if few:
+        findings.append(
+            {
+                "type": "lowDataIntents",
+                "intents": [
+                    {
+                        "intentReferenceId": flow.intents[n].reference_id,
+                        "intentName": n,
+                        "intentId": flow.intents[n].id,
+                        "flowId": flow.id,
+                        "flowName": flow.name,
+                    }
+                    for n in few
+                    if n in flow.intents
+                ],
+            }
+        )
+    flow_report = {
+        "findings": findings,
+        "info": {"fScore": float(metrics["f1Score"]), "accuracy": accuracy},
+    }
+    return flow_report, intent_reports
+
+
+def _intent_report(
+    flow: Flow, name: str, metrics: dict[str, Any], confused: Counter[str], count: int
+) -> dict[str, Any]:
+    per = metrics["perIntent"].get(name, {})
+    f_score = float(per.get("f1", 0.0))
+    findings: list[dict[str, Any]] = [
+        {"type": _band(f_score, "goodFScore", "fairFScore", "poorFScore")}
+    ]
+    if count < FEW_SENTENCES:
+        findings.append({"type": "fewSentences"})
+    total = sum(confused.values())
+    wrong = [(other, n) for other, n in confused.most_common() if other != name]
+    if total and wrong:
+        other, n = wrong[0]
+        share = n / total
+        if share >= SOME_OVERLAP:
+            target = flow.intents.get(other)
+            findings.append(
+                {
+                    "type": "strongOverlap" if share >= STRONG_OVERLAP else "someOverlap",
+                    "overlappingIntentReferenceId": target.reference_id if target else "Reject",
+                    "overlappingIntentName": other,
+                    "overlappingIntentId": target.id if target else None,
+                    "overlappingFlowName": flow.name,
+                    "overlappingFlowId": flow.id,
+                }
+            )
+    return {"findings": findings, "info": {"fScore": f_score}}

@@ -1,0 +1,246 @@
+"""Whole runs with `backend: cognigy-v2` against the v2 emulator: the sample config as a
+pull request (train) and on main (promote: snapshot restored into a second project)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ci_trainer.backends.cognigy_v2.emulator.server import V2Emulator
+from ci_trainer.cli import main
+from ci_trainer.http.policy import RetryPolicy
+from ci_trainer.progress import ConsoleReporter
+from ci_trainer.report import escape, render_summary
+from ci_trainer.result import Decision, Mode, RunResult
+from ci_trainer.runner import execute
+from ci_trainer.settings import Settings
+
+FAST_HTTP = RetryPolicy(backoff_base=0.01, backoff_cap=0.05)
+API_KEY = "v2-emulator-api-key-5d1e77"
+
+
+@pytest.fixture
+def project(tmp_path: Path, repo_root: Path) -> Path:
+    """The sample v2 project, copied, with a fast poll floor."""
+    target = tmp_path / "cognigy-v2"
+    shutil.copytree(repo_root / "examples/cognigy-v2", target)
+    config = target / "training-config.yaml"
+    data = yaml.safe_load(config.read_text(encoding="utf-8"))
+    data["training"]["poll_interval_floor_seconds"] = 0.1
+    config.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return config
+
+
+@pytest.fixture
+def emu(project: Path) -> Iterator[V2Emulator]:
+    emulator = V2Emulator.from_config(project, api_key=API_KEY, epochs=10)
+    emulator.start()
+    yield emulator
+    emulator.stop()
+
+
+def run(config: Path, emu: V2Emulator, mode: Mode, **env: str) -> RunResult:
+    settings = Settings.from_env(
+        {"COGNIGY_API_KEY": API_KEY, "COGNIGY_BASE_URL": emu.base_url, **env},
+        config_path=config,
+        mode=mode,
+    )
+    return execute(settings, ConsoleReporter(), stop=threading.Event(), retry_policy=FAST_HTTP)
+
+
+def test_pull_request_run_trains_every_flow_and_locale(
+    project: Path, emu: V2Emulator, capfd: pytest.CaptureFixture[str]
+) -> None:
+    result = run(project, emu, Mode.TRAIN)
+    assert result.decision is Decision.APPROVED, (result.reason, result.error)
+    assert result.backend == "cognigy-v2"
+    assert len(emu.app.calls("/intents/import")) == 3
+    assert len(emu.app.calls("/intents/train")) == 3
+    assert result.metrics is not None
+    assert result.metrics.precision is None and result.metrics.recall is None
+    assert {s.intent.split(":")[0] for s in result.metrics.per_intent} == {
+        "flow-1/locale-1",
+        "flow-1/locale-2",
+        "flow-2/locale-1",
+    }
+    assert result.champion is None and result.champion_note  # nothing promoted yet
+    assert all(check.status.value != "failed" for check in result.checks)
+    assert emu.service.projects[next(iter(emu.service.projects))].snapshots == {}
+    out, err = capfd.readouterr()
+    assert API_KEY not in out + err
+
+
+def test_main_run_promotes_a_snapshot_into_the_second_project(
+    project: Path, emu: V2Emulator
+) -> None:
+    result = run(project, emu, Mode.PROMOTE, GITHUB_SHA="0123456789abcdef", GITHUB_RUN_ID="42")
+    assert result.decision is Decision.PROMOTED, (result.reason, result.error)
+    steps = [step.name for step in result.promotion.steps]
+    assert steps[-1] == "restore in target project"
+    assert all(step.status == "done" for step in result.promotion.steps)
+    section = yaml.safe_load(project.read_text(encoding="utf-8"))["cognigy_v2"]
+    target = emu.service.projects[section["promotion"]["target_project_id"]]
+    assert {snap.name for snap in target.snapshots.values()} == {result.promotion.steps[0].id}
+    assert len(target.content.flows) == 2  # the restored flows, trained
+    assert all(
+        g.model is not None for f in target.content.flows.values() for g in f.groups.values()
+    )
+    audit = (project.parent / "cognigy_training_audit.log").read_text(encoding="utf-8")
+    record = json.loads(audit.splitlines()[-1])
+    assert [s["name"] for s in record["promotion"]["steps"]] == steps
+    assert API_KEY not in audit
+
+    # The next pull request is compared with what is now in the target project.
+    again = run(project, emu, Mode.TRAIN)
+    assert again.production is not None and again.production.version_id
+    assert again.champion is not None, again.champion_note
+    assert again.champion.n == 76
+
+
+def test_a_failed_training_task_fails_the_run_with_its_reason(
+    project: Path, emu: V2Emulator
+) -> None:
+    emu.service.fail_next_task("trainIntents", "NLU service unavailable")
+    result = run(project, emu, Mode.TRAIN)
+    assert result.decision is Decision.FAILED
+    assert "NLU service unavailable" in result.reason
+
+
+def test_a_server_error_on_train_gives_a_support_ticket_with_the_v2_calls(
+    project: Path, emu: V2Emulator
+) -> None:
+    for _ in range(5):  # more than the client's retries
+        emu.app.fail_next("trainIntents", 500)
+    result = run(project, emu, Mode.TRAIN)
+    assert result.decision is Decision.FAILED
+    assert result.support is not None and result.support.status == 500
+    payload = result.support.request_payload
+    assert payload is not None and "datasetIds" not in payload  # not a v1-shaped body
+    calls = payload["calls"]
+    assert {call["operation"] for call in calls} <= {"importIntents", "trainIntents"}
+    trained = [(c["flowId"], c["localeId"]) for c in calls if c["operation"] == "trainIntents"]
+    assert len(trained) == len(set(trained)) >= 2  # every flow x locale, once
+
+
+def test_without_an_api_key_the_run_only_validates(project: Path, emu: V2Emulator) -> None:
+    settings = Settings.from_env({}, config_path=project, mode=Mode.TRAIN)
+    result = execute(settings, ConsoleReporter(), stop=threading.Event())
+    assert result.decision is Decision.SKIPPED
+    assert any("COGNIGY_API_KEY is not set" in m.text for m in result.messages)
+    assert emu.app.log == []
+
+
+def test_run_with_emulator_serves_the_v2_personality(
+    project: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    out_dir = project.parent / "out"
+    code = main(["run", "--config", str(project), "--emulator", "--output-dir", str(out_dir)])
+    out, _ = capfd.readouterr()
+    assert code == 0, out
+    assert "approved" in out
+    assert '"decision": "approved"' in (out_dir / "outputs.json").read_text(encoding="utf-8")
+
+
+def test_an_unknown_target_flow_fails_the_access_check(project: Path, emu: V2Emulator) -> None:
+    data = yaml.safe_load(project.read_text(encoding="utf-8"))
+    data["cognigy_v2"]["targets"][0]["flow_id"] = "0" * 24
+    project.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    result = run(project, emu, Mode.TRAIN)
+    assert result.decision is Decision.FAILED
+    assert result.error is not None and "not found" in result.reason
+
+
+@pytest.fixture
+def slow_emu(project: Path) -> Iterator[V2Emulator]:
+    """Tasks wait 30 s before they run: long enough to be stopped or timed out."""
+    emulator = V2Emulator.from_config(project, api_key=API_KEY, epochs=10, task_seconds=30)
+    emulator.start()
+    yield emulator
+    emulator.stop()
+
+
+def _no_import(config: Path, **training: float) -> None:
+    data = yaml.safe_load(config.read_text(encoding="utf-8"))
+    data["cognigy_v2"]["import_mode"] = "none"
+    data["training"].update(training)
+    config.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+
+
+def test_a_training_timeout_cancels_every_task(project: Path, slow_emu: V2Emulator) -> None:
+    _no_import(project, timeout_minutes=0.01)
+    result = run(project, slow_emu, Mode.TRAIN)
+    assert result.decision is Decision.FAILED
+    assert "did not finish" in result.reason and "cancelled" in result.reason
+    assert len(slow_emu.app.calls("/cancel")) == 2  # the two live tasks; the third never started
+    statuses = {task.status for task in slow_emu.service.tasks.values()}
+    assert statuses <= {"cancelling", "cancelled"}
+
+
+def test_sigterm_during_training_cancels_the_tasks(project: Path, slow_emu: V2Emulator) -> None:
+    _no_import(project)
+    stop = threading.Event()
+    settings = Settings.from_env(
+        {"COGNIGY_API_KEY": API_KEY, "COGNIGY_BASE_URL": slow_emu.base_url},
+        config_path=project,
+        mode=Mode.TRAIN,
+    )
+    threading.Timer(1.0, stop.set).start()
+    result = execute(settings, ConsoleReporter(), stop=stop, retry_policy=FAST_HTTP)
+    assert result.decision is Decision.FAILED
+    assert len(slow_emu.app.calls("/intents/train")) == 2
+    assert len(slow_emu.app.calls("/cancel")) == 2
+
+
+ENDPOINT = "9e" * 12
+
+
+def _with_endpoint(config: Path) -> str:
+    data = yaml.safe_load(config.read_text(encoding="utf-8"))
+    data["cognigy_v2"]["promotion"]["endpoint_id"] = ENDPOINT
+    config.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return str(data["cognigy_v2"]["promotion"]["target_project_id"])
+
+
+def test_main_run_re_points_the_configured_endpoint(project: Path) -> None:
+    target_id = _with_endpoint(project)
+    with V2Emulator.from_config(project, api_key=API_KEY, epochs=10) as emu:
+        endpoint = emu.service.projects[target_id].endpoints[ENDPOINT]  # seeded from the config
+        result = run(project, emu, Mode.PROMOTE)
+    assert result.decision is Decision.PROMOTED, (result.reason, result.error)
+    steps = result.promotion.steps
+    assert (steps[0].name, steps[0].id) == ("check endpoint", ENDPOINT)
+    assert (steps[-1].name, steps[-1].status, steps[-1].id) == (
+        "re-point endpoint",
+        "done",
+        ENDPOINT,
+    )
+    assert endpoint.entrypoint == result.promotion.version_id  # the uploaded snapshot
+    audit = (project.parent / "cognigy_training_audit.log").read_text(encoding="utf-8")
+    record = json.loads(audit.splitlines()[-1])
+    assert record["promotion"]["steps"][-1]["id"] == ENDPOINT
+
+
+def test_an_unknown_endpoint_fails_the_run_and_names_it(project: Path) -> None:
+    target_id = _with_endpoint(project)
+    with V2Emulator.from_config(project, api_key=API_KEY, epochs=10) as emu:
+        emu.service.projects[target_id].endpoints.clear()  # deleted in Cognigy meanwhile
+        result = run(project, emu, Mode.PROMOTE)
+        changes = [c for c in emu.app.calls("/snapshots") if c.method != "GET"]
+        assert changes == []  # nothing created, uploaded or restored
+        assert target_id not in {s.project_id for s in emu.service.tasks.values()}
+    assert result.decision is Decision.FAILED
+    assert not result.promoted
+    check = result.promotion.steps[0]
+    assert (check.name, check.status, check.id) == ("check endpoint", "failed", ENDPOINT)
+    # The one-line reason (the `reason` output, the summary headline) names the fix too.
+    assert f"step 'check endpoint' {ENDPOINT} failed" in result.reason
+    assert f"not an endpoint of project {target_id}" in result.reason
+    summary = render_summary(result)
+    assert f"endpoint {ENDPOINT} is not an endpoint of project {target_id}" in summary
+    assert escape("cognigy_v2.promotion.endpoint_id") in summary  # the hint: what to fix
