@@ -49,7 +49,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from ci_trainer.backends.base import JobStatus, Target, TrainingJob, TrainingRequest  # noqa: E402
+from ci_trainer.backend_types import JobStatus, Target, TrainingJob, TrainingRequest  # noqa: E402
 from ci_trainer.backends.cognigy_v1.backend import CognigyV1Backend  # noqa: E402
 from ci_trainer.emulator import Emulator  # noqa: E402
 from ci_trainer.emulator.training import preload  # noqa: E402

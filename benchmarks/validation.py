@@ -20,7 +20,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ci_trainer.backends.base import DatasetStats
+from ci_trainer.backend_types import DatasetStats
 from ci_trainer.checks import DatasetInput, run_checks
 from ci_trainer.config.model import DatasetRef, TrainingConfig
 from ci_trainer.datasets import Dataset, load_dataset

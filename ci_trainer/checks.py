@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from ci_trainer.backends.base import DatasetStats
+from ci_trainer.backend_types import DatasetStats
 from ci_trainer.config.model import DatasetRef, HoldoutSection, TrainingConfig, ValidationSection
 from ci_trainer.datasets import Dataset, Example, normalise_text
 from ci_trainer.result import CheckResult, CheckStatus

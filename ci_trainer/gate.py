@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from ci_trainer import stats
-from ci_trainer.backends.base import EvalMetrics, IntentScore
+from ci_trainer.backend_types import EvalMetrics, IntentScore
 from ci_trainer.config.model import ChampionGate, GateSection, PerIntentGate
 from ci_trainer.result import ChampionComparison, GateRule, IntentChange
 

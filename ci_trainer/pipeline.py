@@ -27,13 +27,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from ci_trainer.backends.base import (
+from ci_trainer.backend_types import (
     AccessCheck,
-    Backend,
     Capabilities,
     DatasetStats,
     EvalMetrics,
-    ExtensionUnavailable,
     IntentScore,
     JobState,
     JobStatus,
@@ -43,6 +41,7 @@ from ci_trainer.backends.base import (
     TrainingJob,
     TrainingRequest,
 )
+from ci_trainer.backends.base import Backend, ExtensionUnavailable
 from ci_trainer.checks import DatasetInput, blocking, run_checks
 from ci_trainer.config import LoadedConfig
 from ci_trainer.config.model import TrainingConfig

@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ci_trainer.backends.base import JobStatus
+from ci_trainer.backend_types import JobStatus
 from ci_trainer.config.model import TrainingSection
 from ci_trainer.errors import Interrupted, TrainingFailed
 

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ci_trainer.backends.base import CombinedFigure, ConvergencePoint, EvalMetrics, IntentScore
+from ci_trainer.backend_types import CombinedFigure, ConvergencePoint, EvalMetrics, IntentScore
 from ci_trainer.result import CheckStatus, Decision, GateRule, RunResult
 
 SUMMARY_LIMIT_BYTES = 1024 * 1024  # per step, enforced by GitHub

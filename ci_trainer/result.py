@@ -11,12 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ci_trainer.backends.base import (
-    ConvergencePoint,
-    EvalMetrics,
-    IntentScore,
-    PromotionStep,
-)
+from ci_trainer.backend_types import ConvergencePoint, EvalMetrics, IntentScore, PromotionStep
 
 
 class Decision(str, enum.Enum):

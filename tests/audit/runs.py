@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from ci_trainer.backends.base import ConvergencePoint, EvalMetrics, IntentScore, PromotionStep
+from ci_trainer.backend_types import ConvergencePoint, EvalMetrics, IntentScore, PromotionStep
 from ci_trainer.result import (
     ChampionComparison,
     CheckResult,

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ci_trainer import audit
-from ci_trainer.backends.base import EvalMetrics
+from ci_trainer.backend_types import EvalMetrics
 from ci_trainer.result import CheckResult, CheckStatus, DatasetRecord
 
 from .runs import ALL_RESULTS, TAGS, approved

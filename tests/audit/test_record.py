@@ -192,7 +192,7 @@ def _camel(name: str) -> str:
 
 def _nested_models() -> dict[str, type[BaseModel]]:
     """Schema $defs name -> the RunResult model it describes."""
-    from ci_trainer.backends.base import (
+    from ci_trainer.backend_types import (
         ConvergencePoint,
         EvalMetrics,
         IntentScore,

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from ci_trainer.backends.base import DatasetStats
+from ci_trainer.backend_types import DatasetStats
 from ci_trainer.checks import (
     ANNOTATION_SCORE,
     HOLDOUT_LEAKAGE,

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from ci_trainer import gate as gating
-from ci_trainer.backends.base import EvalMetrics, IntentScore
+from ci_trainer.backend_types import EvalMetrics, IntentScore
 from ci_trainer.config.model import ChampionGate, GateSection, PerIntentGate
 from ci_trainer.result import ChampionComparison, GateRule
 

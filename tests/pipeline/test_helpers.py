@@ -4,13 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ci_trainer.backends.base import (
-    EvalMetrics,
-    IntentScore,
-    JobState,
-    JobStatus,
-    TargetScore,
-)
+from ci_trainer.backend_types import EvalMetrics, IntentScore, JobState, JobStatus, TargetScore
 from ci_trainer.errors import ContractError
 from ci_trainer.pipeline import (
     REQUIRED_SCOPES,

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ci_trainer.backends.base import JobState, JobStatus
+from ci_trainer.backend_types import JobState, JobStatus
 from ci_trainer.config.model import TrainingSection
 from ci_trainer.errors import ContractError, Interrupted
 from ci_trainer.polling import PollPolicy, PollSchedule, PollTimeout, wait_for_job

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
-from ci_trainer.backends.base import (
+from ci_trainer.backend_types import (
     AccessCheck,
     Capabilities,
     DatasetStats,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from ci_trainer.backends.base import ConvergencePoint, EvalMetrics, IntentScore, PromotionStep
+from ci_trainer.backend_types import ConvergencePoint, EvalMetrics, IntentScore, PromotionStep
 from ci_trainer.result import (
     ChampionComparison,
     CheckResult,

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from run_results import approved
 
-from ci_trainer.backends.base import IntentScore
+from ci_trainer.backend_types import IntentScore
 from ci_trainer.report import escape, render_summary
 from ci_trainer.result import Message
 

@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from ci_trainer.backends.base import EvalMetrics, IntentScore
+from ci_trainer.backend_types import EvalMetrics, IntentScore
 from ci_trainer.result import (
     Decision,
     Mode,

@@ -50,7 +50,7 @@ def test_documented_event_example_has_the_fields_build_event_sends() -> None:
 
 
 def test_documented_metrics_and_target_fields_match_the_code() -> None:
-    from ci_trainer.backends.base import EvalMetrics, TargetScore
+    from ci_trainer.backend_types import EvalMetrics, TargetScore
 
     example, target = (
         json.loads(block)

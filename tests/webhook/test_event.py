@@ -9,7 +9,7 @@ import uuid
 import pytest
 
 from ci_trainer import webhook
-from ci_trainer.backends.base import EvalMetrics, TargetScore
+from ci_trainer.backend_types import EvalMetrics, TargetScore
 from ci_trainer.result import Decision
 
 from .conftest import make_result

@@ -14,13 +14,12 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
-from ci_trainer.backends.base import (
+from ci_trainer.backend_types import (
     AccessCheck,
     Capabilities,
     ConvergencePoint,
     DatasetStats,
     EvalMetrics,
-    ExtensionUnavailable,
     IntentScore,
     JobState,
     JobStatus,
@@ -32,6 +31,7 @@ from ci_trainer.backends.base import (
     TrainingJob,
     TrainingRequest,
 )
+from ci_trainer.backends.base import ExtensionUnavailable
 from ci_trainer.backends.cognigy_v1 import models as wire
 from ci_trainer.backends.cognigy_v1.auth import REQUIRED_SCOPES
 from ci_trainer.backends.cognigy_v1.client import PREDICT_MAX_TEXTS, TrainingClient

@@ -39,13 +39,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ci_trainer.backends.base import (
+from ci_trainer.backend_types import (
     AccessCheck,
     Capabilities,
     CombinedFigure,
     DatasetStats,
     EvalMetrics,
-    ExtensionUnavailable,
     IntentScore,
     JobState,
     JobStatus,
@@ -58,6 +57,7 @@ from ci_trainer.backends.base import (
     TrainingJob,
     TrainingRequest,
 )
+from ci_trainer.backends.base import ExtensionUnavailable
 from ci_trainer.backends.cognigy_v2.client import CognigyV2Client
 from ci_trainer.backends.cognigy_v2.wire import Task
 from ci_trainer.errors import ApiError, CiTrainerError, ContractError, Interrupted, TrainingFailed

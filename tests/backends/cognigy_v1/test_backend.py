@@ -8,14 +8,8 @@ from datetime import datetime, timezone
 
 import pytest
 
-from ci_trainer.backends.base import (
-    Backend,
-    ExtensionUnavailable,
-    JobState,
-    Target,
-    TrainingJob,
-    TrainingRequest,
-)
+from ci_trainer.backend_types import JobState, Target, TrainingJob, TrainingRequest
+from ci_trainer.backends.base import Backend, ExtensionUnavailable
 from ci_trainer.backends.cognigy_v1.backend import CognigyV1Backend
 from ci_trainer.redact import Redactor
 from ci_trainer.settings import Settings

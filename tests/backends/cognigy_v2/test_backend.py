@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from ci_trainer.backends.base import Backend, JobState, JobStatus, TrainingJob, TrainingRequest
+from ci_trainer.backend_types import JobState, JobStatus, TrainingJob, TrainingRequest
+from ci_trainer.backends.base import Backend
 from ci_trainer.backends.cognigy_v2.backend import COMBINED_TARGET_ID, CognigyV2Backend, V2Target
 from ci_trainer.backends.cognigy_v2.emulator.app import V2Variants
 from ci_trainer.backends.cognigy_v2.emulator.server import V2Emulator

@@ -20,7 +20,7 @@ from cmarkgfm.cmark import Options
 from jsonschema import Draft202012Validator
 
 from ci_trainer import audit
-from ci_trainer.backends.base import EvalMetrics
+from ci_trainer.backend_types import EvalMetrics
 from ci_trainer.backends.cognigy_v1.emulator.server import Emulator
 from ci_trainer.backends.cognigy_v2.emulator.server import V2Emulator
 from ci_trainer.http.policy import RetryPolicy
