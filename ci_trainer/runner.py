@@ -26,13 +26,13 @@ import traceback
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from ci_trainer import __version__
+from ci_trainer.backends import DEFAULT_BACKEND, BackendRequest, plugin
 from ci_trainer.backends.base import Backend
 from ci_trainer.config import LoadedConfig, load_config
 from ci_trainer.config.model import AuditSection, WebhookSection
@@ -42,7 +42,6 @@ from ci_trainer.errors import (
     ConfigError,
     DatasetError,
     Interrupted,
-    TrainingFailed,
 )
 from ci_trainer.http.trust import check_ca_bundle
 from ci_trainer.pipeline import Pipeline
@@ -173,7 +172,7 @@ class _Run:
         self.result = RunResult(
             run_uuid=str(uuid.uuid4()),
             tool_version=__version__,
-            backend="cognigy-v1",
+            backend=DEFAULT_BACKEND,
             mode=settings.mode,
             decision=Decision.FAILED,
             reason="the run ended before a decision was reached",
@@ -287,15 +286,11 @@ class _Run:
     def _backend(self) -> Backend | None:
         """The training service the config names; None when the run validates locally."""
         assert self.loaded is not None
-        name = self.loaded.config.backend
-        if not self.settings.has_credentials_for(name):
+        backend = plugin(self.loaded.config.backend)
+        if backend.missing_credentials(self.settings):
             return None
         check_ca_bundle(self.settings.env)
-        factory = BACKENDS.get(name)
-        if factory is None:  # the config model admits only known names; kept for safety
-            msg = f"no backend named {name!r} (known: {', '.join(sorted(BACKENDS))})"
-            raise TrainingFailed(msg)
-        return factory(
+        return backend.build(
             BackendRequest(
                 settings=self.settings,
                 loaded=self.loaded,
@@ -307,12 +302,12 @@ class _Run:
         )
 
     def _skip_without_credentials(self) -> None:
-        backend = self.loaded.config.backend if self.loaded else "cognigy-v1"
-        if self.settings.has_credentials_for(backend) or self.settings.mode is Mode.VALIDATE:
+        backend = plugin(self.loaded.config.backend if self.loaded else DEFAULT_BACKEND)
+        missing = backend.missing_credentials(self.settings)
+        if not missing or self.settings.mode is Mode.VALIDATE:
             return
         if self.result.decision is not Decision.VALIDATED:
             return  # a dataset check failed: that verdict stands without credentials too
-        missing = self.settings.missing_credentials(backend)
         text = NO_CREDENTIALS_NOTICE.format(missing=", ".join(missing) + _are(missing))
         self.result.decision = Decision.SKIPPED
         self.result.reason = "no credentials: validated the config and datasets only"
@@ -510,63 +505,6 @@ class _Run:
                 log.warning("could not redact the run result; it is kept unredacted")
 
 
-@dataclass(frozen=True)
-class BackendRequest:
-    """What a backend factory may use to build the backend for one run.
-
-    `wait` sleeps and returns True when the run is stopping: retry sleeps wake on it, but
-    it is deliberately not the client's own stop flag, so that after a SIGTERM the
-    pipeline can still send the cancel for the remote job (it checks the stop flag between
-    stages itself).
-    """
-
-    settings: Settings
-    loaded: LoadedConfig
-    model_id: str
-    redactor: Redactor
-    wait: Callable[[float], bool]
-    retry_policy: RetryPolicy | None = None
-
-
-def _cognigy_v1(request: BackendRequest) -> Backend:
-    from ci_trainer.backends.cognigy_v1.backend import CognigyV1Backend
-    from ci_trainer.http.base_url import resolve_base_url
-
-    settings = request.settings
-    return CognigyV1Backend(
-        resolve_base_url(settings.tenant, settings.base_url),
-        settings.client_id or "",
-        settings.client_secret or "",
-        request.model_id,
-        request.redactor,
-        policy=request.retry_policy,
-        wait=request.wait,
-    )
-
-
-def _cognigy_v2(request: BackendRequest) -> Backend:
-    from ci_trainer.backends.cognigy_v2.backend import backend_from_config, run_label
-
-    settings = request.settings
-    return backend_from_config(
-        request.loaded,
-        api_key=settings.api_key or "",
-        base_url=settings.base_url,
-        redactor=request.redactor,
-        run_label=run_label(settings.provenance),
-        wait=request.wait,
-        policy=request.retry_policy,
-    )
-
-
-# config.backend -> factory. Backends are imported by their factory, so a run pays only
-# for the one it uses.
-BACKENDS: dict[str, Callable[[BackendRequest], Backend]] = {
-    "cognigy-v1": _cognigy_v1,
-    "cognigy-v2": _cognigy_v2,
-}
-
-
 def _thresholds(loaded: LoadedConfig) -> dict[str, Any]:
     config = loaded.config
     return {
@@ -699,7 +637,8 @@ def _publish(result: RunResult, env: Mapping[str, str], output_dir: Path | None)
 
 @contextmanager
 def _emulator_if_asked(settings: Settings, reporter: Reporter) -> Iterator[Settings]:
-    """With `--emulator`, serve the config's datasets on a free loopback port for the run.
+    """With `--emulator`, serve the config's datasets on a free loopback port for the run,
+    with the emulator personality of the config's backend.
 
     A config the emulator cannot read is left for `execute` to report as `invalid`, so
     the user sees the same located messages with or without `--emulator`.
@@ -707,32 +646,13 @@ def _emulator_if_asked(settings: Settings, reporter: Reporter) -> Iterator[Setti
     if not settings.emulator:
         yield settings
         return
-    from ci_trainer.backends.cognigy_v1.emulator.server import Emulator
-    from ci_trainer.backends.cognigy_v2.emulator.server import emulator_for_config
-
     with ExitStack() as stack:
         try:
-            v2 = emulator_for_config(settings.config_path)
+            loaded = load_config(settings.config_path)
+            served = stack.enter_context(plugin(loaded.config.backend).emulate(loaded, settings))
         except (ConfigError, DatasetError):
             yield settings
             return
-        if v2 is not None:  # backend cognigy-v2: the v2 personality
-            stack.enter_context(v2)
-            reporter.secret(v2.api_key)
-            reporter.info(f"v2 emulator serving {v2.base_url}")
-            yield replace(settings, base_url=v2.base_url, api_key=v2.api_key)
-            return
-        try:
-            emulator = stack.enter_context(Emulator.from_config(settings.config_path))
-        except (ConfigError, DatasetError):
-            yield settings
-            return
-        reporter.secret(emulator.client_secret)
-        reporter.info(f"emulator serving {emulator.base_url}")
-        yield replace(
-            settings,
-            base_url=emulator.base_url,
-            tenant=None,
-            client_id=emulator.client_id,
-            client_secret=emulator.client_secret,
-        )
+        reporter.secret(served.secret)
+        reporter.info(served.description)
+        yield served.settings

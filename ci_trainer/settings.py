@@ -32,31 +32,6 @@ class Settings:
     # The whole environment, for names the config chooses (webhook url_env/secret_env).
     env: Mapping[str, str] = field(default_factory=dict, repr=False)
 
-    @property
-    def has_credentials(self) -> bool:
-        return self.has_credentials_for("cognigy-v1")
-
-    def has_credentials_for(self, backend: str) -> bool:
-        """Whether a run with this config backend can reach its service."""
-        return not self.missing_credentials(backend)
-
-    def missing_credentials(self, backend: str) -> list[str]:
-        """The env names a run with this config backend still needs (v2: only the API
-        key; its base URL may come from the config)."""
-        if backend == "cognigy-v2":
-            return [] if self.api_key else ["COGNIGY_API_KEY"]
-        missing = [
-            name
-            for name, value in (
-                ("COGNIGY_CLIENT_ID", self.client_id),
-                ("COGNIGY_CLIENT_SECRET", self.client_secret),
-            )
-            if not value
-        ]
-        if not (self.tenant or self.base_url):
-            missing.append("COGNIGY_TENANT or COGNIGY_BASE_URL")
-        return missing
-
     @classmethod
     def from_env(
         cls,

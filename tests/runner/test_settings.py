@@ -1,4 +1,5 @@
-"""Settings.from_env: the fixed env names, blanks, modes, provenance, no secret in repr."""
+"""Settings.from_env: the fixed env names, blanks, modes, provenance, no secret in repr;
+and each backend's credentials rule, asked through the registry."""
 
 from __future__ import annotations
 
@@ -6,8 +7,14 @@ from pathlib import Path
 
 import pytest
 
+from ci_trainer.backends import plugin
 from ci_trainer.result import Mode
 from ci_trainer.settings import Settings, parse_mode
+
+
+def missing(settings: Settings, backend: str = "cognigy-v1") -> list[str]:
+    return plugin(backend).missing_credentials(settings)
+
 
 ENV = {
     "COGNIGY_TENANT": "acme",
@@ -29,7 +36,7 @@ def test_reads_the_design_names_and_trims() -> None:
     assert settings.tenant == "acme"
     assert settings.model_id == "model-9"
     assert settings.audit_log == Path("a.log")
-    assert settings.has_credentials
+    assert missing(settings) == []
     assert settings.provenance.repository == "acme/bot"
     assert settings.provenance.run_attempt == "2"
     assert settings.provenance.event == "pull_request"
@@ -38,27 +45,25 @@ def test_reads_the_design_names_and_trims() -> None:
 def test_blank_values_count_as_missing() -> None:
     settings = Settings.from_env({**ENV, "COGNIGY_CLIENT_SECRET": "  "})
     assert settings.client_secret is None
-    assert not settings.has_credentials
+    assert missing(settings) == ["COGNIGY_CLIENT_SECRET"]
 
 
 def test_credentials_need_a_tenant_or_base_url() -> None:
     env = {k: v for k, v in ENV.items() if k != "COGNIGY_TENANT"}
-    assert not Settings.from_env(env).has_credentials
-    assert Settings.from_env(
-        env | {"COGNIGY_BASE_URL": "http://127.0.0.1:1/api/v1"}
-    ).has_credentials
+    assert missing(Settings.from_env(env)) == ["COGNIGY_TENANT or COGNIGY_BASE_URL"]
+    assert missing(Settings.from_env(env | {"COGNIGY_BASE_URL": "http://127.0.0.1:1/api/v1"})) == []
 
 
 def test_missing_credentials_name_the_variables_to_set() -> None:
-    assert Settings.from_env(ENV).missing_credentials("cognigy-v1") == []
+    assert missing(Settings.from_env(ENV)) == []
     # A blank (whitespace) secret is missing too, and the notice must still name it.
     blank = Settings.from_env({**ENV, "COGNIGY_CLIENT_SECRET": "  ", "COGNIGY_TENANT": ""})
-    assert blank.missing_credentials("cognigy-v1") == [
+    assert missing(blank) == [
         "COGNIGY_CLIENT_SECRET",
         "COGNIGY_TENANT or COGNIGY_BASE_URL",
     ]
-    assert Settings.from_env(ENV).missing_credentials("cognigy-v2") == ["COGNIGY_API_KEY"]
-    assert Settings.from_env({"COGNIGY_API_KEY": "k-1"}).has_credentials_for("cognigy-v2")
+    assert missing(Settings.from_env(ENV), "cognigy-v2") == ["COGNIGY_API_KEY"]
+    assert missing(Settings.from_env({"COGNIGY_API_KEY": "k-1"}), "cognigy-v2") == []
 
 
 def test_the_secret_is_not_in_the_repr() -> None:

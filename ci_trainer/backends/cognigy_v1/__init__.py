@@ -1,1 +1,71 @@
-"""`cognigy-v1`: the tutorial's REST contract (openapi.yaml), its client and its emulator."""
+"""`cognigy-v1`: the tutorial's REST contract (openapi.yaml), its client and its emulator.
+
+The plug-in functions the registry (`ci_trainer.backends`) calls; heavy parts are
+imported when a run uses them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ci_trainer.backends import BackendRequest, EmulatorRun
+    from ci_trainer.backends.base import Backend
+    from ci_trainer.config import LoadedConfig
+    from ci_trainer.settings import Settings
+
+NAME = "cognigy-v1"
+
+
+def missing_credentials(settings: Settings) -> list[str]:
+    """OAuth2 client credentials and where the service lives."""
+    missing = [
+        name
+        for name, value in (
+            ("COGNIGY_CLIENT_ID", settings.client_id),
+            ("COGNIGY_CLIENT_SECRET", settings.client_secret),
+        )
+        if not value
+    ]
+    if not (settings.tenant or settings.base_url):
+        missing.append("COGNIGY_TENANT or COGNIGY_BASE_URL")
+    return missing
+
+
+def build(request: BackendRequest) -> Backend:
+    from ci_trainer.backends.cognigy_v1.backend import CognigyV1Backend
+    from ci_trainer.http.base_url import resolve_base_url
+
+    settings = request.settings
+    return CognigyV1Backend(
+        resolve_base_url(settings.tenant, settings.base_url),
+        settings.client_id or "",
+        settings.client_secret or "",
+        request.model_id,
+        request.redactor,
+        policy=request.retry_policy,
+        wait=request.wait,
+    )
+
+
+@contextmanager
+def emulate(loaded: LoadedConfig, settings: Settings) -> Iterator[EmulatorRun]:
+    from ci_trainer.backends import EmulatorRun
+    from ci_trainer.backends.cognigy_v1.emulator.server import Emulator
+
+    with Emulator.from_loaded(loaded) as served:
+        yield EmulatorRun(
+            base_url=served.base_url,
+            secret=served.client_secret,
+            settings=replace(
+                settings,
+                base_url=served.base_url,
+                tenant=None,
+                client_id=served.client_id,
+                client_secret=served.client_secret,
+            ),
+            description=f"emulator serving {served.base_url}",
+        )

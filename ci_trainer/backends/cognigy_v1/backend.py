@@ -164,7 +164,7 @@ class CognigyV1Backend:
     ) -> CognigyV1Backend:
         """The backend for a run's settings (BaseUrlError when no service is configured)."""
         if not (settings.client_id and settings.client_secret):
-            msg = "no credentials: check Settings.has_credentials before building a backend"
+            msg = "no credentials: the registry builds a backend only when missing_credentials is empty"
             raise ValueError(msg)
         base_url = resolve_base_url(settings.tenant, settings.base_url)
         return cls(

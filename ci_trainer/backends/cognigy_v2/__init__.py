@@ -1,1 +1,54 @@
-"""`cognigy-v2`: Cognigy.AI REST API v2.0, its client and its emulator personality."""
+"""`cognigy-v2`: Cognigy.AI REST API v2.0, its client and its emulator personality.
+
+The plug-in functions the registry (`ci_trainer.backends`) calls; heavy parts are
+imported when a run uses them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ci_trainer.backends import BackendRequest, EmulatorRun
+    from ci_trainer.backends.base import Backend
+    from ci_trainer.config import LoadedConfig
+    from ci_trainer.settings import Settings
+
+NAME = "cognigy-v2"
+
+
+def missing_credentials(settings: Settings) -> list[str]:
+    """Only the API key: the base URL may come from the config's cognigy_v2 section."""
+    return [] if settings.api_key else ["COGNIGY_API_KEY"]
+
+
+def build(request: BackendRequest) -> Backend:
+    from ci_trainer.backends.cognigy_v2.backend import backend_from_config, run_label
+
+    settings = request.settings
+    return backend_from_config(
+        request.loaded,
+        api_key=settings.api_key or "",
+        base_url=settings.base_url,
+        redactor=request.redactor,
+        run_label=run_label(settings.provenance),
+        wait=request.wait,
+        policy=request.retry_policy,
+    )
+
+
+@contextmanager
+def emulate(loaded: LoadedConfig, settings: Settings) -> Iterator[EmulatorRun]:
+    from ci_trainer.backends import EmulatorRun
+    from ci_trainer.backends.cognigy_v2.emulator.server import V2Emulator
+
+    with V2Emulator.from_loaded(loaded) as served:
+        yield EmulatorRun(
+            base_url=served.base_url,
+            secret=served.api_key,
+            settings=replace(settings, base_url=served.base_url, api_key=served.api_key),
+            description=f"v2 emulator serving {served.base_url}",
+        )

@@ -108,7 +108,7 @@ def test_every_documented_response_and_request_schema_resolves() -> None:
 
 
 def test_the_readme_section_lists_every_endpoint_and_marks_the_extensions() -> None:
-    text = (Path(__file__).resolve().parents[2] / "docs" / "contract.md").read_text("utf-8")
+    text = (Path(__file__).resolve().parents[3] / "docs" / "contract.md").read_text("utf-8")
     assert text.startswith("## Training service contract\n")
     for op_id, op in contract.operations().items():
         (row,) = [line for line in text.splitlines() if line.startswith(f"| `{op_id}` |")]

@@ -16,7 +16,7 @@ import secrets
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ci_trainer.backends.cognigy_v1.emulator.app import BASE_PATH, EmulatorApp
 from ci_trainer.backends.cognigy_v1.emulator.auth import ALL_SCOPES, Credentials
@@ -27,6 +27,9 @@ from ci_trainer.emulator.faults import FaultPlan
 from ci_trainer.emulator.ratelimit import RateLimit
 from ci_trainer.emulator.serving import ServedApp
 from ci_trainer.emulator.tls import TlsFiles
+
+if TYPE_CHECKING:
+    from ci_trainer.config import LoadedConfig
 
 logger = logging.getLogger("ci_trainer.emulator")
 
@@ -106,7 +109,12 @@ class Emulator(ServedApp):
         """
         from ci_trainer.config import load_config
 
-        loaded = load_config(config_path)
+        return cls.from_loaded(load_config(config_path), **kwargs)
+
+    @classmethod
+    def from_loaded(cls, loaded: LoadedConfig, **kwargs: Any) -> Emulator:
+        """Serve the datasets of a config already loaded; `DatasetError` for a dataset
+        file that cannot be read."""
         datasets = {ref.id: loaded.resolve(ref.path) for ref in loaded.config.datasets if ref.path}
         holdout = loaded.config.holdout
         kwargs.setdefault("holdout_path", loaded.resolve(holdout.path) if holdout else None)

@@ -81,10 +81,10 @@ class V2Emulator(ServedApp):
         """
         from ci_trainer.config import load_config
 
-        return cls._from_loaded(load_config(config_path), **kwargs)
+        return cls.from_loaded(load_config(config_path), **kwargs)
 
     @classmethod
-    def _from_loaded(cls, loaded: LoadedConfig, **kwargs: Any) -> V2Emulator:
+    def from_loaded(cls, loaded: LoadedConfig, **kwargs: Any) -> V2Emulator:
         section = loaded.config.cognigy_v2
         if section is None:
             msg = f"{loaded.path} has no cognigy_v2 section"
@@ -174,4 +174,4 @@ def emulator_for_config(config_path: str | Path, **kwargs: Any) -> V2Emulator | 
     loaded = load_config(config_path)
     if loaded.config.backend != "cognigy-v2":
         return None
-    return V2Emulator._from_loaded(loaded, **kwargs)
+    return V2Emulator.from_loaded(loaded, **kwargs)
