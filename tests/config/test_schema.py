@@ -13,16 +13,6 @@ import pytest
 import yaml
 
 from ci_trainer import schemas
-from ci_trainer.config.reference import (
-    HEADING,
-    REGENERATE_COMMAND,
-    extract_section,
-    render_reference,
-    update_document,
-)
-from ci_trainer.config.reference import (
-    main as reference_main,
-)
 from ci_trainer.schemas import (
     CONFIG_SCHEMA_PATH,
     config_schema,
@@ -31,6 +21,16 @@ from ci_trainer.schemas import (
 )
 from ci_trainer.schemas import (
     REGENERATE_COMMAND as SCHEMA_COMMAND,
+)
+from ci_trainer.schemas.reference import (
+    HEADING,
+    REGENERATE_COMMAND,
+    extract_section,
+    render_reference,
+    update_document,
+)
+from ci_trainer.schemas.reference import (
+    main as reference_main,
 )
 
 from .test_broken_configs import CASES

@@ -3,7 +3,7 @@
 The committed section in docs/configuration.md must equal `render_reference()`; a test
 checks it. Rewrite it in place with:
 
-    python -m ci_trainer.config.reference docs/configuration.md
+    python -m ci_trainer.schemas.reference docs/configuration.md
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 HEADING = "## Configuration reference"
-REGENERATE_COMMAND = "python -m ci_trainer.config.reference docs/configuration.md"
+REGENERATE_COMMAND = "python -m ci_trainer.schemas.reference docs/configuration.md"
 
 _INTRO = f"""\
 <!-- Generated from ci_trainer/schemas/training-config.schema.json; do not edit by hand.
@@ -193,7 +193,7 @@ def update_document(document: str, section: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from ci_trainer.schemas import config_schema
+    from ci_trainer.schemas import config_schema  # the package this module belongs to
 
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1:
