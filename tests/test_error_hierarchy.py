@@ -26,7 +26,7 @@ ALLOWED_ROOTS = {
     # Control flow inside one reader: caught there and turned into a ConfigIssue or a
     # switch to another parser, never raised out of the module.
     "ci_trainer.config.yamltree.YamlRejected",
-    "ci_trainer.datasets._AliasFound",
+    "ci_trainer.datasets.yaml_events.AliasFound",
     # The emulator's server side: each becomes an HTTP answer (or a dropped connection,
     # or a FAILED training job) for the client; none leaves the stand-in service.
     "ci_trainer.emulator.problem.Problem",
