@@ -1,28 +1,40 @@
-"""Exception types: each carries the decision and exit code the run ends with.
+"""Exception types: each carries the decision the run ends with.
 
 A user's mistake (bad config, bad dataset, missing scope) is a `CiTrainerError` and is
 reported as a message; anything else reaching the top level is our bug and keeps its
-traceback.
+traceback. An error's exit code is its decision's, from the one table in `result`
+(`EXIT_CODES`), so a class never states a code of its own.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
+
+from ci_trainer.result import Decision
 
 
 class CiTrainerError(Exception):
     """Base for every error we raise on purpose. `str()` is safe to print: no secrets."""
 
-    decision = "failed"
-    exit_code = 3
+    decision: ClassVar[Decision] = Decision.FAILED
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
 
+    @property
+    def exit_code(self) -> int:
+        """The code the process ends with when this error ends the run."""
+        return self.decision.exit_code
+
     def __str__(self) -> str:
         return f"{self.message} ({self.hint})" if self.hint else self.message
+
+
+class FeatureUnavailable(CiTrainerError):
+    """An optional part of the service is not offered (by this backend, tenant or plan)."""
 
 
 @dataclass(frozen=True)
@@ -51,8 +63,7 @@ class ConfigIssue:
 class ConfigError(CiTrainerError):
     """The config file cannot be used. Holds every issue found, not just the first."""
 
-    decision = "invalid"
-    exit_code = 2
+    decision = Decision.INVALID
 
     def __init__(self, issues: list[ConfigIssue]) -> None:
         self.issues = list(issues)
@@ -76,8 +87,7 @@ class DatasetIssue:
 class DatasetError(CiTrainerError):
     """A dataset file cannot be read (format, encoding, path outside the workspace)."""
 
-    decision = "invalid"
-    exit_code = 2
+    decision = Decision.INVALID
 
     def __init__(self, issues: list[DatasetIssue]) -> None:
         self.issues = list(issues)
@@ -130,5 +140,3 @@ class TrainingFailed(CiTrainerError):
 
 class Interrupted(CiTrainerError):
     """The runner cancelled the job (SIGINT/SIGTERM)."""
-
-    exit_code = 3

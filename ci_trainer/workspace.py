@@ -9,13 +9,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ci_trainer.errors import CiTrainerError
+from ci_trainer.result import Decision
 
-class OutsideWorkspace(ValueError):
+
+class OutsideWorkspace(CiTrainerError):
     """A path that cannot be used: empty, unreadable as a path, or outside the workspace.
 
     `str()` says why in words a user can act on; the offending text is included because
-    it comes from the user's own config, never from a secret.
+    it comes from the user's own config, never from a secret. A user's mistake, so the
+    run is invalid (the config loader turns it into a `ConfigIssue` at the field).
     """
+
+    decision = Decision.INVALID
 
 
 def is_inside(path: Path, root: Path) -> bool:

@@ -39,6 +39,7 @@ from typing import Any
 import yaml
 
 from ci_trainer.errors import CiTrainerError
+from ci_trainer.result import Decision
 
 OPERATIONS = (
     "getToken",
@@ -90,8 +91,7 @@ _COMMON_FIELDS = frozenset({"operation", "calls", "kind"})
 class FaultPlanError(CiTrainerError):
     """The fault plan cannot be used; the message names the fault and field."""
 
-    decision = "invalid"
-    exit_code = 2
+    decision = Decision.INVALID
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ import re
 
 from ci_trainer.errors import CiTrainerError
 from ci_trainer.http.loopback import UrlProblem, base_url_problem
+from ci_trainer.result import Decision
 
 _TENANT = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$", re.IGNORECASE)
 TENANT_URL = "https://{tenant}.cognigy.ai/api/v1"
@@ -14,8 +15,7 @@ TENANT_URL = "https://{tenant}.cognigy.ai/api/v1"
 class BaseUrlError(CiTrainerError):
     """COGNIGY_BASE_URL / COGNIGY_TENANT cannot be used (a user's mistake: exit 2)."""
 
-    decision = "invalid"
-    exit_code = 2
+    decision = Decision.INVALID
 
 
 def resolve_base_url(tenant: str | None, base_url: str | None) -> str:

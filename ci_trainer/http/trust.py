@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from ci_trainer.errors import CiTrainerError
+from ci_trainer.result import Decision
 
 # requests' order: REQUESTS_CA_BUNDLE wins, CURL_CA_BUNDLE is the fallback.
 CA_BUNDLE_VARIABLES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
@@ -27,8 +28,7 @@ TLS_HINT = (
 class CaBundleError(CiTrainerError):
     """REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE cannot be used (a user's mistake: exit 2)."""
 
-    decision = "invalid"
-    exit_code = 2
+    decision = Decision.INVALID
 
 
 def check_ca_bundle(env: Mapping[str, str]) -> Path | None:

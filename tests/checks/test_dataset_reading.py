@@ -11,8 +11,10 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ci_trainer import datasets
-from ci_trainer.datasets import Example, parse_dataset
+from ci_trainer.datasets import Example, parse_dataset, yaml_loader
+from ci_trainer.datasets.yaml_events import AliasFound, YamlEvents
+from ci_trainer.datasets.yaml_nodes import parse_yaml_nodes
+from ci_trainer.datasets.yaml_reader import parse_yaml
 from ci_trainer.errors import DatasetError
 
 # Same knob as tests/config/test_fuzz.py: CI_TRAINER_FUZZ_EXAMPLES for a long run.
@@ -39,7 +41,7 @@ def test_deep_nesting_is_a_dataset_error(
     loader: str, depth: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     if loader == "pure-python":
-        monkeypatch.setattr(datasets, "_YAML_LOADER", yaml.SafeLoader)
+        monkeypatch.setattr(yaml_loader, "LOADER", yaml.SafeLoader)
     text = "a: " + "[" * depth + "]" * depth + "\n"
     with pytest.raises(DatasetError) as caught:
         parse_dataset(text, "d.yaml")
@@ -51,7 +53,7 @@ def test_deep_nesting_is_a_dataset_error(
     assert caught.value.issues[0].message == expected
     # The node reader (used for files with aliases) is bounded the same way.
     with pytest.raises(DatasetError):
-        datasets._parse_yaml_nodes(text, "d.yaml")
+        parse_yaml_nodes(text, "d.yaml")
 
 
 ALIAS_HINT = (
@@ -119,10 +121,10 @@ def outcome(read: object, text: str) -> tuple[str, object]:
 def test_event_reader_matches_the_node_reader(text: str) -> None:
     """The fast event reader gives exactly the node reader's examples and messages."""
     try:
-        fast = outcome(lambda t, n: datasets._YamlEvents(t, n).read(), text)
-    except datasets._AliasFound:
+        fast = outcome(lambda t, n: YamlEvents(t, n).read(), text)
+    except AliasFound:
         return  # such files are read by the node reader itself
-    assert fast == outcome(datasets._parse_yaml_nodes, text)
+    assert fast == outcome(parse_yaml_nodes, text)
 
 
 def test_alias_amplification_is_refused_in_bounded_time() -> None:
@@ -139,4 +141,4 @@ def test_alias_amplification_is_refused_in_bounded_time() -> None:
 
 @pytest.mark.parametrize("text", ["&x : &x ", "a: &x [b]\nc: &x [d]\n", "a:\n  - &t text\n"])
 def test_anchors_are_read_like_the_node_reader(text: str) -> None:
-    assert outcome(datasets._parse_yaml, text) == outcome(datasets._parse_yaml_nodes, text)
+    assert outcome(parse_yaml, text) == outcome(parse_yaml_nodes, text)

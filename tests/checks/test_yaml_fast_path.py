@@ -13,8 +13,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ci_trainer import datasets
 from ci_trainer.datasets import Example, parse_dataset
+from ci_trainer.datasets.yaml_events import AliasFound, YamlEvents
+from ci_trainer.datasets.yaml_lines import read_plain_lines
 from ci_trainer.errors import DatasetError
 
 FUZZ = settings(
@@ -40,7 +41,7 @@ COMMON = (
 
 
 def test_the_common_shapes_take_the_fast_path() -> None:
-    fast = datasets._read_plain_lines(COMMON)
+    fast = read_plain_lines(COMMON)
     assert fast == [
         Example("hello there", "greet", None, 3),
         Example("it's me", "greet", None, 4),
@@ -51,7 +52,7 @@ def test_the_common_shapes_take_the_fast_path() -> None:
         Example("à bientôt", "bye_2.0", None, 11),
         Example("1.5", "bye_2.0", None, 12),
     ]
-    assert fast == datasets._YamlEvents(COMMON, "d.yaml").read()
+    assert fast == YamlEvents(COMMON, "d.yaml").read()
 
 
 @pytest.mark.parametrize(
@@ -77,7 +78,7 @@ def test_the_common_shapes_take_the_fast_path() -> None:
     ],
 )
 def test_other_shapes_are_left_to_the_yaml_reader(text: str) -> None:
-    assert datasets._read_plain_lines(text) is None
+    assert read_plain_lines(text) is None
 
 
 def test_errors_keep_the_yaml_readers_lines_and_messages() -> None:
@@ -129,17 +130,17 @@ def intent_block(draw: st.DrawFn) -> str:
 
 def events_outcome(text: str) -> tuple[str, object]:
     try:
-        return "examples", datasets._YamlEvents(text, "d.yaml").read()
+        return "examples", YamlEvents(text, "d.yaml").read()
     except DatasetError as exc:
         return "error", [(i.line, i.message) for i in exc.issues]
-    except datasets._AliasFound:
+    except AliasFound:
         return "alias", None
 
 
 @FUZZ
 @given(st.lists(intent_block(), max_size=5).map("".join))
 def test_fast_path_reads_exactly_what_the_yaml_reader_reads(text: str) -> None:
-    fast = datasets._read_plain_lines(text)
+    fast = read_plain_lines(text)
     if fast is not None:
         assert ("examples", fast) == events_outcome(text)
 
@@ -147,7 +148,7 @@ def test_fast_path_reads_exactly_what_the_yaml_reader_reads(text: str) -> None:
 @FUZZ
 @given(st.text(alphabet="ab:-'\" \n#{},.1\t\r\x85\u2028é&*!", max_size=40))
 def test_fast_path_on_random_text(text: str) -> None:
-    fast = datasets._read_plain_lines(text)
+    fast = read_plain_lines(text)
     if fast is not None:
         assert ("examples", fast) == events_outcome(text)
 
@@ -271,7 +272,7 @@ def plain_lines_files(draw: st.DrawFn) -> str:
 
 def assert_fast_path_agrees(text: str) -> bool:
     """The fast path reads `text` exactly as the YAML reader does, or leaves it alone."""
-    fast = datasets._read_plain_lines(text)
+    fast = read_plain_lines(text)
     if fast is not None:
         assert ("examples", fast) == events_outcome(text)
     return fast is not None

@@ -19,7 +19,9 @@ from cmarkgfm.cmark import Options
 from run_results import ALL, approved, failed, invalid, rejected, skipped
 
 from ci_trainer.backend_types import ConvergencePoint, EvalMetrics, IntentScore, TargetScore
-from ci_trainer.report import MAX_CHART_POINTS, escape, fenced, render_summary
+from ci_trainer.report import escape, render_summary
+from ci_trainer.report.convergence import MAX_CHART_POINTS
+from ci_trainer.report.markdown import fenced
 from ci_trainer.result import (
     CheckResult,
     CheckStatus,
