@@ -277,3 +277,33 @@ def test_every_input_reaches_the_settings_the_run_gets(
     assert given.provenance.commit == "0123456789abcdef0123456789abcdef01234567"
     out = capsys.readouterr().out
     assert "::add-mask::secret-1" in out and "::add-mask::hook-1" in out
+
+
+def test_the_action_resolves_its_settings_and_secrets_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One Settings and one list of secrets per run, whichever way the run ends."""
+    from ci_trainer.settings import Settings
+
+    built: list[Settings] = []
+    from_env = Settings.from_env.__func__  # type: ignore[attr-defined]
+
+    def counting_from_env(cls: type[Settings], *args: object, **kwargs: object) -> Settings:
+        built.append(from_env(cls, *args, **kwargs))
+        return built[-1]
+
+    secrets: list[list[str]] = []
+    secret_values = action.secret_values
+
+    def counting_secret_values(env: dict[str, str]) -> list[str]:
+        secrets.append(secret_values(env))
+        return secrets[-1]
+
+    monkeypatch.setattr(Settings, "from_env", classmethod(counting_from_env))
+    monkeypatch.setattr(action, "secret_values", counting_secret_values)
+    write_minimal_project(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    env = runner_env(tmp_path, mode="bogus", client_secret="very-secret-value")
+    assert action.main(env) == 2
+    assert len(built) == 1
+    assert secrets == [["very-secret-value"]]
