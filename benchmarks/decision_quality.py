@@ -54,7 +54,7 @@ from ci_trainer.datasets import Example, load_dataset
 from ci_trainer.gate import GateOutcome, raw_delta_gate, threshold_only_gate
 from ci_trainer.progress import ConsoleReporter
 from ci_trainer.result import Decision, Mode, RunResult
-from ci_trainer.runner import execute
+from ci_trainer.run import execute
 from ci_trainer.settings import Settings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

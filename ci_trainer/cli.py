@@ -1,4 +1,5 @@
-"""`ci-trainer` command line. Parsers live here; each handler lives in its own module.
+"""`ci-trainer` command line. Parsers live here, and the glue of `run`/`validate`; every
+other handler lives in its own module.
 
 Handlers are imported when their command runs, so `ci-trainer run` never pays for the
 emulator's scikit-learn import and starts in well under a second.
@@ -7,10 +8,16 @@ emulator's scikit-learn import and starts in well under a second.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from ci_trainer import __version__
+
+if TYPE_CHECKING:
+    from ci_trainer.progress import Reporter
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -121,8 +128,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command in ("run", "validate"):
         _prefetch_token(args)
-        from ci_trainer.runner import run_cli
-
         return run_cli(args)
     if args.command == "emulator":
         from ci_trainer.emulator.cli import serve_cli
@@ -147,11 +152,57 @@ def _prefetch_token(args: argparse.Namespace) -> None:
     """
     if args.command != "run" or args.emulator or args.mode == "validate":
         return
-    import os
-
     from ci_trainer import startup as token_prefetch
 
     token_prefetch.start_from_env(os.environ, args.config)
+
+
+def run_cli(args: argparse.Namespace) -> int:
+    """`ci-trainer run` / `ci-trainer validate`: returns the exit code of the decision."""
+    # Imported here: the lifecycle pulls in the HTTP client and the pipeline, which the
+    # other commands never need.
+    from ci_trainer.github import publish
+    from ci_trainer.run import execute
+    from ci_trainer.settings import Settings
+    from ci_trainer.signals import install_signal_handlers
+
+    env: Mapping[str, str] = os.environ
+    settings = Settings.from_env(
+        env,
+        config_path=args.config,
+        mode=args.mode,
+        emulator=args.emulator,
+        output_dir=args.output_dir,
+        audit_log=args.audit_log,
+    )
+    reporter = _reporter(env)
+    stop = threading.Event()
+    restore = install_signal_handlers(stop)
+    try:
+        result = execute(settings, reporter, stop=stop)
+    finally:
+        restore()
+    publish(result, env=env, output_dir=settings.output_dir)
+    _close(reporter)
+    print(f"ci-trainer: {result.decision.value} - {result.reason}", flush=True)
+    return result.exit_code
+
+
+def _reporter(env: Mapping[str, str]) -> Reporter:
+    if env.get("GITHUB_ACTIONS") == "true":
+        from ci_trainer.github import GithubReporter
+
+        return GithubReporter()
+    from ci_trainer.progress import ConsoleReporter
+
+    return ConsoleReporter()
+
+
+def _close(reporter: Reporter) -> None:
+    # GithubReporter summarises the annotations beyond GitHub's limit when closed.
+    close = getattr(reporter, "close", None)
+    if callable(close):
+        close()
 
 
 if __name__ == "__main__":

@@ -223,6 +223,11 @@ class Message(_Model):
 
 
 class RunResult(_Model):
+    """Frozen: built once by the lifecycle (`ci_trainer.run`), then only copied with
+    `model_copy(update=...)` as the webhook and the audit log record what they did."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
     schema_version: int = 1
     run_uuid: str
     tool_version: str
@@ -268,7 +273,7 @@ class RunResult(_Model):
     error: ErrorInfo | None = None
     messages: list[Message] = Field(default_factory=list)
 
-    # Filled in by the runner after the audit record is appended (the record cannot hold
+    # Filled in by the lifecycle after the audit record is appended (the record cannot hold
     # its own location or hash).
     audit_log: str | None = None
     audit_hash: str | None = None

@@ -1,8 +1,16 @@
-"""Run settings, resolved once from the command line and the environment.
+"""Run settings, resolved once from the command line, the action's inputs and the environment.
 
 Env names are fixed by DESIGN.md (the same as the seed tutorial's). The action maps its
-inputs onto these names before calling `Settings.from_env`, so CLI and action share one
-path.
+inputs onto these names (`run_environment`) before calling `Settings.from_env`, so CLI
+and action share one path. What a run derives from its settings and its config - where
+the audit record goes, which webhook it calls, which model it trains - is decided here,
+once, for every way a run can end.
+
+Paths, decided once:
+- dataset, holdout and the config's `audit.path` are relative to the config file's
+  directory (and confined to the workspace), like every path inside the config;
+- `--audit-log` / the action's `audit-log` input is relative to the current directory,
+  like every path on a command line.
 """
 
 from __future__ import annotations
@@ -10,8 +18,46 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from ci_trainer.config.model import AuditSection, WebhookSection
+from ci_trainer.errors import ConfigError, ConfigIssue
 from ci_trainer.result import Mode, Provenance
+
+if TYPE_CHECKING:
+    from ci_trainer.config import LoadedConfig
+
+# Every input of action.yml (tests check the two agree), with its default.
+INPUT_DEFAULTS: dict[str, str] = {
+    "config": "training-config.yaml",
+    "mode": "train",
+    "tenant": "",
+    "base-url": "",
+    "client-id": "",
+    "client-secret": "",
+    "api-key": "",
+    "model-id": "",
+    "webhook-url": "",
+    "webhook-secret": "",
+    "audit-log": "",
+    "fail-on-reject": "true",
+    "working-directory": ".",
+}
+# Inputs that become the environment names every other part of ci-trainer reads.
+INPUT_TO_ENV: dict[str, str] = {
+    "tenant": "COGNIGY_TENANT",
+    "base-url": "COGNIGY_BASE_URL",
+    "client-id": "COGNIGY_CLIENT_ID",
+    "client-secret": "COGNIGY_CLIENT_SECRET",
+    "api-key": "COGNIGY_API_KEY",
+    "model-id": "COGNIGY_MODEL_ID",
+    "webhook-url": "WEBHOOK_URL",
+    "webhook-secret": "WEBHOOK_SECRET",
+}
+SECRET_INPUTS = ("client-secret", "api-key", "webhook-secret")
+SECRET_ENV = ("COGNIGY_CLIENT_SECRET", "COGNIGY_API_KEY", "WEBHOOK_SECRET")
+# The `file` of a ConfigIssue about an action input: it points at the step, not a file.
+INPUTS_WHERE = "the action's inputs (the step's `with:`)"
 
 
 @dataclass(frozen=True)
@@ -63,6 +109,36 @@ class Settings:
             env=dict(env),
         )
 
+    def model_id_for(self, loaded: LoadedConfig) -> str:
+        """The model a run trains: COGNIGY_MODEL_ID / the model-id input, else the config's."""
+        return self.model_id or loaded.config.model.id
+
+    def webhook(self, loaded: LoadedConfig | None) -> tuple[str | None, str | None]:
+        """The webhook URL and signing secret, from the env names the config chooses
+        (WEBHOOK_URL / WEBHOOK_SECRET by default); None where unset."""
+        section = loaded.config.webhook if loaded else WebhookSection()
+        url = self.env.get(section.url_env, "").strip() or None
+        secret = self.env.get(section.secret_env, "").strip() or None
+        return url, secret
+
+    def audit_destination(self, loaded: LoadedConfig | None) -> tuple[Path, str | None]:
+        """Where a run's audit record goes: --audit-log / the audit-log input, else the
+        config's audit.path, else the default next to the config; and a warning when the
+        config's path cannot be used."""
+        default = self.config_path.parent / AuditSection().path
+        if self.audit_log is not None:
+            return self.audit_log, None
+        if loaded is None:
+            return default, None
+        try:
+            return loaded.resolve(loaded.config.audit.path), None
+        except ConfigError as exc:
+            warning = (
+                f"audit.path cannot be used ({exc.issues[0].message}); "
+                f"writing the default {AuditSection().path} next to the config"
+            )
+            return default, warning
+
 
 def parse_mode(value: Mode | str) -> Mode:
     """The run mode; an unknown word is a ValueError that names the allowed ones."""
@@ -89,3 +165,116 @@ def provenance_from_env(env: Mapping[str, str]) -> Provenance:
         run_attempt=get("GITHUB_RUN_ATTEMPT"),
         server_url=get("GITHUB_SERVER_URL"),
     )
+
+
+# --- the action's inputs ---------------------------------------------------------------
+#
+# Inputs arrive as `INPUT_<NAME>` with the name upper-cased and hyphens kept
+# (`client-secret` -> `INPUT_CLIENT-SECRET`); some tools export them with underscores, so
+# `INPUT_CLIENT_SECRET` is read as a fallback.
+
+
+@dataclass(frozen=True)
+class ActionInputs:
+    config: str
+    mode: Mode
+    audit_log: str | None
+    fail_on_reject: bool
+    working_directory: str
+
+
+def input_keys(name: str) -> tuple[str, str]:
+    """The GitHub runner's name for an input (hyphens kept), then the underscore fallback."""
+    return f"INPUT_{name.upper()}", f"INPUT_{name.upper().replace('-', '_')}"
+
+
+def read_input(env: Mapping[str, str], name: str) -> str:
+    """The input's value as the GitHub runner passes it, stripped; the default when unset."""
+    for key in input_keys(name):
+        value = env.get(key)
+        if value is not None and value.strip():
+            return value.strip()
+    return INPUT_DEFAULTS[name]
+
+
+def parse_bool(name: str, value: str) -> bool:
+    """Only `true` or `false` (any case): a typo must not silently flip a gate."""
+    lowered = value.strip().lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    raise input_error(name, f"must be true or false, got {value!r}", "write true or false")
+
+
+def parse_mode_input(value: str) -> Mode:
+    """The mode input; an unknown word is an input error naming the allowed ones."""
+    try:
+        return Mode(value.strip().lower())
+    except ValueError:
+        choices = ", ".join(mode.value for mode in Mode)
+        error = input_error(
+            "mode", f"must be one of {choices}, got {value!r}", f"use one of {choices}"
+        )
+        raise error from None
+
+
+def input_error(name: str, message: str, hint: str) -> ConfigError:
+    """A mistake in one input, reported like a config mistake (decision `invalid`)."""
+    return ConfigError(
+        [
+            ConfigIssue(
+                file=INPUTS_WHERE, line=None, column=None, field=name, message=message, hint=hint
+            )
+        ]
+    )
+
+
+def default_inputs(env: Mapping[str, str]) -> ActionInputs:
+    """The inputs as given, with the defaults for mode and fail-on-reject: what a run
+    whose inputs are wrong still uses to find its config and its audit log."""
+    return ActionInputs(
+        config=read_input(env, "config"),
+        mode=Mode.TRAIN,
+        audit_log=read_input(env, "audit-log") or None,
+        fail_on_reject=True,
+        working_directory=read_input(env, "working-directory"),
+    )
+
+
+def parse_inputs(env: Mapping[str, str]) -> ActionInputs:
+    """All inputs checked at once, so one run reports every mistake."""
+    issues: list[ConfigIssue] = []
+    inputs = default_inputs(env)
+    mode, fail_on_reject = inputs.mode, inputs.fail_on_reject
+    try:
+        mode = parse_mode_input(read_input(env, "mode"))
+    except ConfigError as error:
+        issues += error.issues
+    try:
+        fail_on_reject = parse_bool("fail-on-reject", read_input(env, "fail-on-reject"))
+    except ConfigError as error:
+        issues += error.issues
+    if issues:
+        raise ConfigError(issues)
+    return ActionInputs(
+        config=inputs.config,
+        mode=mode,
+        audit_log=inputs.audit_log,
+        fail_on_reject=fail_on_reject,
+        working_directory=inputs.working_directory,
+    )
+
+
+def run_environment(env: Mapping[str, str]) -> dict[str, str]:
+    """The environment the run sees: inputs that were given override the same env names."""
+    merged = dict(env)
+    for name, key in INPUT_TO_ENV.items():
+        value = read_input(env, name)
+        if value:
+            merged[key] = value
+    return merged
+
+
+def secret_values(env: Mapping[str, str]) -> list[str]:
+    """The secret inputs' values, and those of the env names they map to."""
+    keys = [key for name in SECRET_INPUTS for key in input_keys(name)] + list(SECRET_ENV)
+    return [value for key in keys if (value := env.get(key, "").strip())]

@@ -205,3 +205,26 @@ def _config_uses_v1(path: Path) -> bool:
     with path.open("rb") as stream:
         text = stream.read(_CONFIG_READ_LIMIT).decode("utf-8", errors="replace")
     return _V2_BACKEND.search(text) is None
+
+
+# Modules only the end of a run needs (numpy through the gate, jsonschema through the
+# audit, the report). Imported while the training runs, they are ready when it ends.
+_LATE_MODULES = ("ci_trainer.gate", "ci_trainer.audit", "ci_trainer.webhook", "ci_trainer.report")
+
+
+def warm_up_late_imports() -> None:
+    """Import `_LATE_MODULES` in a daemon thread while the service trains."""
+    # Imported here so this function stays one self-contained block at the end of the module.
+    import importlib
+    import logging
+
+    log = logging.getLogger("ci_trainer")
+
+    def load() -> None:
+        for name in _LATE_MODULES:
+            try:
+                importlib.import_module(name)
+            except Exception:  # the real import later reports any problem properly
+                log.debug("warming up %s failed", name, exc_info=True)
+
+    threading.Thread(target=load, name="ci-trainer-warm-up", daemon=True).start()

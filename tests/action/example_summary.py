@@ -37,7 +37,7 @@ def sample_summary() -> str:
     from ci_trainer.progress import ConsoleReporter
     from ci_trainer.report import render_summary
     from ci_trainer.result import Mode
-    from ci_trainer.runner import execute
+    from ci_trainer.run import execute
     from ci_trainer.settings import Settings
 
     config = REPO / "training-config.yaml"

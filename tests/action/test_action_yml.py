@@ -10,7 +10,7 @@ import pytest
 import yaml
 from run_results import ALL
 
-from ci_trainer import action
+from ci_trainer import settings
 from ci_trainer.report import build_outputs
 
 REPO = Path(__file__).resolve().parents[2]
@@ -31,10 +31,10 @@ def test_runs_the_dockerfile_as_a_container_action() -> None:
 
 def test_every_input_is_declared_described_and_read_by_the_code() -> None:
     inputs = action_yml()["inputs"]
-    assert set(inputs) == set(action.INPUT_DEFAULTS)
+    assert set(inputs) == set(settings.INPUT_DEFAULTS)
     for name, spec in inputs.items():
         assert spec.get("description"), f"input {name} has no description"
-        assert str(spec.get("default", "")) == action.INPUT_DEFAULTS[name], name
+        assert str(spec.get("default", "")) == settings.INPUT_DEFAULTS[name], name
         assert name == name.lower() and "_" not in name, f"input {name} is not kebab-case"
 
 
@@ -45,18 +45,18 @@ def test_the_defaults_the_issue_asks_for() -> None:
     assert inputs["fail-on-reject"]["default"] == "true"
 
 
-def test_every_input_name_is_used_in_action_py() -> None:
+def test_every_input_name_is_used_in_settings_py() -> None:
     """A declared input that no code path reads is dead; the reverse is a typo."""
-    tree = ast.parse((REPO / "ci_trainer" / "action.py").read_text(encoding="utf-8"))
+    tree = ast.parse((REPO / "ci_trainer" / "settings.py").read_text(encoding="utf-8"))
     literals = {
         node.value
         for node in ast.walk(tree)
         if isinstance(node, ast.Constant) and isinstance(node.value, str)
     }
     for name in action_yml()["inputs"]:
-        assert name in literals, f"input {name} is never read by ci_trainer/action.py"
+        assert name in literals, f"input {name} is never read by ci_trainer/settings.py"
     read_directly = {"config", "mode", "audit-log", "fail-on-reject", "working-directory"}
-    assert set(action.INPUT_TO_ENV) | read_directly == set(action.INPUT_DEFAULTS)
+    assert set(settings.INPUT_TO_ENV) | read_directly == set(settings.INPUT_DEFAULTS)
 
 
 @pytest.mark.parametrize("name", sorted(ALL))
@@ -73,8 +73,8 @@ def test_outputs_are_described() -> None:
 def test_secret_inputs_are_the_ones_masked() -> None:
     inputs = action_yml()["inputs"]
     secret_like = {name for name in inputs if "secret" in name or name.endswith("-key")}
-    assert secret_like == set(action.SECRET_INPUTS)
-    for name in action.SECRET_INPUTS:
+    assert secret_like == set(settings.SECRET_INPUTS)
+    for name in settings.SECRET_INPUTS:
         assert "default" not in inputs[name]
 
 

@@ -9,7 +9,7 @@ import pytest
 from run_results import rejected
 from runner_files import read_github_output
 
-from ci_trainer import action
+from ci_trainer import action, settings
 from ci_trainer.audit import verify_file
 from ci_trainer.errors import ConfigError
 from ci_trainer.result import Decision, Mode
@@ -17,43 +17,43 @@ from ci_trainer.result import Decision, Mode
 
 def test_hyphenated_name_as_the_runner_passes_it() -> None:
     env = {"INPUT_CLIENT-SECRET": "  s3cret  ", "INPUT_CLIENT_SECRET": "other"}
-    assert action.read_input(env, "client-secret") == "s3cret"
+    assert settings.read_input(env, "client-secret") == "s3cret"
 
 
 def test_underscore_fallback() -> None:
-    assert action.read_input({"INPUT_CLIENT_SECRET": "s3cret"}, "client-secret") == "s3cret"
+    assert settings.read_input({"INPUT_CLIENT_SECRET": "s3cret"}, "client-secret") == "s3cret"
 
 
 def test_unset_or_blank_input_gives_the_action_yml_default() -> None:
-    assert action.read_input({}, "config") == "training-config.yaml"
-    assert action.read_input({"INPUT_MODE": "  "}, "mode") == "train"
+    assert settings.read_input({}, "config") == "training-config.yaml"
+    assert settings.read_input({"INPUT_MODE": "  "}, "mode") == "train"
 
 
 @pytest.mark.parametrize(
     ("value", "expected"), [("true", True), ("FALSE", False), (" True ", True)]
 )
 def test_booleans_accept_only_true_or_false(value: str, expected: bool) -> None:
-    assert action.parse_bool("fail-on-reject", value) is expected
+    assert settings.parse_bool("fail-on-reject", value) is expected
 
 
 @pytest.mark.parametrize("value", ["yes", "1", "on", "ture", ""])
 def test_other_booleans_are_an_error_naming_the_input(value: str) -> None:
     with pytest.raises(ConfigError) as caught:
-        action.parse_bool("fail-on-reject", value)
+        settings.parse_bool("fail-on-reject", value)
     issue = caught.value.issues[0]
     assert issue.field == "fail-on-reject"
     assert issue.message == f"must be true or false, got {value!r}"
 
 
 def test_mode_is_checked() -> None:
-    assert action.parse_mode("Promote") is Mode.PROMOTE
+    assert settings.parse_mode_input("Promote") is Mode.PROMOTE
     with pytest.raises(ConfigError, match="must be one of validate, train, promote, got 'deploy'"):
-        action.parse_mode("deploy")
+        settings.parse_mode_input("deploy")
 
 
 def test_all_input_problems_are_reported_together() -> None:
     with pytest.raises(ConfigError) as caught:
-        action.parse_inputs({"INPUT_MODE": "ship", "INPUT_FAIL-ON-REJECT": "nope"})
+        settings.parse_inputs({"INPUT_MODE": "ship", "INPUT_FAIL-ON-REJECT": "nope"})
     assert [issue.field for issue in caught.value.issues] == ["mode", "fail-on-reject"]
 
 
@@ -66,7 +66,7 @@ def test_inputs_override_the_environment_and_blank_inputs_do_not() -> None:
         "INPUT_BASE-URL": "http://127.0.0.1:9/api/v1",
         "INPUT_WEBHOOK_SECRET": "hook-secret",
     }
-    merged = action.run_environment(env)
+    merged = settings.run_environment(env)
     assert merged["COGNIGY_TENANT"] == "from-input"
     assert merged["COGNIGY_CLIENT_ID"] == "env-id"
     assert merged["COGNIGY_BASE_URL"] == "http://127.0.0.1:9/api/v1"
@@ -120,7 +120,8 @@ def test_bad_inputs_end_invalid_with_outputs_summary_and_masks_first(
     assert outputs["decision"] == "invalid"
     assert outputs["promoted"] == "false"
     assert outputs["reason"] == (
-        "input fail-on-reject: must be true or false, got 'yes' (write true or false)"
+        "1 problem in the action's inputs: "
+        "fail-on-reject: must be true or false, got 'yes' (write true or false)"
     )
     summary = Path(env["GITHUB_STEP_SUMMARY"]).read_text(encoding="utf-8")
     assert summary.startswith("## ⚠️ Invalid")
@@ -181,38 +182,70 @@ def test_missing_working_directory_is_an_input_error(
     assert early_audit_record(tmp_path / outputs["audit-log"])["decision"] == "invalid"
 
 
-def test_a_crash_in_the_runner_is_reported_as_failed_not_a_traceback_only(
+def test_a_crash_in_the_pipeline_is_reported_as_failed_not_a_traceback_only(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    from ci_trainer.pipeline.flow import Pipeline
+
     def explode(*_args: object, **_kwargs: object) -> None:
         raise RuntimeError("boom")
 
+    write_minimal_project(tmp_path)
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(action, "_execute", explode)
+    monkeypatch.setattr(Pipeline, "run", explode)
     env = runner_env(tmp_path)
     assert action.main(env) == 3
     captured = capsys.readouterr()
-    assert "RuntimeError: boom" in captured.err  # our bug: the traceback is kept
+    assert "RuntimeError: boom" in captured.out  # our bug: the traceback is logged
+    assert "internal error RuntimeError: boom (this is a ci-trainer bug;" in captured.out
+    outputs = read_github_output(Path(env["GITHUB_OUTPUT"]))
+    assert outputs["decision"] == "failed"
+    assert early_audit_record(tmp_path / outputs["audit-log"])["decision"] == "failed"
+
+
+def test_a_crash_in_the_lifecycle_itself_is_still_published_and_audited(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import ci_trainer.run
+
+    def explode(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("boom")
+
+    write_minimal_project(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(ci_trainer.run._Run, "_run_pipeline", explode)
+    env = runner_env(tmp_path)
+    assert action.main(env) == 3
+    captured = capsys.readouterr()
+    assert "RuntimeError: boom" in captured.err  # the traceback is kept
     assert "::error::ci-trainer crashed (RuntimeError: boom); please report it" in captured.out
     outputs = read_github_output(Path(env["GITHUB_OUTPUT"]))
     assert outputs["decision"] == "failed"
     assert early_audit_record(tmp_path / outputs["audit-log"])["decision"] == "failed"
 
 
+def write_minimal_project(root: Path) -> None:
+    """A config that loads, with one small dataset."""
+    (root / "a.yaml").write_text("a: [one, two]\nb: [three, four]\n", encoding="utf-8")
+    (root / "training-config.yaml").write_text(
+        "version: 1\nmodel: {id: m}\ndatasets:\n  - {id: a, path: a.yaml}\n", encoding="utf-8"
+    )
+
+
 def test_every_input_reaches_the_settings_the_run_gets(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Each input of action.yml changes what `runner.execute` is given."""
-    import ci_trainer.runner
+    """Each input of action.yml changes what `run.execute` is given."""
+    import ci_trainer.run
     from ci_trainer.settings import Settings
 
     seen: list[Settings] = []
 
-    def fake_execute(settings: Settings, reporter: object, *, stop: object = None) -> object:
-        seen.append(settings)
+    def fake_execute(run_settings: Settings, reporter: object, **_kwargs: object) -> object:
+        seen.append(run_settings)
         return rejected()
 
-    monkeypatch.setattr(ci_trainer.runner, "execute", fake_execute)
+    monkeypatch.setattr(ci_trainer.run, "execute", fake_execute)
     (tmp_path / "models").mkdir()
     monkeypatch.chdir(tmp_path)
     env = runner_env(
@@ -231,16 +264,46 @@ def test_every_input_reaches_the_settings_the_run_gets(
         working_directory="models",
     )
     assert action.main(env) == 0  # rejected, but fail-on-reject is false
-    settings = seen[0]
+    given = seen[0]
     assert Path.cwd() == tmp_path / "models"
-    assert settings.config_path == Path("nlu/config.yaml")
-    assert settings.mode is Mode.PROMOTE
-    assert (settings.tenant, settings.base_url) == ("acme", "https://nlu.acme.example/api/v1")
-    assert (settings.client_id, settings.client_secret) == ("id-1", "secret-1")
-    assert settings.model_id == "model-9"
-    assert settings.env["WEBHOOK_URL"] == "https://registry.acme.example/hook"
-    assert settings.env["WEBHOOK_SECRET"] == "hook-1"
-    assert settings.audit_log == Path("logs/audit.jsonl")
-    assert settings.provenance.commit == "0123456789abcdef0123456789abcdef01234567"
+    assert given.config_path == Path("nlu/config.yaml")
+    assert given.mode is Mode.PROMOTE
+    assert (given.tenant, given.base_url) == ("acme", "https://nlu.acme.example/api/v1")
+    assert (given.client_id, given.client_secret) == ("id-1", "secret-1")
+    assert given.model_id == "model-9"
+    assert given.env["WEBHOOK_URL"] == "https://registry.acme.example/hook"
+    assert given.env["WEBHOOK_SECRET"] == "hook-1"
+    assert given.audit_log == Path("logs/audit.jsonl")
+    assert given.provenance.commit == "0123456789abcdef0123456789abcdef01234567"
     out = capsys.readouterr().out
     assert "::add-mask::secret-1" in out and "::add-mask::hook-1" in out
+
+
+def test_the_action_resolves_its_settings_and_secrets_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One Settings and one list of secrets per run, whichever way the run ends."""
+    from ci_trainer.settings import Settings
+
+    built: list[Settings] = []
+    from_env = Settings.from_env.__func__  # type: ignore[attr-defined]
+
+    def counting_from_env(cls: type[Settings], *args: object, **kwargs: object) -> Settings:
+        built.append(from_env(cls, *args, **kwargs))
+        return built[-1]
+
+    secrets: list[list[str]] = []
+    secret_values = action.secret_values
+
+    def counting_secret_values(env: dict[str, str]) -> list[str]:
+        secrets.append(secret_values(env))
+        return secrets[-1]
+
+    monkeypatch.setattr(Settings, "from_env", classmethod(counting_from_env))
+    monkeypatch.setattr(action, "secret_values", counting_secret_values)
+    write_minimal_project(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    env = runner_env(tmp_path, mode="bogus", client_secret="very-secret-value")
+    assert action.main(env) == 2
+    assert len(built) == 1
+    assert secrets == [["very-secret-value"]]

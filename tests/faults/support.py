@@ -1,6 +1,6 @@
 """Running one fault-matrix row: a project, an emulator with the row's fault plan, a run.
 
-A row runs either in this process (`ci_trainer.runner.execute`, short client timeouts) or,
+A row runs either in this process (`ci_trainer.run.execute`, short client timeouts) or,
 for the signal rows, as `python -m ci_trainer run` in a subprocess that gets a real
 SIGTERM at the moment the emulator sees the request the row names. Either way the result
 is read back the way an auditor would: from the audit log the run appended.
@@ -28,7 +28,7 @@ from ci_trainer.emulator.faults import OPERATIONS, Fault, FaultPlan
 from ci_trainer.http.policy import RetryPolicy
 from ci_trainer.progress import ConsoleReporter
 from ci_trainer.result import Mode
-from ci_trainer.runner import execute
+from ci_trainer.run import execute
 from ci_trainer.settings import Settings
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

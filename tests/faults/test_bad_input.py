@@ -19,7 +19,7 @@ import pytest
 from ci_trainer.audit import verify_file
 from ci_trainer.progress import ConsoleReporter
 from ci_trainer.result import Decision, RunResult
-from ci_trainer.runner import execute
+from ci_trainer.run import execute
 from ci_trainer.settings import Settings
 
 from .support import FAST_HTTP, MODEL_ID, Runner, RunSpec, write_project

@@ -6,13 +6,9 @@ import pytest
 
 from ci_trainer.backend_types import EvalMetrics, IntentScore, JobState, JobStatus, TargetScore
 from ci_trainer.errors import ContractError
-from ci_trainer.pipeline import (
-    REQUIRED_SCOPES,
-    check_metrics,
-    idempotency_key,
-    record_resources,
-    weakest_intents,
-)
+from ci_trainer.pipeline.dataset_stages import REQUIRED_SCOPES
+from ci_trainer.pipeline.evaluation import check_metrics, weakest_intents
+from ci_trainer.pipeline.training import idempotency_key, record_resources
 from ci_trainer.result import Mode, Provenance, ResourceUsage
 
 GITHUB = Provenance(

@@ -34,7 +34,7 @@ from ci_trainer.backend_types import (
 )
 from ci_trainer.config import load_config
 from ci_trainer.errors import AuthError, TrainingFailed
-from ci_trainer.pipeline import Pipeline
+from ci_trainer.pipeline.flow import Pipeline
 from ci_trainer.progress import ConsoleReporter
 from ci_trainer.result import Decision, Mode, RunResult
 
@@ -125,6 +125,9 @@ class ScriptedBackend:
     def close(self) -> None:
         pass
 
+    def warnings(self) -> list[str]:
+        return []
+
 
 def run(
     tmp_path: Path,
@@ -159,13 +162,15 @@ def run(
     )
     pipeline = Pipeline(
         loaded,
-        result,
         backend=backend,
+        mode=mode,
+        run_uuid=result.run_uuid,
         reporter=ConsoleReporter(io.StringIO()),
         stop=threading.Event(),
         on_training_started=on_training_started,
     )
-    return pipeline.run()
+    # The verdict as the lifecycle turns it into the run's record.
+    return result.model_copy(update=pipeline.run().result_fields())
 
 
 def test_passing_candidate_in_train_mode_is_approved_without_promotion(tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ from ci_trainer.emulator.faults import FaultPlan
 from ci_trainer.http.policy import RetryPolicy
 from ci_trainer.progress import ConsoleReporter
 from ci_trainer.result import Mode, RunResult
-from ci_trainer.runner import execute
+from ci_trainer.run import execute
 from ci_trainer.settings import Settings
 
 from .support import WEBHOOK_SECRET, LeakGuard, WebhookReceiver, write_project

@@ -7,11 +7,13 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from ci_trainer.audit import verify_file
 from ci_trainer.cli import main
+from ci_trainer.config import LoadedConfig
 
 from .conftest import Harness
 
@@ -199,3 +201,34 @@ def test_the_console_output_holds_no_secret_even_on_auth_failure(
     assert main(["run", "--config", str(config), "--output-dir", "out"]) == 3
     harness.guard.file(tmp_path / "out" / "outputs.json")
     harness.guard.file(tmp_path / "out" / "summary.md")
+
+
+def test_run_with_emulator_reads_the_config_once(
+    harness: Harness, tmp_path: Path, clean_env: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The lifecycle reads the config, and the emulator is built from what it read."""
+    import ci_trainer.config.loader
+    import ci_trainer.run
+
+    loads: list[str] = []
+    parses: list[object] = []
+    load_config = ci_trainer.run.load_config
+    parse_config = ci_trainer.config.loader.parse_config
+
+    def counting_load(path: str | Path, **kwargs: Any) -> LoadedConfig:
+        loads.append(str(path))
+        return load_config(path, **kwargs)
+
+    def counting_parse(*args: Any, **kwargs: Any) -> Any:
+        parses.append(args)  # any load_config anywhere (the emulator's too) parses
+        return parse_config(*args, **kwargs)
+
+    monkeypatch.setattr(ci_trainer.run, "load_config", counting_load)
+    monkeypatch.setattr(ci_trainer.config.loader, "parse_config", counting_parse)
+    config = harness.project()
+    monkeypatch.chdir(tmp_path)
+    code = main(["run", "--config", str(config), "--emulator", "--output-dir", "out"])
+    assert code == 0, harness.output()[1]
+    assert outputs(tmp_path / "out")["decision"] == "approved"
+    assert loads == [str(config)]
+    assert len(parses) == 1

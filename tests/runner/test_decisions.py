@@ -204,12 +204,12 @@ def test_a_server_error_fails_with_support_information(harness: Harness) -> None
 def test_an_unexpected_exception_fails_with_its_class_and_is_audited(
     harness: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import ci_trainer.pipeline
+    import ci_trainer.pipeline.evaluation
 
     def broken(*_args: object, **_kwargs: object) -> list[object]:
         raise ZeroDivisionError("a bug in our code")
 
-    monkeypatch.setattr(ci_trainer.pipeline, "weakest_intents", broken)
+    monkeypatch.setattr(ci_trainer.pipeline.evaluation, "weakest_intents", broken)
     config = harness.project()
     emu = harness.emulator(config)
     result = harness.run(config, emu)

@@ -19,7 +19,7 @@ from ci_trainer.audit import verify_file
 from ci_trainer.backends.cognigy_v1.emulator.server import Emulator
 from ci_trainer.emulator.faults import Fault
 from ci_trainer.result import Decision
-from ci_trainer.runner import install_signal_handlers
+from ci_trainer.signals import install_signal_handlers
 
 from .conftest import Harness
 

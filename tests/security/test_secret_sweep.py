@@ -2,7 +2,7 @@
 
 One test runs all seven decisions through the container action's entrypoint the way the
 GitHub runner starts it (INPUT_* variables, GITHUB_OUTPUT and GITHUB_STEP_SUMMARY files),
-plus a bad action input (the action's own early exit), and two through the plain CLI, each against its own emulator and a webhook receiver on
+plus a bad action input (handed to the same lifecycle), and two through the plain CLI, each against its own emulator and a webhook receiver on
 127.0.0.1. The client secret, the webhook secret, a credential in the webhook URL's query
 and every bearer token the emulators issued are then searched for in stdout, stderr,
 the outputs file, the step summary, the CLI's output folder, every audit log and every
@@ -63,7 +63,7 @@ PATHS = (
         Fault("getTrainingMetrics", "patch", set={"f1Score": 0.9}),
     )),
     Scenario("invalid", broken_config=True),
-    Scenario("invalid", mode="promot", webhook=False),  # a bad action input: early exit
+    Scenario("invalid", mode="promot"),  # a bad action input: the same lifecycle, webhook too
     Scenario("failed", faults=(Fault("startTraining", "status", status=500),)),
     Scenario("skipped", credentials=False),
     Scenario("promoted", mode="promote", cli=True),

@@ -18,7 +18,7 @@ from ci_trainer.http.policy import RetryPolicy
 from ci_trainer.progress import ConsoleReporter
 from ci_trainer.report import escape, render_summary
 from ci_trainer.result import Decision, Mode, RunResult
-from ci_trainer.runner import execute
+from ci_trainer.run import execute
 from ci_trainer.settings import Settings
 
 FAST_HTTP = RetryPolicy(backoff_base=0.01, backoff_cap=0.05)

@@ -27,7 +27,7 @@ from ci_trainer.http.policy import RetryPolicy
 from ci_trainer.progress import ConsoleReporter
 from ci_trainer.report import render_summary
 from ci_trainer.result import Decision, Mode, RunResult
-from ci_trainer.runner import execute
+from ci_trainer.run import execute
 from ci_trainer.settings import Settings
 from ci_trainer.webhook import build_event
 

@@ -1,0 +1,152 @@
+"""The stages after training: the job's metrics, then the gate - thresholds and the
+champion/challenger comparison on the holdout set."""
+
+from __future__ import annotations
+
+from ci_trainer.backend_types import EvalMetrics, IntentScore, Target, TrainingJob
+from ci_trainer.backends.base import Backend, ExtensionUnavailable
+from ci_trainer.datasets import Dataset
+from ci_trainer.errors import ContractError
+from ci_trainer.pipeline.context import StageContext
+from ci_trainer.result import GateRule
+
+WEAKEST_INTENTS = 5
+
+
+def read_metrics(ctx: StageContext, backend: Backend, job: TrainingJob) -> EvalMetrics:
+    """The finished job's metrics, refused when no gate could judge them."""
+    with ctx.stage("Metrics"):
+        metrics = backend.training_metrics(job)
+        check_metrics(metrics)
+        # Warnings a backend derived from the service's own analysis (cognigy-v2: the
+        # Intent Analyzer's poorFScore, fewSentences, strongOverlap ...).
+        for text in backend.warnings():
+            ctx.message("warning", str(text), title="Intent Analyzer")
+    ctx.recorder.record(
+        metrics=metrics, version_id=metrics.version_id, convergence=list(metrics.convergence)
+    )
+    ctx.recorder.record(weakest_intents=weakest_intents(metrics.per_intent))
+    return metrics
+
+
+def evaluate(
+    ctx: StageContext,
+    backend: Backend,
+    target: Target,
+    metrics: EvalMetrics,
+    holdout: Dataset | None,
+) -> list[GateRule]:
+    # The gate pulls in numpy (~0.2 s); imported here, after training, it stays off
+    # the path from process start to the first request (target: 0.3 s).
+    from ci_trainer.gate import threshold_rules
+
+    with ctx.stage("Gate"):
+        rules = list(threshold_rules(ctx.config.gate, metrics))
+        rules += _champion(ctx, backend, target, metrics.version_id, holdout)
+        ctx.recorder.record(gate=rules)
+        for rule in rules:
+            ctx.reporter.info(f"{'pass' if rule.passed else 'FAIL'}  {rule.message}")
+    return rules
+
+
+def _champion(
+    ctx: StageContext, backend: Backend, target: Target, candidate: str, holdout: Dataset | None
+) -> list[GateRule]:
+    note = _champion_unavailable(ctx, backend, holdout)
+    production = ctx.recorder.snapshot().production
+    if note is None and holdout is not None and production and production.version_id:
+        try:
+            return _compare_on_holdout(
+                ctx, backend, target, candidate, production.version_id, holdout
+            )
+        except ExtensionUnavailable:
+            note = "the service has no predict endpoint"
+    if note is not None:
+        champion_note = f"{note}; the gate used the thresholds alone"
+        ctx.recorder.record(champion_note=champion_note)
+        ctx.reporter.info(f"champion/challenger skipped: {champion_note}")
+    return []
+
+
+def _champion_unavailable(
+    ctx: StageContext, backend: Backend, holdout: Dataset | None
+) -> str | None:
+    production = ctx.recorder.snapshot().production
+    if not ctx.config.gate.champion.enabled:
+        return "the champion/challenger comparison is disabled (gate.champion.enabled)"
+    if holdout is None:
+        return "no holdout set is configured (holdout.path)"
+    if not ctx.capabilities(backend).predict:
+        return "the service has no predict endpoint"
+    if production is None:
+        return "the service does not report the production version"
+    if production.version_id is None:
+        return "there is no production version yet"
+    return None
+
+
+def _compare_on_holdout(
+    ctx: StageContext,
+    backend: Backend,
+    target: Target,
+    candidate: str,
+    champion: str,
+    holdout: Dataset,
+) -> list[GateRule]:
+    texts = holdout.texts
+    candidate_pred = [p.intent for p in backend.predict(target, candidate, texts)]
+    production_pred = [p.intent for p in backend.predict(target, champion, texts)]
+    from ci_trainer.gate import champion_rules, compare_champion
+
+    comparison = compare_champion(
+        holdout.labels,
+        candidate_pred,
+        production_pred,
+        ctx.config.gate.champion,
+        # The path as written in the config (relative, portable), not the resolved one.
+        holdout_path=ctx.config.holdout.path if ctx.config.holdout else holdout.path,
+        holdout_sha256=holdout.sha256,
+        candidate_version_id=candidate,
+        production_version_id=champion,
+    )
+    ctx.recorder.record(champion=comparison)
+    ctx.reporter.info(comparison.sentence)
+    return list(champion_rules(comparison, ctx.config.gate.champion))
+
+
+def check_metrics(metrics: EvalMetrics) -> None:
+    """Refuse metrics no gate can judge: NaN passes JSON and `minimum: 0` alike.
+
+    A NaN F1 compares False against every threshold, so it would read as a normal
+    rejection (or, in a `>=` rule, slip through); it is the service's fault, not the model's.
+    """
+    values: list[tuple[str, float | None]] = [
+        ("f1Score", metrics.f1),
+        ("precision", metrics.precision),
+        ("recall", metrics.recall),
+        ("accuracy", metrics.accuracy),
+        ("macro.f1", metrics.macro_f1),
+    ]
+    values += [(f"perIntent.{s.intent}.f1", s.f1) for s in metrics.per_intent]
+    # A combined figure is the lowest member's; a NaN member makes that minimum
+    # depend on the order of the targets, so it is refused like a NaN F1.
+    values += [
+        (f"targets.{t.label}.{name}", getattr(t, name))
+        for t in metrics.targets
+        for name in ("f1", "accuracy", "macro_f1")
+    ]
+    bad = [name for name, value in values if value is not None and not 0.0 <= value <= 1.0]
+    if bad:
+        raise ContractError(
+            call="getTrainingMetrics",
+            message_text=(
+                f"the service reported metrics outside 0..1 (NaN or out of range): {', '.join(bad)}"
+            ),
+            hint_text="a service defect; re-run the job, and report it with the training id if it persists",
+        )
+
+
+def weakest_intents(scores: list[IntentScore], count: int = WEAKEST_INTENTS) -> list[IntentScore]:
+    """The intents with the lowest F1 (those without an F1 cannot be ranked)."""
+    ranked = sorted((s for s in scores if s.f1 is not None), key=lambda s: (s.f1, s.intent))
+    return ranked[:count]

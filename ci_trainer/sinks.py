@@ -1,0 +1,108 @@
+"""Where a finished run's record goes: the webhook first, then the audit log.
+
+Both run on every path a run can end on, and neither raises: a webhook that cannot be
+delivered or an audit file that cannot be written becomes a warning on the run.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from ci_trainer.config import LoadedConfig
+from ci_trainer.config.model import AuditSection, WebhookSection
+from ci_trainer.progress import Reporter
+from ci_trainer.redact import Redactor
+from ci_trainer.result import Message, RunResult
+from ci_trainer.settings import Settings
+
+STOPPING_WEBHOOK_TIMEOUT = 1.0  # a stopped run has seconds left before the kill
+
+
+def sync_webhook(
+    result: RunResult,
+    settings: Settings,
+    loaded: LoadedConfig | None,
+    redactor: Redactor,
+    reporter: Reporter,
+    stop: threading.Event,
+) -> RunResult:
+    """Deliver the run's event when a webhook URL is set; the result records how it went."""
+    url, secret = settings.webhook(loaded)
+    if url is None:
+        return result
+    section = loaded.config.webhook if loaded else WebhookSection()
+    from ci_trainer.webhook import deliver  # requests' import is paid only when needed
+
+    with reporter.stage("Webhook"):
+        stopping = stop.is_set()
+        delivery = deliver(
+            result,
+            url,
+            secret,
+            timeout=min(section.timeout_seconds, STOPPING_WEBHOOK_TIMEOUT)
+            if stopping
+            else section.timeout_seconds,
+            stop=stop,
+            # No second, text-level pass: the lifecycle already scrubbed the result with
+            # its types kept (a year-like secret would otherwise turn timestamps into
+            # '***-11-26'); the delivery still scrubs the URL and the webhook secret.
+            redactor=None,
+            attempts=1 if stopping else 4,
+        )
+    result = result.model_copy(update={"webhook": delivery})
+    if delivery.delivered:
+        reporter.info(f"webhook delivered to {delivery.target} ({delivery.status_code})")
+        return result
+    target = delivery.target or "the configured webhook URL"
+    text = f"webhook not delivered to {target}: {delivery.error}"
+    if result.promoted:
+        text += "; the model WAS promoted, so the registry is now out of sync"
+    return _with_message(
+        result, Message(level="warning", text=text, title="Webhook"), redactor, reporter
+    )
+
+
+def append_audit(
+    result: RunResult,
+    settings: Settings,
+    loaded: LoadedConfig | None,
+    redactor: Redactor,
+    reporter: Reporter,
+) -> RunResult:
+    """Append the run's audit record; the result records where it went."""
+    section = loaded.config.audit if loaded else AuditSection()
+    path, warning = settings.audit_destination(loaded)
+    if warning:
+        message = Message(level="warning", text=warning, title="Audit log")
+        result = _with_message(result, message, redactor, reporter)
+    # Imported late: the audit module loads jsonschema (for `audit verify`), which
+    # would otherwise delay the first request of every run.
+    from ci_trainer.audit import write_audit
+
+    outcome = write_audit(
+        result,
+        path,
+        governance_tags=list(section.governance_tags),
+        fallback_dir=settings.output_dir,
+        redactor=None,  # already scrubbed by the lifecycle, types kept (see sync_webhook)
+    )
+    result = outcome.apply(result)
+    if outcome.path is None:
+        # Every file failed: the record goes to the log so it is not lost either.
+        reporter.info("audit record (could not be written to any file):")
+        reporter.info(outcome.line)
+    if not outcome.primary_error:
+        reporter.info(f"audit record appended to {outcome.path}")
+        return result
+    where = f"; written to {outcome.path} instead" if outcome.path else ""
+    # The error names the path already.
+    message = Message(level="warning", text=f"{outcome.primary_error}{where}", title="Audit log")
+    return _with_message(result, message, redactor, reporter)
+
+
+def _with_message(
+    result: RunResult, message: Message, redactor: Redactor, reporter: Reporter
+) -> RunResult:
+    message = message.model_copy(update={"text": redactor(message.text)})
+    reporter.message(message)
+    return result.model_copy(update={"messages": [*result.messages, message]})
