@@ -272,6 +272,10 @@ class CognigyV1Backend:
             ],
         )
 
+    def warnings(self) -> list[str]:
+        # The v1 contract reports figures only, no advice about them.
+        return []
+
     def close(self) -> None:
         self._client.close()
 
