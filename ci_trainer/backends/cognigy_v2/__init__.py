@@ -26,7 +26,8 @@ def missing_credentials(settings: Settings) -> list[str]:
 
 
 def build(request: BackendRequest) -> Backend:
-    from ci_trainer.backends.cognigy_v2.backend import backend_from_config, run_label
+    from ci_trainer.backends.cognigy_v2.backend import backend_from_config
+    from ci_trainer.backends.cognigy_v2.options import run_label
 
     settings = request.settings
     return backend_from_config(

@@ -11,9 +11,10 @@ import pytest
 
 from ci_trainer.backend_types import JobState, JobStatus, TrainingJob, TrainingRequest
 from ci_trainer.backends.base import Backend
-from ci_trainer.backends.cognigy_v2.backend import COMBINED_TARGET_ID, CognigyV2Backend, V2Target
+from ci_trainer.backends.cognigy_v2.backend import CognigyV2Backend
 from ci_trainer.backends.cognigy_v2.emulator.app import V2Variants
 from ci_trainer.backends.cognigy_v2.emulator.server import V2Emulator
+from ci_trainer.backends.cognigy_v2.options import COMBINED_TARGET_ID, V2Target
 from ci_trainer.errors import ApiError, Interrupted
 
 from .conftest import (
