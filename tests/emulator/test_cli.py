@@ -151,7 +151,7 @@ def test_a_port_in_use_is_exit_3_with_advice() -> None:
 
 def test_importing_the_emulator_does_not_import_scikit_learn() -> None:
     code = (
-        "import sys, ci_trainer.emulator, ci_trainer.emulator.cli;"
+        "import sys, ci_trainer.emulator, ci_trainer.serve;"
         "print(any(m == 'sklearn' or m.startswith('sklearn.') for m in sys.modules))"
     )
     result = subprocess.run(
