@@ -106,7 +106,7 @@ def eval_metrics(metrics: wire.TrainingMetrics) -> EvalMetrics:
     )
 
 
-def dataset_stats(dataset_id: str, stats: wire.DatasetStats) -> DatasetStats:
+def dataset_stats(dataset_id: str, stats: wire.DatasetStatsBody) -> DatasetStats:
     distribution = dict(stats.intent_distribution)
     return DatasetStats(
         dataset_id=stats.dataset_id or dataset_id,
