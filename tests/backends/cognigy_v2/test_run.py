@@ -133,7 +133,7 @@ def test_without_an_api_key_the_run_only_validates(project: Path, emu: V2Emulato
     result = execute(settings, ConsoleReporter(), stop=threading.Event())
     assert result.decision is Decision.SKIPPED
     assert any("COGNIGY_API_KEY is not set" in m.text for m in result.messages)
-    assert emu.app.log == []
+    assert len(emu.app.log) == 0
 
 
 def test_run_with_emulator_serves_the_v2_personality(
