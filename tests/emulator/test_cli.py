@@ -168,3 +168,20 @@ def test_only_loopback_addresses_count_as_private() -> None:
     assert _is_loopback("localhost")
     assert not _is_loopback("0.0.0.0")
     assert not _is_loopback("192.168.1.20")
+
+
+def test_the_shared_emulator_plumbing_imports_no_backend() -> None:
+    # The personalities import the plumbing; the other way round would be a cycle.
+    import ast
+
+    for path in (REPO / "ci_trainer" / "emulator").glob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            names = (
+                [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else [alias.name for alias in node.names]
+                if isinstance(node, ast.Import)
+                else []
+            )
+            assert not any(n.startswith("ci_trainer.backends") for n in names), path
