@@ -9,19 +9,20 @@ What the pipeline sees, and how it maps onto v2 (docs/cognigy-v2.md):
   accuracy), and every intent score is named `<target>: <intent>`, so a gate that
   passes passes for every flow and locale; `EvalMetrics.targets` keeps each member's
   own figures, so the summary can show which one is weak. Each Target is also usable
-  on its own.
-- Training: optionally `intents/import` of the committed file (mode from the config, a
+  on its own. (Targets and options: `options.py`.)
+- Training (`training.py`): optionally `intents/import` of the committed file (mode from the config, a
   Task), then `intents/train` with `mode: full` (a Task). Task states
   queued/active/done/cancelling/cancelled/error map onto `JobState`; `failReason` becomes
-  the message; cancel is `tasks/{id}/cancel`.
-- Metrics: the flow's `feedbackReport` (fScore, accuracy when sent) and the intents
+  the message; cancel is `tasks/{id}/cancel`. Import and snapshot Tasks are waited
+  for in `tasks.py`, through the one poll loop of `ci_trainer.polling`.
+- Metrics (`metrics.py`): the flow's `feedbackReport` (fScore, accuracy when sent) and the intents
   list's per-intent fScore. Precision and recall are None: the service has none. The
   Intent Analyzer's findings (poorFScore, fewSentences, strongOverlap, ...) are kept in
   `findings` for the run's messages.
 - Predictions: `projects/{projectId}/nlu/scores`, one request per utterance, within the
   client's request budget. A version id is `<projectId>:<what>`; the candidate is scored
   in the project it was trained in, production in the promotion target project.
-- Promotion: a snapshot, as steps: (evict the oldest ci-trainer snapshot when at the
+- Promotion (`promotion.py`): a snapshot, as steps: (evict the oldest ci-trainer snapshot when at the
   10-snapshot limit and allowed) -> create (Task) -> find its id by name -> package
   (Task) -> [download -> evict in target -> upload (Task) -> find by name -> restore
   (Task)] when a target project is configured -> [re-point the configured endpoint
