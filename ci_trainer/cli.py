@@ -130,7 +130,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _prefetch_token(args)
         return run_cli(args)
     if args.command == "emulator":
-        from ci_trainer.emulator.cli import serve_cli
+        from ci_trainer.serve import serve_cli
 
         return serve_cli(args)
     if args.command == "audit":

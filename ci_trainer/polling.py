@@ -14,7 +14,9 @@ a 40 min one. `PollSchedule` is a pure function of what the job reported so far:
 - progress that goes backwards (a restarted worker) rebases the estimate instead of
   producing a negative rate.
 
-`wait_for_job` runs the loop: it is interruptible through `stop.wait`, raises
+`poll_until_final` is the one wait loop, for training jobs and for a backend's own
+short Tasks alike (a `Watch` says how to read the thing and what to raise).
+`wait_for_job` runs it for a job: it is interruptible through `stop.wait`, raises
 `Interrupted` when the runner is cancelled and `PollTimeout` at the deadline. Cancelling
 the remote job is the caller's business (it knows the job and the backend).
 """
@@ -26,6 +28,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from ci_trainer.backend_types import JobStatus
 from ci_trainer.config.model import TrainingSection
@@ -192,6 +195,56 @@ class PollSchedule:
         return PollTimeout(now - (self.deadline - timeout), timeout)
 
 
+Observed = TypeVar("Observed")
+
+
+@dataclass(frozen=True)
+class Watch(Generic[Observed]):
+    """One thing being waited on: how to read it, whether an answer is final, and what to
+    raise when the wait ends without one (a training job, a v2 Task, ...)."""
+
+    fetch: Callable[[], Observed]
+    final: Callable[[Observed], bool]
+    progress: Callable[[Observed], float | None]
+    interrupted: Callable[[], Exception]
+    timed_out: Callable[[float], Exception]  # given the clock reading at the deadline
+    retry_after: Callable[[Observed], float | None] = lambda _answer: None
+
+
+def poll_until_final(
+    watch: Watch[Observed],
+    schedule: PollSchedule,
+    *,
+    sleep: Callable[[float], bool],
+    stopping: Callable[[], bool],
+    on_answer: Callable[[Observed], None] | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> Observed:
+    """The one polling loop: read, stop when final, else sleep as `schedule` says.
+
+    `sleep(seconds)` returns True when the run is stopping; `stopping()` is checked before
+    each read, so no request goes out after a stop. Nothing is read past the deadline.
+    Errors from `watch.fetch` propagate.
+    """
+    while True:
+        if stopping():
+            raise watch.interrupted()
+        answer = watch.fetch()
+        now = clock()
+        schedule.observe(now, watch.progress(answer))
+        if on_answer is not None:
+            on_answer(answer)
+        if watch.final(answer):
+            return answer
+        if schedule.timed_out(now):
+            raise watch.timed_out(now)
+        if sleep(schedule.next_delay(now, watch.retry_after(answer))):
+            raise watch.interrupted()
+        waited = clock()
+        if schedule.timed_out(waited):
+            raise watch.timed_out(waited)
+
+
 def wait_for_job(
     fetch_status: Callable[[], JobStatus],
     schedule: PollSchedule,
@@ -205,24 +258,17 @@ def wait_for_job(
     Service errors (`ApiError`, including `ContractError` for a status value outside the
     contract) propagate: an unknown status is an error, not a reason to keep polling.
     """
-    while True:
-        if stop.is_set():
-            raise _interrupted()
-        status = fetch_status()
-        now = clock()
-        schedule.observe(now, status.progress)
-        if on_status is not None:
-            on_status(status)
-        if status.state.terminal:
-            return status
-        if schedule.timed_out(now):
-            raise schedule.timeout_error(now)
-        delay = schedule.next_delay(now, status.retry_after_seconds)
-        if stop.wait(delay):
-            raise _interrupted()
-        waited = clock()
-        if schedule.timed_out(waited):
-            raise schedule.timeout_error(waited)
+    watch = Watch(
+        fetch=fetch_status,
+        final=lambda status: status.state.terminal,
+        progress=lambda status: status.progress,
+        interrupted=_interrupted,
+        timed_out=schedule.timeout_error,
+        retry_after=lambda status: status.retry_after_seconds,
+    )
+    return poll_until_final(
+        watch, schedule, sleep=stop.wait, stopping=stop.is_set, on_answer=on_status, clock=clock
+    )
 
 
 def _interrupted() -> Interrupted:

@@ -12,15 +12,17 @@ costs a run nothing until it builds the backend it uses.
 
 from __future__ import annotations
 
+import argparse
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol, cast
+from typing import TYPE_CHECKING, Protocol, TextIO, cast
 
 if TYPE_CHECKING:
     from ci_trainer.backends.base import Backend
     from ci_trainer.config import LoadedConfig
+    from ci_trainer.emulator.tls import TlsFiles
     from ci_trainer.http.policy import RetryPolicy
     from ci_trainer.redact import Redactor
     from ci_trainer.settings import Settings
@@ -84,6 +86,19 @@ class BackendPlugin(Protocol):
         """This backend's emulator personality, serving the loaded config on a free
         loopback port for the length of the `with` block. (Not `emulator`: that name is
         the personality's subpackage.)"""
+        ...
+
+    def serve(
+        self,
+        loaded: LoadedConfig,
+        args: argparse.Namespace,
+        env: Mapping[str, str],
+        out: TextIO,
+        tls: TlsFiles | None,
+    ) -> int:
+        """`ci-trainer emulator` for a config of this backend: announce the personality on
+        `out` and serve it until SIGINT or SIGTERM; the process exit code. `env` gives the
+        credentials it should accept, `tls` the certificate of `--tls-dir`."""
         ...
 
 

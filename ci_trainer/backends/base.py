@@ -69,6 +69,11 @@ class Backend(Protocol):
 
     def promote(self, target: Target, version_id: str, environment: str) -> Promotion: ...
 
+    def warnings(self) -> list[str]:
+        """What the service said about the last metrics that a user should act on (one
+        sentence each); [] when it says nothing of the kind."""
+        ...
+
     def close(self) -> None: ...
 
     def warnings(self) -> list[str]:

@@ -41,6 +41,15 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class BackendSection(_Section):
+    """A backend's own section of the config: the section named as the backend (dashes
+    as underscores), which the config model requires when that backend is chosen."""
+
+    def check_across(self, dataset_paths: Mapping[str, str | None]) -> None:
+        """Rules between this section and the rest of the config; `dataset_paths` is
+        datasets[].id -> path. Raises PydanticCustomError. None by default."""
+
+
 class V2TargetSection(_Section):
     flow_id: ObjectId = Field(
         description="The flow's _id (24 hex characters, from the flow's URL)."
@@ -86,7 +95,7 @@ class V2PromotionSection(_Section):
     )
 
 
-class CognigyV2Section(_Section):
+class CognigyV2Section(BackendSection):
     base_url: str = Field(
         min_length=1,
         description="The API host, e.g. https://api-trial.cognigy.ai (the client adds "
@@ -128,38 +137,36 @@ class CognigyV2Section(_Section):
         default_factory=V2PromotionSection, description="Snapshot promotion (mode promote)."
     )
 
-
-def check_backend_section(
-    backend: str, section: CognigyV2Section | None, dataset_paths: Mapping[str, str | None]
-) -> None:
-    """Rules across the config for `backend: cognigy-v2` (called by the config model).
-
-    `dataset_paths` is datasets[].id -> path. Raises PydanticCustomError.
-    """
-    if backend != "cognigy-v2":
-        return
-    if section is None:
-        raise _error(
-            kind="cognigy_v2_missing",
-            template="backend cognigy-v2 needs a `cognigy_v2` section (base_url, project_id, targets)",
-        )
-    for index, target in enumerate(section.targets):
-        if dataset_paths.get(target.dataset) is None:
+    def check_across(self, dataset_paths: Mapping[str, str | None]) -> None:
+        """Each target's dataset has a path (its intents file); the holdout's target exists."""
+        for index, target in enumerate(self.targets):
+            if dataset_paths.get(target.dataset) is None:
+                raise _error(
+                    kind="cognigy_v2_dataset",
+                    template="targets[{index}].dataset `{dataset}` must be the id of a `datasets` "
+                    "entry with a `path` (ids with a path: {known})",
+                    context={
+                        "index": index,
+                        "dataset": target.dataset,
+                        "known": ", ".join(sorted(k for k, v in dataset_paths.items() if v))
+                        or "none",
+                    },
+                )
+        models = sum(len(target.locales) for target in self.targets)
+        if self.holdout_target >= models:
             raise _error(
-                kind="cognigy_v2_dataset",
-                template="targets[{index}].dataset `{dataset}` must be the id of a `datasets` entry "
-                "with a `path` (ids with a path: {known})",
-                context={
-                    "index": index,
-                    "dataset": target.dataset,
-                    "known": ", ".join(sorted(k for k, v in dataset_paths.items() if v)) or "none",
-                },
+                kind="cognigy_v2_holdout_target",
+                template="holdout_target {index} is past the last of the {models} flow x locale "
+                "targets (counting from 0)",
+                context={"index": self.holdout_target, "models": models},
             )
-    models = sum(len(target.locales) for target in section.targets)
-    if section.holdout_target >= models:
-        raise _error(
-            kind="cognigy_v2_holdout_target",
-            template="holdout_target {index} is past the last of the {models} flow x locale targets "
-            "(counting from 0)",
-            context={"index": section.holdout_target, "models": models},
-        )
+
+
+def missing_section_error(backend: str, name: str, section: type[BaseModel]) -> Exception:
+    """`backend` is chosen but its section `name` is absent: say which keys it needs."""
+    needed = ", ".join(key for key, info in section.model_fields.items() if info.is_required())
+    return _error(
+        kind=f"{name}_missing",
+        template="backend {backend} needs a `{name}` section ({needed})",
+        context={"backend": backend, "name": name, "needed": needed},
+    )

@@ -8,11 +8,11 @@ the service answers 400.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from ci_trainer.config.cognigy_v2 import CognigyV2Section, check_backend_section
+from ci_trainer.config.cognigy_v2 import BackendSection, CognigyV2Section, missing_section_error
 
 
 class _Section(BaseModel):
@@ -264,7 +264,24 @@ class TrainingConfig(_Section):
 
     @model_validator(mode="after")
     def _backend_has_its_section(self) -> TrainingConfig:
-        check_backend_section(
-            self.backend, self.cognigy_v2, {ref.id: ref.path for ref in self.datasets}
-        )
+        """A backend with a section of its own name (dashes as underscores) needs it, and
+        the section's rules across the config apply; no backend name is spelled here."""
+        name = self.backend.replace("-", "_")
+        info = type(self).model_fields.get(name)
+        if info is None:
+            return self
+        section = getattr(self, name)
+        if section is None:
+            raise missing_section_error(self.backend, name, _section_model(info.annotation))
+        if isinstance(section, BackendSection):
+            section.check_across({ref.id: ref.path for ref in self.datasets})
         return self
+
+
+def _section_model(annotation: object) -> type[BaseModel]:
+    """The section model in a field's `Section | None` annotation."""
+    for member in get_args(annotation):
+        if isinstance(member, type) and issubclass(member, BackendSection):
+            return member
+    msg = f"{annotation} names no backend section model"
+    raise TypeError(msg)

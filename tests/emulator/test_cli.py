@@ -151,7 +151,7 @@ def test_a_port_in_use_is_exit_3_with_advice() -> None:
 
 def test_importing_the_emulator_does_not_import_scikit_learn() -> None:
     code = (
-        "import sys, ci_trainer.emulator, ci_trainer.emulator.cli;"
+        "import sys, ci_trainer.emulator, ci_trainer.serve;"
         "print(any(m == 'sklearn' or m.startswith('sklearn.') for m in sys.modules))"
     )
     result = subprocess.run(
@@ -168,3 +168,20 @@ def test_only_loopback_addresses_count_as_private() -> None:
     assert _is_loopback("localhost")
     assert not _is_loopback("0.0.0.0")
     assert not _is_loopback("192.168.1.20")
+
+
+def test_the_shared_emulator_plumbing_imports_no_backend() -> None:
+    # The personalities import the plumbing; the other way round would be a cycle.
+    import ast
+
+    for path in (REPO / "ci_trainer" / "emulator").glob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            names = (
+                [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else [alias.name for alias in node.names]
+                if isinstance(node, ast.Import)
+                else []
+            )
+            assert not any(n.startswith("ci_trainer.backends") for n in names), path

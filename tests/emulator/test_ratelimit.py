@@ -1,4 +1,5 @@
-"""The token-bucket rate limit: 429 with Retry-After once a client's bucket is empty."""
+"""The emulators' rate limits: the token bucket (429 with Retry-After once a client's
+bucket is empty) and the sliding window of the v2 personality."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import pytest
 import requests
 
 from ci_trainer.backends.cognigy_v1.emulator.server import Emulator
-from ci_trainer.emulator.ratelimit import RateLimit, TokenBuckets
+from ci_trainer.emulator.ratelimit import RateLimit, SlidingWindow, TokenBuckets
 
 from .conftest import DATASETS, ApiClient, check_response
 
@@ -60,3 +61,15 @@ def test_rate_limit_parse() -> None:
     for bad in ("fast", "5/x", "0/1", "1/0"):
         with pytest.raises(ValueError, match="rate"):
             RateLimit.parse(bad)
+
+
+def test_the_sliding_window_counts_every_sender_and_frees_a_slot_as_it_slides() -> None:
+    now = [100.0]
+    window = SlidingWindow(limit=2, seconds=10.0, clock=lambda: now[0])
+    assert window.take("a") == 0.0
+    now[0] = 104.0
+    assert window.take("b") == 0.0  # the window is shared: any sender counts
+    assert window.take("a") == pytest.approx(6.0)  # until the first request leaves it
+    now[0] = 110.0
+    assert window.take("a") == 0.0
+    assert window.take("a") == pytest.approx(4.0)

@@ -6,15 +6,17 @@ imported when a run uses them.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import argparse
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:
     from ci_trainer.backends import BackendRequest, EmulatorRun
     from ci_trainer.backends.base import Backend
     from ci_trainer.config import LoadedConfig
+    from ci_trainer.emulator.tls import TlsFiles
     from ci_trainer.settings import Settings
 
 NAME = "cognigy-v1"
@@ -69,3 +71,15 @@ def emulate(loaded: LoadedConfig, settings: Settings) -> Iterator[EmulatorRun]:
             ),
             description=f"emulator serving {served.base_url}",
         )
+
+
+def serve(
+    loaded: LoadedConfig,
+    args: argparse.Namespace,
+    env: Mapping[str, str],
+    out: TextIO,
+    tls: TlsFiles | None,
+) -> int:
+    from ci_trainer.backends.cognigy_v1.emulator.cli import serve as serve_personality
+
+    return serve_personality(loaded, args, env, out, tls)

@@ -106,7 +106,7 @@ def eval_metrics(metrics: wire.TrainingMetrics) -> EvalMetrics:
     )
 
 
-def dataset_stats(dataset_id: str, stats: wire.DatasetStats) -> DatasetStats:
+def dataset_stats(dataset_id: str, stats: wire.DatasetStatsBody) -> DatasetStats:
     distribution = dict(stats.intent_distribution)
     return DatasetStats(
         dataset_id=stats.dataset_id or dataset_id,
@@ -271,6 +271,10 @@ class CognigyV1Backend:
                 PromotionStep(name="promote", status="done", id=promoted.version_id, detail=detail)
             ],
         )
+
+    def warnings(self) -> list[str]:
+        # The v1 contract reports figures only, no advice about them.
+        return []
 
     def close(self) -> None:
         self._client.close()

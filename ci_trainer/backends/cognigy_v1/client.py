@@ -23,10 +23,10 @@ from ci_trainer.backends.cognigy_v1.auth import REQUIRED_SCOPES, ClientCredentia
 from ci_trainer.backends.cognigy_v1.decode import checked, decode, json_body
 from ci_trainer.backends.cognigy_v1.models import (
     TRAINING_STATUS_VALUES,
-    DatasetStats,
+    DatasetStatsBody,
     PredictResponse,
     ProductionVersion,
-    Promotion,
+    PromotionBody,
     Token,
     TrainingMetrics,
     TrainingStarted,
@@ -134,9 +134,9 @@ class TrainingClient:
     def granted_scopes(self) -> frozenset[str] | None:
         return self.auth.granted_scopes
 
-    def dataset_stats(self, dataset_id: str) -> DatasetStats:
+    def dataset_stats(self, dataset_id: str) -> DatasetStatsBody:
         call = make_call("getDatasetStats", datasetId=dataset_id)
-        return decode(self._send(call, retry=RetryMode.SAFE), DatasetStats, self.redactor)
+        return decode(self._send(call, retry=RetryMode.SAFE), DatasetStatsBody, self.redactor)
 
     def start_training(
         self, model_id: str, body: Mapping[str, Any], *, idempotency_key: str | None
@@ -190,12 +190,14 @@ class TrainingClient:
             )
         return result
 
-    def promote(self, model_id: str, version_id: str, environment: str | None = None) -> Promotion:
+    def promote(
+        self, model_id: str, version_id: str, environment: str | None = None
+    ) -> PromotionBody:
         """Promote a version. Retried only when the request never reached the service."""
         call = make_call("promoteVersion", modelId=model_id, versionId=version_id)
         body = {"environment": environment} if environment else None
         response = self._send(call, retry=RetryMode.CONNECT_ONLY, json_body=body)
-        return decode(response, Promotion, self.redactor)
+        return decode(response, PromotionBody, self.redactor)
 
     # -- one call, with the 401 rule --------------------------------------------------
 

@@ -45,7 +45,7 @@ class Token(WireModel):
         return None if self.scope is None else frozenset(self.scope.split())
 
 
-class DatasetStats(WireModel):
+class DatasetStatsBody(WireModel):
     intent_distribution: dict[str, int]
     dataset_id: str | None = None
     average_annotation_score: float | None = None
@@ -77,7 +77,7 @@ class TrainingStatus(WireModel):
     retry_after: float | None = Field(default=None, exclude=True)
 
 
-class ConvergencePoint(WireModel):
+class ConvergencePointBody(WireModel):
     epoch: int
     train_loss: float | None = None
     validation_f1: float | None = None
@@ -104,7 +104,7 @@ class TrainingMetrics(WireModel):
     training_id: str | None = None
     accuracy: float | None = None
     macro: AggregateMetrics | None = None
-    convergence_history: list[ConvergencePoint] = Field(default_factory=list)
+    convergence_history: list[ConvergencePointBody] = Field(default_factory=list)
     per_intent: dict[str, IntentMetrics] | None = None
 
 
@@ -116,18 +116,18 @@ class ProductionVersion(WireModel):
     metrics: TrainingMetrics | None = None
 
 
-class Prediction(WireModel):
+class PredictionBody(WireModel):
     intent: str | None
     text: str | None = None
     confidence: float | None = None
 
 
 class PredictResponse(WireModel):
-    predictions: list[Prediction]
+    predictions: list[PredictionBody]
     version_id: str | None = None
 
 
-class Promotion(WireModel):
+class PromotionBody(WireModel):
     version_id: str
     model_id: str | None = None
     environment: str | None = None

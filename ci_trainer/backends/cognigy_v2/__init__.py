@@ -6,15 +6,17 @@ imported when a run uses them.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import argparse
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:
     from ci_trainer.backends import BackendRequest, EmulatorRun
     from ci_trainer.backends.base import Backend
     from ci_trainer.config import LoadedConfig
+    from ci_trainer.emulator.tls import TlsFiles
     from ci_trainer.settings import Settings
 
 NAME = "cognigy-v2"
@@ -26,7 +28,8 @@ def missing_credentials(settings: Settings) -> list[str]:
 
 
 def build(request: BackendRequest) -> Backend:
-    from ci_trainer.backends.cognigy_v2.backend import backend_from_config, run_label
+    from ci_trainer.backends.cognigy_v2.backend import backend_from_config
+    from ci_trainer.backends.cognigy_v2.options import run_label
 
     settings = request.settings
     return backend_from_config(
@@ -52,3 +55,15 @@ def emulate(loaded: LoadedConfig, settings: Settings) -> Iterator[EmulatorRun]:
             settings=replace(settings, base_url=served.base_url, api_key=served.api_key),
             description=f"v2 emulator serving {served.base_url}",
         )
+
+
+def serve(
+    loaded: LoadedConfig,
+    args: argparse.Namespace,
+    env: Mapping[str, str],
+    out: TextIO,
+    tls: TlsFiles | None,
+) -> int:
+    from ci_trainer.backends.cognigy_v2.emulator.cli import serve as serve_personality
+
+    return serve_personality(loaded, args, env, out, tls)

@@ -13,10 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from ci_trainer.backends.cognigy_v2.backend import CognigyV2Backend, V2Options, V2Target
+from ci_trainer.backends.cognigy_v2.backend import CognigyV2Backend
 from ci_trainer.backends.cognigy_v2.client import CognigyV2Client
 from ci_trainer.backends.cognigy_v2.emulator.app import V2Variants
 from ci_trainer.backends.cognigy_v2.emulator.server import TargetSeed, V2Emulator
+from ci_trainer.backends.cognigy_v2.options import V2Options, V2Target
 from ci_trainer.http.policy import RetryPolicy
 from ci_trainer.redact import Redactor
 

@@ -11,10 +11,11 @@ import pytest
 
 from ci_trainer.backend_types import JobState, JobStatus, TrainingJob, TrainingRequest
 from ci_trainer.backends.base import Backend
-from ci_trainer.backends.cognigy_v2.backend import COMBINED_TARGET_ID, CognigyV2Backend, V2Target
+from ci_trainer.backends.cognigy_v2.backend import CognigyV2Backend
 from ci_trainer.backends.cognigy_v2.emulator.app import V2Variants
 from ci_trainer.backends.cognigy_v2.emulator.server import V2Emulator
-from ci_trainer.errors import ApiError, Interrupted
+from ci_trainer.backends.cognigy_v2.options import COMBINED_TARGET_ID, V2Target
+from ci_trainer.errors import ApiError, Interrupted, TrainingFailed
 
 from .conftest import (
     DE,
@@ -178,6 +179,22 @@ def test_a_stop_while_waiting_for_an_import_cancels_its_task(
     with pytest.raises(Interrupted):
         backend.start_training(backend.targets()[0], REQUEST, "k")
     assert len(emu.app.calls("/cancel")) == 1
+
+
+def test_an_import_task_that_outlives_its_timeout_is_cancelled_and_fails(
+    make_emulator: EmulatorFactory, intents_dir: Path
+) -> None:
+    emu = make_emulator(task_seconds=30)
+    backend = make_backend(emu, intents_dir, task_poll_seconds=0.05, task_timeout_seconds=0.3)
+    started = time.monotonic()
+    with pytest.raises(TrainingFailed, match=r"importing shop\.json .* within 0\.3 s") as caught:
+        backend.start_training(backend.targets()[0], REQUEST, "k")
+    assert time.monotonic() - started < 5  # the deadline bounds the wait
+    assert "cognigy_v2.task_timeout_minutes" in str(caught.value)
+    assert len(emu.app.calls("/cancel")) == 1
+    reads = emu.app.calls("/tasks/")
+    assert 2 <= len([r for r in reads if r.method == "GET"]) <= 8  # a fixed beat, not a spin
+    assert emu.app.calls("/intents/train") == []
 
 
 @pytest.mark.parametrize("shape", ["array", "object"])

@@ -133,7 +133,7 @@ def test_without_an_api_key_the_run_only_validates(project: Path, emu: V2Emulato
     result = execute(settings, ConsoleReporter(), stop=threading.Event())
     assert result.decision is Decision.SKIPPED
     assert any("COGNIGY_API_KEY is not set" in m.text for m in result.messages)
-    assert emu.app.log == []
+    assert len(emu.app.log) == 0
 
 
 def test_run_with_emulator_serves_the_v2_personality(
@@ -244,3 +244,23 @@ def test_an_unknown_endpoint_fails_the_run_and_names_it(project: Path) -> None:
     summary = render_summary(result)
     assert f"endpoint {ENDPOINT} is not an endpoint of project {target_id}" in summary
     assert escape("cognigy_v2.promotion.endpoint_id") in summary  # the hint: what to fix
+
+
+def test_an_unusable_base_url_in_the_config_is_invalid_at_its_line(project: Path) -> None:
+    # Only the backend (building its client) knows the base-URL rule; its mistake is still
+    # the file's, so it is reported as one: exit 2, file:line, the field and the fix.
+    text = project.read_text(encoding="utf-8")
+    lines = text.splitlines()
+    line = next(n for n, row in enumerate(lines, 1) if row.strip().startswith("base_url:"))
+    project.write_text(
+        text.replace("https://api-trial.cognigy.ai", "http://cognigy.example.com", 1),
+        encoding="utf-8",
+    )
+    settings = Settings.from_env({"COGNIGY_API_KEY": API_KEY}, config_path=project, mode=Mode.TRAIN)
+    result = execute(settings, ConsoleReporter(), stop=threading.Event())
+    assert result.decision is Decision.INVALID
+    assert result.exit_code == 2
+    reason = result.reasons[0]
+    assert reason.startswith(f"{project}:{line}:")
+    assert "cognigy_v2.base_url" in reason
+    assert "plain http" in reason and "use https" in reason

@@ -30,10 +30,10 @@ from werkzeug.wrappers import Request, Response
 from ci_trainer.backends.cognigy_v1.emulator import contract
 from ci_trainer.backends.cognigy_v1.emulator.auth import Grant
 from ci_trainer.backends.cognigy_v1.emulator.service import Service
-from ci_trainer.backends.cognigy_v1.emulator.state import RequestRecord
 from ci_trainer.emulator.faults import Fault, FaultPlan
 from ci_trainer.emulator.problem import Problem
 from ci_trainer.emulator.ratelimit import RateLimit, TokenBuckets
+from ci_trainer.emulator.requestlog import RequestRecord
 
 logger = logging.getLogger("ci_trainer.emulator")
 
@@ -261,7 +261,7 @@ class EmulatorApp:
 
     def _unrouted(self, request: Request, status: int, detail: str) -> Response:
         answer = _problem_answer(request, Problem(status, detail))
-        self.service.record(RequestRecord(request.method, request.path, None, 0, status, None, ()))
+        self.service.record(RequestRecord(method=request.method, path=request.path, status=status))
         return self._response(request, answer)
 
     def _record(self, call: _Call, status: int | None) -> None:

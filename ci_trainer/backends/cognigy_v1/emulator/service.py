@@ -23,13 +23,13 @@ from ci_trainer.backends.cognigy_v1.emulator.auth import Credentials, Grant, Tok
 from ci_trainer.backends.cognigy_v1.emulator.jobs import Job, Timing, utc_now
 from ci_trainer.backends.cognigy_v1.emulator.state import (
     EmulatorState,
-    RequestRecord,
     TrainingView,
     VersionView,
 )
 from ci_trainer.datasets import Dataset, load_dataset
 from ci_trainer.emulator.faults import Fault
 from ci_trainer.emulator.problem import Problem
+from ci_trainer.emulator.requestlog import RequestLog, RequestRecord
 from ci_trainer.emulator.training import (
     TrainedModel,
     TrainingCancelled,
@@ -97,7 +97,7 @@ class Service:
         self._versions: dict[str, Version] = {}
         self._production: dict[str, tuple[str, str, str]] = {}  # model -> (version, env, at)
         self._idempotency: dict[tuple[str, str, str], tuple[str, str]] = {}
-        self._requests: list[RequestRecord] = []
+        self._requests = RequestLog()
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="emulator-train")
 
     # -- auth (see auth.py) ----------------------------------------------------------------
@@ -400,8 +400,7 @@ class Service:
     # -- inspection -----------------------------------------------------------------------
 
     def record(self, entry: RequestRecord) -> None:
-        with self._lock:
-            self._requests.append(entry)
+        self._requests.add(entry)
 
     def snapshot(self) -> EmulatorState:
         with self._lock:
@@ -417,7 +416,7 @@ class Service:
                     for v in self._versions.values()
                 },
                 production={model: entry[0] for model, entry in self._production.items()},
-                requests=tuple(self._requests),
+                requests=self._requests.records(),
                 issued_tokens=tuple(self.auth.issued_tokens()),
             )
 

@@ -9,19 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-
-@dataclass(frozen=True)
-class RequestRecord:
-    """One request as the emulator saw it. `status` is None when the connection was dropped."""
-
-    method: str
-    path: str
-    operation: str | None
-    call: int
-    status: int | None
-    client_id: str | None
-    faults: tuple[str, ...] = ()
-    idempotency_key: str | None = None
+from ci_trainer.emulator.requestlog import RequestRecord
 
 
 @dataclass(frozen=True)

@@ -12,23 +12,34 @@ Behaviour taken from the contract notes (docs/cognigy-v2.md):
 
 from __future__ import annotations
 
-import base64
 import hmac
-import json
 import threading
-import time
-import uuid
-from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
-from ci_trainer.backends.cognigy_v2.emulator.model import Flow, Locale
-from ci_trainer.backends.cognigy_v2.emulator.service import V2Problem, V2Service
+from ci_trainer.backends.cognigy_v2.emulator.problems import OAuthError, RateLimited, V2Problem
+from ci_trainer.backends.cognigy_v2.emulator.responses import (
+    HttpFault,
+    decode_cursor,
+    encode_cursor,
+    fault_response,
+    flag,
+    flow_body,
+    int_arg,
+    json_body,
+    json_response,
+    oauth,
+    problem_response,
+    required_arg,
+)
+from ci_trainer.backends.cognigy_v2.emulator.service import V2Service
+from ci_trainer.emulator.ratelimit import SlidingWindow
+from ci_trainer.emulator.requestlog import RequestLog, RequestRecord
 
 MAX_JSON_BYTES = 60 * 1024
 MAX_UPLOAD_BYTES = 2 * 1024 * 1024
@@ -46,32 +57,6 @@ class V2Variants:
     default_page_limit: int = 25
     hal_always: bool = False  # answer lists as HAL even to `Accept: application/json`
     endpoint_entrypoint: bool = True  # the endpoint list shows `entrypoint` (unconfirmed)
-
-
-@dataclass(frozen=True)
-class RequestLog:
-    method: str
-    path: str
-    query: dict[str, str]
-    status: int
-    accept: str
-    has_body: bool
-    content_type: str
-
-
-@dataclass
-class HttpFault:
-    operation: str
-    status: int
-    retry_after: str | None = None
-    style: str = "problem"  # or "oauth"
-
-
-@dataclass
-class _Window:
-    limit: int
-    seconds: float
-    stamps: deque[float] = field(default_factory=deque)
 
 
 def _rules() -> list[Rule]:
@@ -120,9 +105,9 @@ class V2App:
         self.api_key = api_key
         self.variants = variants or V2Variants()
         self.url_map = Map(_rules())
-        self.log: list[RequestLog] = []
+        self.log = RequestLog()
         self.faults: list[HttpFault] = []
-        self._window = _Window(*rate_limit) if rate_limit else None
+        self._window = SlidingWindow(*rate_limit) if rate_limit else None
         self._lock = threading.Lock()
         self._handlers: dict[str, Callable[[Request, dict[str, str]], Response]] = {
             "readProject": self._read_project,
@@ -155,8 +140,8 @@ class V2App:
         with self._lock:
             self.faults.append(HttpFault(operation, status, retry_after, style))
 
-    def calls(self, operation_path_part: str) -> list[RequestLog]:
-        return [entry for entry in self.log if operation_path_part in entry.path]
+    def calls(self, operation_path_part: str) -> list[RequestRecord]:
+        return self.log.with_path_part(operation_path_part)
 
     def __call__(
         self, environ: dict[str, Any], start_response: Callable[..., Any]
@@ -169,18 +154,17 @@ class V2App:
         self, request: Request, environ: dict[str, Any], start_response: Callable[..., Any]
     ) -> Iterable[bytes]:
         response = self._respond(request)
-        with self._lock:
-            self.log.append(
-                RequestLog(
-                    method=request.method,
-                    path=request.path,
-                    query=dict(request.args),
-                    status=response.status_code,
-                    accept=request.headers.get("Accept", ""),
-                    has_body=bool(request.content_length),
-                    content_type=request.headers.get("Content-Type", ""),
-                )
+        self.log.add(
+            RequestRecord(
+                method=request.method,
+                path=request.path,
+                query=dict(request.args),
+                status=response.status_code,
+                accept=request.headers.get("Accept", ""),
+                has_body=bool(request.content_length),
+                content_type=request.headers.get("Content-Type", ""),
             )
+        )
         return response(environ, start_response)
 
     # ------------------------------------------------------------------ dispatch
@@ -189,29 +173,31 @@ class V2App:
         try:
             endpoint, args = self.url_map.bind_to_environ(request.environ).match()
         except NotFound:
-            return _problem(
+            return problem_response(
                 request, V2Problem(404, f"no route {request.method} {request.path}", 1002)
             )
         except HTTPException as exc:
             status = exc.code or 400
-            return _problem(request, V2Problem(status, exc.description or "not allowed", 1013))
+            return problem_response(
+                request, V2Problem(status, exc.description or "not allowed", 1013)
+            )
         try:
             if endpoint != "downloadSnapshot":
                 self._authenticate(request)
             self._limits(request)
             fault = self._take_fault(str(endpoint))
             if fault is not None:
-                return _fault_response(request, fault)
+                return fault_response(request, fault)
             return self._handlers[str(endpoint)](request, dict(args))
         except V2Problem as problem:
-            return _problem(request, problem)
-        except _OAuthError as exc:
-            return _oauth(exc.status, exc.error, exc.description)
+            return problem_response(request, problem)
+        except OAuthError as exc:
+            return oauth(exc.status, exc.error, exc.description)
 
     def _authenticate(self, request: Request) -> None:
         given = request.headers.get("X-API-Key") or request.args.get("api_key")
         if not given:
-            raise _OAuthError(401, "unauthorized", "no API key: send the X-API-Key header")
+            raise OAuthError(401, "unauthorized", "no API key: send the X-API-Key header")
         if not hmac.compare_digest(given.encode(), self.api_key.encode()):
             raise V2Problem(401, "the API key is not valid", 401)
 
@@ -224,17 +210,9 @@ class V2App:
             raise V2Problem(413, f"the upload exceeds {MAX_UPLOAD_BYTES} bytes", 413)
         if not multipart and size > MAX_JSON_BYTES:
             raise V2Problem(413, f"the request body exceeds {MAX_JSON_BYTES} bytes", 413)
-        window = self._window
-        if window is None:
-            return
-        with self._lock:
-            now = time.monotonic()
-            while window.stamps and window.stamps[0] <= now - window.seconds:
-                window.stamps.popleft()
-            if len(window.stamps) >= window.limit:
-                wait = max(1, int(window.stamps[0] + window.seconds - now + 0.999))
-                raise _RateLimited(wait)
-            window.stamps.append(now)
+        wait = self._window.take("") if self._window is not None else 0.0
+        if wait > 0:
+            raise RateLimited(max(1, int(wait + 0.999)))
 
     def _take_fault(self, operation: str) -> HttpFault | None:
         with self._lock:
@@ -253,25 +231,25 @@ class V2App:
     def _page(
         self, request: Request, items: list[dict[str, Any]], kind: str, id_key: str
     ) -> Response:
-        limit = _int_arg(request, "limit", self.variants.default_page_limit)
+        limit = int_arg(request, "limit", self.variants.default_page_limit)
         if not 1 <= limit <= 100:
             raise V2Problem(400, "limit must be from 1 to 100", 1005)
-        skip = _int_arg(request, "skip", 0)
+        skip = int_arg(request, "skip", 0)
         cursor = request.args.get("next")
         if cursor:
-            skip = _decode_cursor(cursor)
+            skip = decode_cursor(cursor)
         chunk = items[skip : skip + limit]
         more = skip + limit < len(items)
         if self._json_wanted(request):
             body: dict[str, Any] = {
                 "items": chunk,
                 "total": len(items),
-                self.variants.page_cursor_key: _encode_cursor(skip + limit) if more else None,
+                self.variants.page_cursor_key: encode_cursor(skip + limit) if more else None,
                 "previousCursor" if self.variants.page_cursor_key == "nextCursor" else "previous": (
-                    _encode_cursor(max(0, skip - limit)) if skip else None
+                    encode_cursor(max(0, skip - limit)) if skip else None
                 ),
             }
-            return _json(body)
+            return json_response(body)
         base = request.base_url
         links: dict[str, Any] = {"self": {"href": request.url}}
         if more:
@@ -284,12 +262,12 @@ class V2App:
             }
             for item in chunk
         ]
-        return _json(
+        return json_response(
             {"_embedded": {kind: hal_items}, "_links": links, "total": len(items)}, hal=True
         )
 
     def _created(self, task: Any) -> Response:
-        return _json(task.render_created(self.variants.created_task_time), status=202)
+        return json_response(task.render_created(self.variants.created_task_time), status=202)
 
     def _feedback(self, report: dict[str, Any] | None) -> dict[str, Any] | None:
         if report is None or self.variants.flow_accuracy:
@@ -302,11 +280,11 @@ class V2App:
     def _read_project(self, request: Request, args: dict[str, str]) -> Response:
         with self.service.lock:
             project = self.service.project(args["project_id"])
-            return _json({"_id": project.id, "name": project.name, "color": "grey"})
+            return json_response({"_id": project.id, "name": project.name, "color": "grey"})
 
     def _index_locales(self, request: Request, args: dict[str, str]) -> Response:
         with self.service.lock:
-            project = self.service.project(_required_arg(request, "projectId"))
+            project = self.service.project(required_arg(request, "projectId"))
             items = [loc.render() for loc in project.content.locales.values()]
         return self._page(request, items, "locales", "localeId")
 
@@ -315,11 +293,11 @@ class V2App:
             _, flow, locale = self.service.flow_locale(
                 args["flow_id"], request.args.get("preferredLocaleId")
             )
-            body = _flow_body(flow, locale)
-            if _flag(request, "includeFeedbackReport"):
+            body = flow_body(flow, locale)
+            if flag(request, "includeFeedbackReport"):
                 group = flow.groups.get(locale.reference_id)
                 body["feedbackReport"] = self._feedback(group.flow_report if group else None)
-        return _json(body)
+        return json_response(body)
 
     def _index_intents(self, request: Request, args: dict[str, str]) -> Response:
         with self.service.lock:
@@ -342,7 +320,7 @@ class V2App:
                     "localeReference": locale.id,
                     "parentIntentId": None,
                 }
-                if _flag(request, "includeFeedbackReport"):
+                if flag(request, "includeFeedbackReport"):
                     item["feedbackReport"] = (
                         group.intent_reports.get(intent.name) if group else None
                     )
@@ -364,7 +342,7 @@ class V2App:
         return self._created(task)
 
     def _train_intents(self, request: Request, args: dict[str, str]) -> Response:
-        body = _body(request)
+        body = json_body(request)
         task = self.service.start_training(
             args["flow_id"], body.get("localeId"), str(body.get("mode", "full"))
         )
@@ -372,14 +350,14 @@ class V2App:
 
     def _read_task(self, request: Request, args: dict[str, str]) -> Response:
         with self.service.lock:
-            return _json(self.service.task(args["task_id"]).render_read())
+            return json_response(self.service.task(args["task_id"]).render_read())
 
     def _cancel_task(self, request: Request, args: dict[str, str]) -> Response:
         self.service.cancel_task(args["task_id"])
         return Response(status=204)
 
     def _nlu_scores(self, request: Request, args: dict[str, str]) -> Response:
-        body = _body(request)
+        body = json_body(request)
         sentence, flow_ref, locale_ref = (
             body.get("sentence"),
             body.get("flowReferenceId"),
@@ -392,18 +370,20 @@ class V2App:
         scores = self.service.scores(
             args["project_id"], str(sentence), str(flow_ref), str(locale_ref)
         )
-        return _json({"scores": scores} if self.variants.scores_shape == "object" else scores)
+        return json_response(
+            {"scores": scores} if self.variants.scores_shape == "object" else scores
+        )
 
     def _index_snapshots(self, request: Request, args: dict[str, str]) -> Response:
         with self.service.lock:
-            project = self.service.project(_required_arg(request, "projectId"))
+            project = self.service.project(required_arg(request, "projectId"))
             items = [
                 s.render() for s in sorted(project.snapshots.values(), key=lambda s: s.created_at)
             ]
         return self._page(request, items, "snapshots", "snapshotId")
 
     def _create_snapshot(self, request: Request, args: dict[str, str]) -> Response:
-        body = _body(request)
+        body = json_body(request)
         project_id, name = body.get("projectId"), body.get("name")
         if not isinstance(project_id, str) or not isinstance(name, str) or not name:
             raise V2Problem(400, "Validation failed: projectId and name are required", 1000)
@@ -414,7 +394,7 @@ class V2App:
     def _read_snapshot(self, request: Request, args: dict[str, str]) -> Response:
         with self.service.lock:
             _, snap = self.service.snapshot(args["snapshot_id"])
-            return _json(snap.render())
+            return json_response(snap.render())
 
     def _delete_snapshot(self, request: Request, args: dict[str, str]) -> Response:
         return self._created(self.service.delete_snapshot(args["snapshot_id"]))
@@ -425,7 +405,7 @@ class V2App:
     def _download_link(self, request: Request, args: dict[str, str]) -> Response:
         token = self.service.download_token(args["snapshot_id"])
         link = f"{request.host_url}new/v2.0/snapshots/{args['snapshot_id']}/download?token={token}"
-        return _json({"downloadLink": link})
+        return json_response({"downloadLink": link})
 
     def _download(self, request: Request, args: dict[str, str]) -> Response:
         content = self.service.package_bytes(request.args.get("token", ""))
@@ -439,7 +419,7 @@ class V2App:
         return self._created(self.service.start_upload(project_id, upload.read()))
 
     def _restore_snapshot(self, request: Request, args: dict[str, str]) -> Response:
-        body = _body(request) if request.content_length else {}
+        body = json_body(request) if request.content_length else {}
         project_id = body.get("projectId")
         return self._created(
             self.service.start_restore(
@@ -449,7 +429,7 @@ class V2App:
 
     def _index_endpoints(self, request: Request, args: dict[str, str]) -> Response:
         with self.service.lock:
-            project = self.service.project(_required_arg(request, "projectId"))
+            project = self.service.project(required_arg(request, "projectId"))
             items = [e.render() for e in project.endpoints.values()]
         if not self.variants.endpoint_entrypoint:
             items = [{k: v for k, v in item.items() if k != "entrypoint"} for item in items]
@@ -458,140 +438,9 @@ class V2App:
     def _read_endpoint(self, request: Request, args: dict[str, str]) -> Response:
         with self.service.lock:
             _, endpoint = self.service.endpoint(args["endpoint_id"])
-            return _json(endpoint.render())
+            return json_response(endpoint.render())
 
     def _update_endpoint(self, request: Request, args: dict[str, str]) -> Response:
         # PATCH answers with an empty body (the contract: "empty" for updates).
-        self.service.update_endpoint(args["endpoint_id"], _body(request))
+        self.service.update_endpoint(args["endpoint_id"], json_body(request))
         return Response(status=204)
-
-
-class _OAuthError(Exception):
-    def __init__(self, status: int, error: str, description: str) -> None:
-        super().__init__(description)
-        self.status, self.error, self.description = status, error, description
-
-
-class _RateLimited(V2Problem):
-    def __init__(self, wait: int) -> None:
-        super().__init__(429, f"too many requests; retry in {wait} s", 429)
-        self.wait = wait
-
-
-def _flow_body(flow: Flow, locale: Locale) -> dict[str, Any]:
-    group = flow.groups.get(locale.reference_id)
-    return {
-        "_id": flow.id,
-        "referenceId": flow.reference_id,
-        "name": flow.name,
-        "description": "",
-        "localeReference": locale.id,
-        "isTrainingOutOfDate": group.out_of_date if group else True,
-        "attachedFlows": [],
-        "attachedLexicons": [],
-    }
-
-
-def _json(body: Any, status: int = 200, *, hal: bool = False) -> Response:
-    return Response(
-        json.dumps(body),
-        status=status,
-        mimetype="application/hal+json" if hal else "application/json",
-    )
-
-
-def _problem(request: Request, problem: V2Problem) -> Response:
-    body = {
-        "type": _TITLES.get(problem.status, "Error"),
-        "title": _TITLES.get(problem.status, "Error"),
-        "status": problem.status,
-        "detail": problem.detail,
-        "instance": request.path,
-        "code": problem.code,
-        "traceId": f"api--{uuid.uuid4()}",
-        "details": {},
-    }
-    response = Response(
-        json.dumps(body), status=problem.status, mimetype="application/problem+json"
-    )
-    if isinstance(problem, _RateLimited):
-        response.headers["Retry-After"] = str(problem.wait)
-    return response
-
-
-def _oauth(status: int, error: str, description: str) -> Response:
-    return Response(
-        json.dumps({"error": error, "error_description": description}),
-        status=status,
-        mimetype="application/json",
-    )
-
-
-def _fault_response(request: Request, fault: HttpFault) -> Response:
-    if fault.style == "oauth":
-        response = _oauth(fault.status, "invalid_token", "the token is not valid (injected)")
-    else:
-        response = _problem(request, V2Problem(fault.status, "injected fault", fault.status))
-    if fault.retry_after is not None:
-        response.headers["Retry-After"] = fault.retry_after
-    return response
-
-
-_TITLES = {
-    400: "Bad Request",
-    401: "Unauthorized",
-    403: "Forbidden",
-    404: "Not Found",
-    408: "Request Timeout",
-    409: "Conflict",
-    413: "Payload Too Large",
-    429: "Too Many Requests",
-    500: "Internal Server Error",
-    502: "Bad Gateway",
-    503: "Service Unavailable",
-    504: "Gateway Timeout",
-}
-
-
-def _body(request: Request) -> dict[str, Any]:
-    try:
-        body = json.loads(request.get_data(as_text=True) or "{}")
-    except ValueError:
-        raise V2Problem(400, "Validation failed: the body is not JSON", 1005) from None
-    if not isinstance(body, dict):
-        raise V2Problem(400, "Validation failed: the body must be a JSON object", 1005)
-    return body
-
-
-def _int_arg(request: Request, name: str, default: int) -> int:
-    raw = request.args.get(name)
-    if raw is None:
-        return default
-    if not raw.isascii() or not raw.isdigit():
-        raise V2Problem(400, f"{name} must be a whole number", 1005)
-    return int(raw)
-
-
-def _required_arg(request: Request, name: str) -> str:
-    value = request.args.get(name)
-    if not value:
-        raise V2Problem(400, f"Validation failed: query parameter {name} is required", 1000)
-    return value
-
-
-def _flag(request: Request, name: str) -> bool:
-    return request.args.get(name, "").lower() == "true"
-
-
-def _encode_cursor(skip: int) -> str:
-    return base64.urlsafe_b64encode(f"skip:{skip}".encode()).decode("ascii")
-
-
-def _decode_cursor(cursor: str) -> int:
-    try:
-        kind, value = base64.urlsafe_b64decode(cursor.encode("ascii")).decode("ascii").split(":")
-        if kind == "skip" and value.isdigit():
-            return int(value)
-    except (ValueError, UnicodeError):
-        pass
-    raise V2Problem(400, "the next cursor is not valid", 1005)

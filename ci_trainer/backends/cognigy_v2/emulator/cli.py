@@ -3,46 +3,45 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Mapping
 from typing import TextIO
 
-from ci_trainer.backends.cognigy_v2.emulator.server import V2Emulator, emulator_for_config
+from ci_trainer.backends.cognigy_v2.emulator.server import V2Emulator
+from ci_trainer.config import LoadedConfig
 from ci_trainer.emulator.cli import announce_tls, warn_if_exposed
 from ci_trainer.emulator.serving import serve_until_stopped
 from ci_trainer.emulator.tls import TlsFiles
 from ci_trainer.errors import CiTrainerError
 
 
-def serve_v2_if_configured(
+def serve(
+    loaded: LoadedConfig,
     args: argparse.Namespace,
-    *,
-    env: Mapping[str, str] | None = None,
-    out: TextIO | None = None,
-    tls: TlsFiles | None = None,
-) -> int | None:
-    """Serve the v2 emulator when `args.config` names backend cognigy-v2, until SIGINT or
-    SIGTERM; the exit code, or None for any other config (the v1 emulator's business).
+    env: Mapping[str, str],
+    out: TextIO,
+    tls: TlsFiles | None,
+) -> int:
+    """Serve the config's project, flows and locales until SIGINT or SIGTERM; the exit code.
 
     COGNIGY_API_KEY, when set, is the key the emulator accepts (and is not printed);
     otherwise one is generated and printed for this loopback emulator.
     """
-    env = os.environ if env is None else env
-    out = out or sys.stdout
     try:
-        emulator = emulator_for_config(
-            args.config,
+        emulator = V2Emulator.from_loaded(
+            loaded,
             api_key=env.get("COGNIGY_API_KEY") or None,
             host=args.host,
             port=args.port,
             workers=getattr(args, "workers", 2),
             tls=tls,
         )
-    except CiTrainerError:
-        return None  # the v1 path reports config and dataset problems
-    if emulator is None:
-        return None
+    except CiTrainerError as exc:
+        print(f"ci-trainer emulator: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except ValueError as exc:
+        print(f"ci-trainer emulator: {exc}", file=sys.stderr)
+        return 2
     generated = not env.get("COGNIGY_API_KEY")
     return serve_until_stopped(emulator, lambda: _announce(emulator, out, generated=generated))
 

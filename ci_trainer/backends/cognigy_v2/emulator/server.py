@@ -162,16 +162,3 @@ class V2Emulator(ServedApp):
 
     def _close_service(self) -> None:
         self.service.close()
-
-
-def emulator_for_config(config_path: str | Path, **kwargs: Any) -> V2Emulator | None:
-    """The v2 emulator for a `backend: cognigy-v2` config, or None for another backend.
-
-    Raises `ConfigError` / `DatasetError` like `Emulator.from_config`.
-    """
-    from ci_trainer.config import load_config
-
-    loaded = load_config(config_path)
-    if loaded.config.backend != "cognigy-v2":
-        return None
-    return V2Emulator.from_loaded(loaded, **kwargs)

@@ -11,57 +11,41 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
+from ci_trainer.backends.cognigy_v2.emulator.analyzer import all_scores, feedback
+from ci_trainer.backends.cognigy_v2.emulator.intents import (
+    IMPORT_MODES,
+    apply_import,
+    sentences_by_intent,
+    training_data,
+)
 from ci_trainer.backends.cognigy_v2.emulator.model import (
     MAX_SNAPSHOTS,
     Content,
     Endpoint,
     Flow,
-    Intent,
     Locale,
     Project,
     Snapshot,
     TaskRecord,
     new_id,
 )
+from ci_trainer.backends.cognigy_v2.emulator.problems import TaskFailed, V2Problem
 from ci_trainer.datasets import Dataset, parse_dataset
 from ci_trainer.emulator.training import (
-    TrainedModel,
     TrainingCancelled,
     TrainingRejected,
     TrainingSpec,
-    stratified_split,
     train,
 )
 from ci_trainer.errors import DatasetError
 
-FEW_SENTENCES = 5  # fewer gives the `fewSentences` finding (Cognigy's red indicator)
-GOOD, FAIR = 0.8, 0.6  # traffic-light bands of the Intent Analyzer
-STRONG_OVERLAP, SOME_OVERLAP = 0.3, 0.15  # share of an intent's validation sentences
 CSNAP_FORMAT = "ci-trainer-emulator-csnap/1"
-IMPORT_MODES = frozenset({"skip", "overwrite", "merge"})
 TRAIN_SEED = 1234
-
-
-@dataclass
-class V2Problem(Exception):
-    status: int
-    detail: str
-    code: int = 1005
-
-    def __str__(self) -> str:
-        return self.detail
-
-
-class TaskFailed(Exception):
-    """Ends a task with status `error` and this failReason."""
 
 
 @dataclass
@@ -124,7 +108,7 @@ class V2Service:
         """Replace the flow's sentences in the locale with a dataset's (the tenant's data)."""
         with self.lock:
             _, flow, locale = self.flow_locale(flow_id, locale_id)
-            _apply_import(flow, locale.reference_id, _sentences_by_intent(dataset), "overwrite")
+            apply_import(flow, locale.reference_id, sentences_by_intent(dataset), "overwrite")
 
     # ------------------------------------------------------------------ lookups
 
@@ -249,9 +233,9 @@ class V2Service:
             except DatasetError as exc:
                 msg = f"import error: {exc}"
                 raise TaskFailed(msg) from None
-            by_intent = _sentences_by_intent(dataset)
+            by_intent = sentences_by_intent(dataset)
             with self.lock:
-                _apply_import(flow, locale.reference_id, by_intent, mode)
+                apply_import(flow, locale.reference_id, by_intent, mode)
 
         params = {"flowId": flow.id, "localeId": locale.id, "mode": mode}
         return self.start_task("importIntents", project.id, params, work)
@@ -264,7 +248,7 @@ class V2Service:
 
         def work(task: TaskRecord) -> None:
             with self.lock:
-                texts, labels = _training_data(flow, locale.reference_id)
+                texts, labels = training_data(flow, locale.reference_id)
             spec = TrainingSpec(
                 texts=texts, labels=labels, epochs=self.epochs, patience=3, seed=TRAIN_SEED
             )
@@ -321,7 +305,7 @@ class V2Service:
                 "flow": flow.reference_id,
                 "description": "",
             }
-            for name, score in _all_scores(model, sentence)
+            for name, score in all_scores(model, sentence)
         ]
 
     # ------------------------------------------------------------------ snapshots
@@ -505,134 +489,3 @@ def _check_room(project: Project) -> None:
             f"the project already has the maximum of {MAX_SNAPSHOTS} snapshots; delete one first",
             1005,
         )
-
-
-def _sentences_by_intent(dataset: Dataset) -> dict[str, list[str]]:
-    by_intent: dict[str, list[str]] = {}
-    for example in dataset.examples:
-        by_intent.setdefault(example.intent, []).append(example.text)
-    return by_intent
-
-
-def _apply_import(flow: Flow, locale_ref: str, by_intent: dict[str, list[str]], mode: str) -> None:
-    if mode == "overwrite":
-        # Intents are per flow, their sentences per locale: an overwrite replaces this
-        # locale's data, and an intent left without sentences in any locale goes.
-        for name in [n for n in flow.intents if n not in by_intent]:
-            flow.intents[name].sentences.pop(locale_ref, None)
-            if not any(flow.intents[name].sentences.values()):
-                del flow.intents[name]
-    for name, sentences in by_intent.items():
-        intent = flow.intents.get(name)
-        if intent is None:
-            flow.intents[name] = Intent(id=new_id(), name=name, sentences={locale_ref: sentences})
-        elif mode == "overwrite":
-            intent.sentences[locale_ref] = list(sentences)
-        elif mode == "merge":
-            known = intent.sentences.setdefault(locale_ref, [])
-            known.extend(s for s in sentences if s not in known)
-        # skip: an existing intent keeps what it has
-    flow.group(locale_ref).out_of_date = True
-
-
-def _training_data(flow: Flow, locale_ref: str) -> tuple[list[str], list[str]]:
-    texts: list[str] = []
-    labels: list[str] = []
-    for intent in flow.intents.values():
-        if intent.is_disabled:
-            continue
-        for sentence in intent.sentences.get(locale_ref, []):
-            texts.append(sentence)
-            labels.append(intent.name)
-    return texts, labels
-
-
-def _all_scores(model: TrainedModel, sentence: str) -> list[tuple[str, float]]:
-    proba = model.classifier.predict_proba(model.vectorizer.transform([sentence]))[0]
-    classes = [str(c) for c in model.classifier.classes_]
-    return sorted(
-        (
-            (name, round(float(np.clip(p, 0.0, 1.0)), 6))
-            for name, p in zip(classes, proba, strict=True)
-        ),
-        key=lambda pair: -pair[1],
-    )
-
-
-def _band(value: float, good: str, fair: str, poor: str) -> str:
-    return good if value > GOOD else fair if value >= FAIR else poor
-
-
-def feedback(
-    flow: Flow, spec: TrainingSpec, model: TrainedModel, metrics: dict[str, Any]
-) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
-    """The Intent Analyzer's flow and intent reports, from the validation split."""
-    labels = np.asarray(spec.labels)
-    _, val_idx = stratified_split(labels, spec.validation_split, np.random.default_rng(spec.seed))
-    val_texts = [spec.texts[i] for i in val_idx]
-    predicted = [name for name, _ in model.predict(val_texts)] if val_texts else []
-    confusion: dict[str, Counter[str]] = {}
-    for truth, guess in zip(labels[val_idx].tolist(), predicted, strict=True):
-        confusion.setdefault(truth, Counter())[guess] += 1
-    counts = Counter(spec.labels)
-    intent_reports = {
-        name: _intent_report(flow, name, metrics, confusion.get(name, Counter()), counts[name])
-        for name in sorted(counts)
-    }
-    few = [name for name in sorted(counts) if counts[name] < FEW_SENTENCES]
-    accuracy = float(metrics["accuracy"])
-    findings: list[dict[str, Any]] = [
-        {"type": _band(accuracy, "goodAccuracy", "fairAccuracy", "poorAccuracy")}
-    ]
-    if few:
-        findings.append(
-            {
-                "type": "lowDataIntents",
-                "intents": [
-                    {
-                        "intentReferenceId": flow.intents[n].reference_id,
-                        "intentName": n,
-                        "intentId": flow.intents[n].id,
-                        "flowId": flow.id,
-                        "flowName": flow.name,
-                    }
-                    for n in few
-                    if n in flow.intents
-                ],
-            }
-        )
-    flow_report = {
-        "findings": findings,
-        "info": {"fScore": float(metrics["f1Score"]), "accuracy": accuracy},
-    }
-    return flow_report, intent_reports
-
-
-def _intent_report(
-    flow: Flow, name: str, metrics: dict[str, Any], confused: Counter[str], count: int
-) -> dict[str, Any]:
-    per = metrics["perIntent"].get(name, {})
-    f_score = float(per.get("f1", 0.0))
-    findings: list[dict[str, Any]] = [
-        {"type": _band(f_score, "goodFScore", "fairFScore", "poorFScore")}
-    ]
-    if count < FEW_SENTENCES:
-        findings.append({"type": "fewSentences"})
-    total = sum(confused.values())
-    wrong = [(other, n) for other, n in confused.most_common() if other != name]
-    if total and wrong:
-        other, n = wrong[0]
-        share = n / total
-        if share >= SOME_OVERLAP:
-            target = flow.intents.get(other)
-            findings.append(
-                {
-                    "type": "strongOverlap" if share >= STRONG_OVERLAP else "someOverlap",
-                    "overlappingIntentReferenceId": target.reference_id if target else "Reject",
-                    "overlappingIntentName": other,
-                    "overlappingIntentId": target.id if target else None,
-                    "overlappingFlowName": flow.name,
-                    "overlappingFlowId": flow.id,
-                }
-            )
-    return {"findings": findings, "info": {"fScore": f_score}}
