@@ -33,9 +33,9 @@ ALLOWED_ROOTS = {
     "ci_trainer.emulator.training.TrainingCancelled",
     "ci_trainer.emulator.training.TrainingRejected",
     "ci_trainer.backends.cognigy_v1.emulator.app.ConnectionDropped",
-    "ci_trainer.backends.cognigy_v2.emulator.service.V2Problem",
-    "ci_trainer.backends.cognigy_v2.emulator.service.TaskFailed",
-    "ci_trainer.backends.cognigy_v2.emulator.app._OAuthError",
+    "ci_trainer.backends.cognigy_v2.emulator.problems.V2Problem",
+    "ci_trainer.backends.cognigy_v2.emulator.problems.TaskFailed",
+    "ci_trainer.backends.cognigy_v2.emulator.problems.OAuthError",
     # Moving in issue 12 (to subclasses of FeatureUnavailable and of a CiTrainerError).
     "ci_trainer.backends.base.ExtensionUnavailable",
     "ci_trainer.webhook.WebhookUrlError",

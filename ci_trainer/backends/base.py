@@ -76,9 +76,5 @@ class Backend(Protocol):
 
     def close(self) -> None: ...
 
-    def warnings(self) -> list[str]:
-        """Findings of the service's own analysis a user should act on."""
-        ...
-
 
 JsonDict = dict[str, Any]

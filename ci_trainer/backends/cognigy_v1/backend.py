@@ -279,9 +279,6 @@ class CognigyV1Backend:
     def close(self) -> None:
         self._client.close()
 
-    def warnings(self) -> list[str]:
-        return []  # the v1 service reports no analysis of its own
-
     @contextmanager
     def _noting_absence(self, feature: str) -> Iterator[None]:
         """Remember `feature` as absent when its endpoint raises ExtensionUnavailable."""
