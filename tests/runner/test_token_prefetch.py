@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from ci_trainer import startup as token_prefetch
+from ci_trainer.backends import DEFAULT_BACKEND
 from ci_trainer.backends.cognigy_v1.auth import REQUIRED_SCOPES
 from ci_trainer.backends.cognigy_v1.client import TrainingClient
 from ci_trainer.backends.cognigy_v1.emulator.server import Emulator
@@ -217,15 +218,49 @@ def test_the_prefetch_sends_only_where_the_resolver_would(
         expected: str | None = resolve_base_url(tenant, base_url)
     except BaseUrlError:
         expected = None
-    assert token_prefetch.safe_base_url(tenant, base_url) == expected
+    env = {"COGNIGY_CLIENT_ID": "id", "COGNIGY_CLIENT_SECRET": "secret"}
+    env |= {"COGNIGY_TENANT": tenant} if tenant else {}
+    env |= {"COGNIGY_BASE_URL": base_url} if base_url else {}
+    key = token_prefetch.key_from_env(env)
+    assert (key.base_url if key else None) == expected
 
 
-def test_the_prefetch_keeps_the_http_policy_timeouts() -> None:
+def test_the_prefetch_keeps_the_http_policy_timeouts_with_one_attempt() -> None:
     policy = RetryPolicy()
-    assert (
+    assert (token_prefetch.POLICY.connect_timeout, token_prefetch.POLICY.read_timeout) == (
         policy.connect_timeout,
         policy.read_timeout,
-    ) == (token_prefetch.CONNECT_TIMEOUT, token_prefetch.READ_TIMEOUT)
+    )
+    assert token_prefetch.POLICY.max_attempts == 1
+
+
+@pytest.mark.parametrize(
+    ("text", "backend"),
+    [
+        ("version: 1\nmodel: {id: m}\n", DEFAULT_BACKEND),
+        ("version: 1\nbackend: cognigy-v1\n", "cognigy-v1"),
+        ("version: 1\nbackend: 'cognigy-v2'\n", "cognigy-v2"),
+        ('{"version": 1, "backend": "cognigy-v2"}', "cognigy-v2"),
+        # Where a pattern over the text would guess, the YAML decides or nobody does:
+        ("version: 1\n# backend: cognigy-v2\n", DEFAULT_BACKEND),
+        ("version: 1\nnotes: |\n  backend: cognigy-v2\n", DEFAULT_BACKEND),
+        ("version: 1\nbackend:   cognigy-v2   # the real API\n", "cognigy-v2"),
+        ("version: 1\n? backend\n: cognigy-v2\n", "cognigy-v2"),
+        ("x: &b {backend: cognigy-v2}\n<<: *b\n", None),  # a merge key
+        ("backend: cognigy-v1\nbackend: cognigy-v2\n", None),  # a repeated key
+        ("backend: [cognigy-v1]\n", None),
+        ("backend: !!str cognigy-v1\n", "cognigy-v1"),
+        ("backend: 1\n", None),
+        ("- backend: cognigy-v1\n", None),
+        ("version: [1\n", None),
+    ],
+)
+def test_the_prefetch_reads_the_backend_with_the_config_loaders_yaml(
+    tmp_path: Path, text: str, backend: str | None
+) -> None:
+    path = tmp_path / "training-config.yaml"
+    path.write_text(text, encoding="utf-8")
+    assert token_prefetch.config_backend(path) == backend
 
 
 def test_no_prefetch_without_credentials_or_for_a_v2_config(tmp_path: Path) -> None:
