@@ -51,7 +51,7 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 
 from ci_trainer.backend_types import JobStatus, Target, TrainingJob, TrainingRequest  # noqa: E402
 from ci_trainer.backends.cognigy_v1.backend import CognigyV1Backend  # noqa: E402
-from ci_trainer.emulator import Emulator  # noqa: E402
+from ci_trainer.backends.cognigy_v1.emulator.server import Emulator  # noqa: E402
 from ci_trainer.emulator.training import preload  # noqa: E402
 from ci_trainer.polling import PollPolicy, PollSchedule, wait_for_job  # noqa: E402
 from ci_trainer.redact import Redactor  # noqa: E402
