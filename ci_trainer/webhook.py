@@ -4,7 +4,9 @@ The body is serialised once and those exact bytes are signed (HMAC-SHA256,
 `X-CI-Trainer-Signature: sha256=<hex>`) and re-sent on every retry with the same
 `eventId`, so a receiver can check the signature and drop duplicates. `deliver` never
 raises: a registry that is down must not turn a promotion into a failure, so the outcome
-is a `WebhookDelivery` the runner reports (and the audit record keeps).
+is a `WebhookDelivery` the runner reports (and the audit record keeps). The event goes
+through the one HTTP client and retry policy (ci_trainer.http) with the webhook's own
+numbers (`webhook_policy`) and its own words for each outcome.
 
 Event names, by decision (the seed's `model_training_completed` is kept for a finished,
 evaluated training):

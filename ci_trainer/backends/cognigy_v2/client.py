@@ -4,7 +4,8 @@ Every request carries `X-API-Key` and `Accept: application/json` (without it lis
 come back as HAL), never a body on GET, and goes through the one HTTP policy
 (`ci_trainer.http.policy`) with 408, 429 and 5xx (but 501 and 511) retried as Cognigy's own
 client does, honouring `Retry-After`. The run's `RequestBudget` counts every attempt
-and, with its rate limit, keeps the run well under the tenant's limit. Lists are read page by page (`limit`/`skip`, or the `next` cursor).
+and, with its rate limit, keeps the run well under the tenant's limit. Lists are read
+page by page (`limit`/`skip`, or the `next` cursor).
 """
 
 from __future__ import annotations
