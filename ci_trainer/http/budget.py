@@ -15,9 +15,10 @@ import time
 from collections.abc import Callable
 
 from ci_trainer.errors import ApiError
+from ci_trainer.http.policy import RetryPolicy
 from ci_trainer.http.rate_limit import DEFAULT_WINDOW_SECONDS, RateLimit
 
-DEFAULT_RETRY_LIMIT = 60  # RetryPolicy.run_retry_budget's default
+DEFAULT_RETRY_LIMIT = RetryPolicy().run_retry_budget
 
 
 class RequestBudget:
