@@ -130,15 +130,18 @@ class HttpClient:
         content: bytes | None = None,
         read_timeout: float | None = None,
         on_attempt: Callable[[Outcome], None] | None = None,
+        policy: RetryPolicy | None = None,
     ) -> HttpResponse:
         """Send `call`, retrying as `retry` allows; return the final response, any status.
 
         `files` (field -> (filename, content, media type)) makes a multipart body with
         `form` as its other fields; `content` sends those exact bytes. `on_attempt` hears
-        every attempt's outcome. Raises ApiError when no response could be had,
-        Interrupted when the run stops.
+        every attempt's outcome; `policy` replaces the client's for this call (e.g. one
+        that also repeats a status only this call may see). Raises ApiError when no
+        response could be had, Interrupted when the run stops.
         """
-        timeout = (self.policy.connect_timeout, read_timeout or self.policy.read_timeout)
+        rules = policy or self.policy
+        timeout = (rules.connect_timeout, read_timeout or rules.read_timeout)
         request = {
             "headers": dict(headers or {}),
             "json": json_body,
@@ -155,21 +158,22 @@ class HttpClient:
             if on_attempt is not None:
                 on_attempt(outcome)
             if isinstance(outcome, requests.RequestException):
-                delay = self._backoff(attempt)
+                delay = self._backoff(rules, attempt)
                 if not self._may_retry_failure(outcome, retry):
                     raise self._transport_error(call, outcome, attempt, timeout)
-                again, refused = self._may_retry(attempt, waited, delay, asked=None)
+                again, refused = self._may_retry(rules, attempt, waited, delay, asked=None)
                 if not again:
                     raise self._transport_error(call, outcome, attempt, timeout, refused)
-                self._pause(call, describe_failure(outcome), attempt, delay)
+                self._pause(rules, call, describe_failure(outcome), attempt, delay)
             else:
-                delay = self._status_delay(outcome, attempt)
-                if outcome.status not in self.policy.retry_statuses or retry is not RetryMode.SAFE:
+                delay = self._status_delay(rules, outcome, attempt)
+                if outcome.status not in rules.retry_statuses or retry is not RetryMode.SAFE:
                     return outcome
-                again, refused = self._may_retry(attempt, waited, delay, asked=outcome.retry_after)
+                asked = outcome.retry_after
+                again, refused = self._may_retry(rules, attempt, waited, delay, asked=asked)
                 if not again:
                     return dataclasses.replace(outcome, refused_wait=refused)
-                self._pause(call, f"HTTP {outcome.status}", attempt, delay)
+                self._pause(rules, call, f"HTTP {outcome.status}", attempt, delay)
             waited += delay
 
     def _attempt(self, call: Call, request: Mapping[str, Any], attempt: int) -> Outcome:
@@ -194,17 +198,17 @@ class HttpClient:
             retry_after=parse_retry_after(raw.headers.get("Retry-After"), self._now()),
         )
 
-    def _backoff(self, attempt: int) -> float:
-        ceiling = min(self.policy.backoff_cap, self.policy.backoff_base * 2.0 ** (attempt - 1))
-        if not self.policy.jitter:
+    def _backoff(self, rules: RetryPolicy, attempt: int) -> float:
+        ceiling = min(rules.backoff_cap, rules.backoff_base * 2.0 ** (attempt - 1))
+        if not rules.jitter:
             return ceiling
         # Full jitter (AWS architecture blog): uniform in [0, min(cap, base * 2^n)].
         return self._rng.uniform(0.0, ceiling)
 
-    def _status_delay(self, response: HttpResponse, attempt: int) -> float:
+    def _status_delay(self, rules: RetryPolicy, response: HttpResponse, attempt: int) -> float:
         if response.retry_after is not None:
             return response.retry_after
-        return self._backoff(attempt)
+        return self._backoff(rules, attempt)
 
     def _may_retry_failure(self, exc: requests.RequestException, retry: RetryMode) -> bool:
         if isinstance(exc, requests.exceptions.SSLError | requests.exceptions.InvalidURL):
@@ -214,20 +218,22 @@ class HttpClient:
         return isinstance(exc, _TRANSIENT)
 
     def _may_retry(
-        self, attempt: int, waited: float, delay: float, *, asked: float | None
+        self, rules: RetryPolicy, attempt: int, waited: float, delay: float, *, asked: float | None
     ) -> tuple[bool, float | None]:
         """(whether one more attempt may go, taking a retry from the budget; the wait
         refused when the policy's waiting limits are why not)."""
-        if attempt >= self.policy.max_attempts:
+        if attempt >= rules.max_attempts:
             return False, None
-        if asked is not None and asked > self.policy.max_retry_after:
+        if asked is not None and asked > rules.max_retry_after:
             return False, asked
-        if waited + delay > self.policy.max_wait_per_call:
+        if waited + delay > rules.max_wait_per_call:
             return False, delay
         return self.budget.take_retry(), None
 
-    def _pause(self, call: Call, reason: str, attempt: int, delay: float) -> None:
-        retries = self.policy.max_attempts - 1
+    def _pause(
+        self, rules: RetryPolicy, call: Call, reason: str, attempt: int, delay: float
+    ) -> None:
+        retries = rules.max_attempts - 1
         self._log(f"{call.label}: {reason}; retry {attempt} of {retries} in {delay:.1f} s")
         if self._wait(delay):
             self._raise_interrupted(call)
