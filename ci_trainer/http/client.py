@@ -158,7 +158,7 @@ class HttpClient:
             if on_attempt is not None:
                 on_attempt(outcome)
             if isinstance(outcome, requests.RequestException):
-                delay = self._backoff(rules, attempt)
+                delay = self._backoff(attempt, rules)
                 if not self._may_retry_failure(outcome, retry):
                     raise self._transport_error(call, outcome, attempt, timeout)
                 again, refused = self._may_retry(rules, attempt, waited, delay, asked=None)
@@ -198,7 +198,9 @@ class HttpClient:
             retry_after=parse_retry_after(raw.headers.get("Retry-After"), self._now()),
         )
 
-    def _backoff(self, rules: RetryPolicy, attempt: int) -> float:
+    def _backoff(self, attempt: int, rules: RetryPolicy | None = None) -> float:
+        """The wait before retry `attempt` under the call's policy (else the client's)."""
+        rules = rules or self.policy
         ceiling = min(rules.backoff_cap, rules.backoff_base * 2.0 ** (attempt - 1))
         if not rules.jitter:
             return ceiling
@@ -208,7 +210,7 @@ class HttpClient:
     def _status_delay(self, rules: RetryPolicy, response: HttpResponse, attempt: int) -> float:
         if response.retry_after is not None:
             return response.retry_after
-        return self._backoff(rules, attempt)
+        return self._backoff(attempt, rules)
 
     def _may_retry_failure(self, exc: requests.RequestException, retry: RetryMode) -> bool:
         if isinstance(exc, requests.exceptions.SSLError | requests.exceptions.InvalidURL):
