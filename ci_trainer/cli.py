@@ -152,9 +152,9 @@ def _prefetch_token(args: argparse.Namespace) -> None:
     """
     if args.command != "run" or args.emulator or args.mode == "validate":
         return
-    from ci_trainer import startup as token_prefetch
+    from ci_trainer import startup
 
-    token_prefetch.start_from_env(os.environ, args.config)
+    startup.start_from_env(os.environ, args.config)
 
 
 def run_cli(args: argparse.Namespace) -> int:

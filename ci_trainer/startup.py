@@ -2,56 +2,54 @@
 
 Loading the pipeline (pydantic models, config modules) takes ~0.2 s before the first
 request could leave. The CLI calls `start_from_env` right after parsing its arguments: a
-daemon thread sends the client-credentials request with `requests` alone, with the HTTP
-policy's timeouts and headers, no redirects and no netrc, while the rest loads.
-`ClientCredentials` then `claim`s the answer for its first token instead of asking
-again; the token goes through the same Redactor registration (`::add-mask::`), contract
-check and scope check as one it fetched itself.
+daemon thread sends the client-credentials request through the one HTTP client and
+policy (ci_trainer.http: its timeouts and headers, no redirects, no netrc), with a single
+attempt, while the rest loads. `ClientCredentials` then `claim`s the answer for its
+first token instead of asking again; the token goes through the same Redactor
+registration (`::add-mask::`), contract check and scope check as one it fetched itself.
 
 A prefetch only ever saves time: anything but a 2xx answer (or a 2xx answer that fails
 the checks) is dropped and the normal path sends the request again, so the user sees
 exactly the errors they would see without it. Nothing here logs, prints or raises.
 
-This module imports only the standard library and `ci_trainer` itself (`requests` in the
-thread): importing the v1 client package would load the whole client.
+Which backend the config names is read with the config loader's own YAML composer
+(PyYAML's safe loader), not a pattern: the full loader (pydantic) would cost the time
+the prefetch saves. The answer is the registry's: the config's `backend`, else
+`DEFAULT_BACKEND`. Anything unusual (a merge key, a repeated key, a value that is not a
+plain string, a file that does not parse) means no prefetch; the full loader then
+reports the problem.
+
+This module imports only the standard library and light `ci_trainer` modules;
+`requests`, `yaml` and the HTTP client load inside the functions that use them.
 """
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from ci_trainer import __version__
-from ci_trainer.http.loopback import base_url_problem
-
-if TYPE_CHECKING:
-    from requests import PreparedRequest
+from ci_trainer.backends import DEFAULT_BACKEND
+from ci_trainer.backends.cognigy_v1 import NAME as V1_BACKEND
+from ci_trainer.http.base_url import usable_base_url
+from ci_trainer.http.policy import RetryPolicy
 
 # The scopes a run needs (ci_trainer.backends.cognigy_v1.auth re-exports them as REQUIRED_SCOPES).
 REQUIRED_SCOPES: tuple[str, ...] = ("model:read", "model:write", "training:read", "training:write")
-# The same as RetryPolicy's defaults (a test keeps them equal).
-CONNECT_TIMEOUT = 5.0
-READ_TIMEOUT = 30.0
 TOKEN_PATH = "/auth/token"  # noqa: S105 - a URL path, not a password
-ACCEPT = "application/json, application/problem+json"
-# The tenant rule of ci_trainer.http.base_url (a test keeps them in step); an address it
-# would reject is never sent the secret here.
-_TENANT = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$", re.IGNORECASE)
-_TENANT_URL = "https://{tenant}.cognigy.ai/api/v1"
-_V2_BACKEND = re.compile(r"""^backend\s*:\s*["']?cognigy-v2\b""", re.MULTILINE)
-_CONFIG_READ_LIMIT = 1 << 20
+# The run's policy with one attempt: a failed prefetch is dropped, never repeated.
+POLICY = RetryPolicy(max_attempts=1)
+_CONFIG_READ_LIMIT = 1 << 20  # the config loader's own size limit
+_STR_TAG = "tag:yaml.org,2002:str"
 
 
 @dataclass(frozen=True)
 class PrefetchKey:
     """What the token request was for; a claim must match it exactly."""
 
-    token_url: str
+    base_url: str
     client_id: str
     client_secret: str = field(repr=False)
     scopes: tuple[str, ...] = REQUIRED_SCOPES
@@ -80,7 +78,7 @@ class TokenPrefetch:
         return self
 
     def answer(
-        self, timeout: float = CONNECT_TIMEOUT + READ_TIMEOUT + 1.0
+        self, timeout: float = POLICY.connect_timeout + POLICY.read_timeout + 1.0
     ) -> PrefetchedAnswer | None:
         """The 2xx answer; None when the request failed, answered otherwise or is late."""
         self._done.wait(timeout)
@@ -96,35 +94,33 @@ class TokenPrefetch:
 
 
 def _request_token(key: PrefetchKey) -> PrefetchedAnswer | None:
-    import requests  # here, so that importing this module stays cheap
+    # Here, so that importing this module stays cheap.
+    from ci_trainer.http.client import Call, HttpClient
+    from ci_trainer.http.policy import RetryMode
+    from ci_trainer.redact import Redactor
 
-    with requests.Session() as session:
-        response = session.post(
-            key.token_url,
-            data={
+    client = HttpClient(key.base_url, redactor=Redactor([key.client_secret]), policy=POLICY)
+    try:
+        response = client.send(
+            Call("getToken", "POST", TOKEN_PATH),
+            retry=RetryMode.CONNECT_ONLY,
+            form={
                 "grant_type": "client_credentials",
                 "client_id": key.client_id,
                 "client_secret": key.client_secret,
                 "scope": " ".join(key.scopes),
             },
-            headers={"User-Agent": f"ci-trainer/{__version__}", "Accept": ACCEPT},
-            timeout=(CONNECT_TIMEOUT, READ_TIMEOUT),
-            allow_redirects=False,
-            auth=_no_netrc,
         )
-        if not 200 <= response.status_code < 300:
-            return None
-        return PrefetchedAnswer(
-            status=response.status_code,
-            headers=dict(response.headers),
-            content=response.content,
-            received_at=time.monotonic(),
-        )
-
-
-def _no_netrc(request: PreparedRequest) -> PreparedRequest:
-    # An explicit (no-op) auth keeps requests from adding ~/.netrc credentials.
-    return request
+    finally:
+        client.close()
+    if not response.ok:
+        return None
+    return PrefetchedAnswer(
+        status=response.status,
+        headers=dict(response.headers),
+        content=response.content,
+        received_at=time.monotonic(),
+    )
 
 
 # ------------------------------------------------------------------ the process's slot
@@ -164,15 +160,15 @@ def start_from_env(env: Mapping[str, str], config_path: str | Path) -> TokenPref
     """Start the early token request when this run will surely ask for a v1 token.
 
     Needs COGNIGY_CLIENT_ID, COGNIGY_CLIENT_SECRET and a base URL the resolver would
-    accept; a config that names the cognigy-v2 backend, or cannot be read, gets none.
+    accept, and a config whose backend is surely cognigy-v1.
     """
     try:
         key = key_from_env(env)
-        if key is None or not _config_uses_v1(Path(config_path)):
+        if key is None or config_backend(Path(config_path)) != V1_BACKEND:
             return None
         # Imported here, not in the thread: two threads importing at once would only
         # slow each other down under the GIL, and the run needs requests anyway.
-        import requests  # noqa: F401
+        import ci_trainer.http.client  # noqa: F401
 
         return start(key)
     except Exception:  # only ever an optimisation: the normal path reports any problem
@@ -185,26 +181,43 @@ def key_from_env(env: Mapping[str, str]) -> PrefetchKey | None:
         return value or None
 
     client_id, client_secret = get("COGNIGY_CLIENT_ID"), get("COGNIGY_CLIENT_SECRET")
-    base_url = safe_base_url(get("COGNIGY_TENANT"), get("COGNIGY_BASE_URL"))
+    base_url = usable_base_url(get("COGNIGY_TENANT"), get("COGNIGY_BASE_URL"))
     if not (client_id and client_secret and base_url):
         return None
-    return PrefetchKey(base_url + TOKEN_PATH, client_id, client_secret)
+    return PrefetchKey(base_url, client_id, client_secret)
 
 
-def safe_base_url(tenant: str | None, base_url: str | None) -> str | None:
-    """What `resolve_base_url` returns for these, or None where it would refuse them."""
-    if base_url:
-        url = base_url.strip()
-        return None if base_url_problem(url) else url.rstrip("/")
-    if tenant and _TENANT.match(tenant.strip()):
-        return _TENANT_URL.format(tenant=tenant.strip().lower())
-    return None
+def config_backend(path: Path) -> str | None:
+    """The backend the config at `path` names (the registry's default when it names
+    none), or None when that cannot be told for sure without the full loader."""
+    import yaml
 
-
-def _config_uses_v1(path: Path) -> bool:
+    # The loader the config loader composes with (ci_trainer.config.yamltree).
+    loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     with path.open("rb") as stream:
-        text = stream.read(_CONFIG_READ_LIMIT).decode("utf-8", errors="replace")
-    return _V2_BACKEND.search(text) is None
+        raw = stream.read(_CONFIG_READ_LIMIT + 1)
+    if len(raw) > _CONFIG_READ_LIMIT:
+        return None
+    try:
+        root = yaml.compose(raw.decode("utf-8-sig"), Loader=loader)
+    except (yaml.YAMLError, UnicodeDecodeError, RecursionError):
+        return None
+    if not isinstance(root, yaml.MappingNode):
+        return None
+    named = [
+        (key.value, value)
+        for key, value in root.value
+        if isinstance(key, yaml.ScalarNode) and key.value in ("backend", "<<")
+    ]
+    if not named:
+        return DEFAULT_BACKEND
+    # A merge key or a repeated key could change the answer: the full loader decides.
+    if len(named) != 1 or named[0][0] != "backend":
+        return None
+    value = named[0][1]
+    if not isinstance(value, yaml.ScalarNode) or value.tag != _STR_TAG:
+        return None
+    return str(value.value)
 
 
 # Modules only the end of a run needs (numpy through the gate, jsonschema through the

@@ -4,7 +4,9 @@ The body is serialised once and those exact bytes are signed (HMAC-SHA256,
 `X-CI-Trainer-Signature: sha256=<hex>`) and re-sent on every retry with the same
 `eventId`, so a receiver can check the signature and drop duplicates. `deliver` never
 raises: a registry that is down must not turn a promotion into a failure, so the outcome
-is a `WebhookDelivery` the runner reports (and the audit record keeps).
+is a `WebhookDelivery` the runner reports (and the audit record keeps). The event goes
+through the one HTTP client and retry policy (ci_trainer.http) with the webhook's own
+numbers (`webhook_policy`) and its own words for each outcome.
 
 Event names, by decision (the seed's `model_training_completed` is kept for a finished,
 evaluated training):
@@ -19,23 +21,23 @@ evaluated training):
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
 import math
 import threading
-import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
-from urllib.parse import SplitResult, parse_qsl, urlsplit
+from urllib.parse import SplitResult, parse_qsl, unquote, urlsplit
 
-import requests
-
-from ci_trainer import __version__
-from ci_trainer.http.loopback import is_loopback as _is_loopback
-from ci_trainer.http.policy import parse_retry_after
+from ci_trainer.errors import ApiError, Interrupted
+from ci_trainer.http.base_url import WebhookUrlError, target_of, webhook_target
+from ci_trainer.http.budget import RequestBudget
+from ci_trainer.http.client import Call, HttpClient, HttpResponse, Outcome, failure_kind
+from ci_trainer.http.policy import USER_AGENT, RetryMode, RetryPolicy
 from ci_trainer.http.trust import tls_problem
 from ci_trainer.redact import MASK, Redactor, map_strings
 from ci_trainer.result import Decision, RunResult, WebhookDelivery
@@ -62,12 +64,8 @@ _EVENT_NAMESPACE = uuid.UUID("6f1c8f64-3d0b-5c55-9f6e-2b1a4c9d7e30")
 # registry; a receiver asking for longer (Retry-After) is given up on at once.
 MAX_TOTAL_WAIT = 30.0
 _BODY_SNIPPET = 200  # characters of a rejecting receiver's answer kept in the error
-_RETRY_STATUSES = frozenset({408, 429})
-
-
-class WebhookUrlError(ValueError):
-    """The webhook URL cannot be used; the message names the rule and never the secret
-    parts of the URL."""
+# A receiver that timed out, throttles or failed may take the same event again.
+RETRY_STATUSES = frozenset({408, 429, *range(500, 600)})
 
 
 # --------------------------------------------------------------------------- event
@@ -194,58 +192,7 @@ def verify_signature(body: bytes, header: str, secret: str) -> bool:
     return hmac.compare_digest(expected, given)
 
 
-# --------------------------------------------------------------------------- URL
-
-
-def check_url(url: str) -> str:
-    """The delivery target (scheme://host[:port]/path) of a usable webhook URL.
-
-    https is required, except for loopback hosts (127.0.0.0/8, ::1, localhost) where
-    plain http is allowed for local receivers and tests. Raises `WebhookUrlError`.
-    """
-    parts = _split(url)
-    scheme = parts.scheme.lower()
-    if scheme not in ("https", "http"):
-        shown = f"'{scheme}'" if scheme else "none"
-        msg = f"the webhook URL must start with https:// (scheme: {shown})"
-        raise WebhookUrlError(msg)
-    host = parts.hostname
-    if not host:
-        msg = "the webhook URL has no host"
-        raise WebhookUrlError(msg)
-    target = safe_target(url)
-    if scheme == "http" and not _is_loopback(host):
-        msg = (
-            f"the webhook URL {target} must use https:// (plain http is allowed only for "
-            "loopback hosts: 127.0.0.0/8, ::1, localhost)"
-        )
-        raise WebhookUrlError(msg)
-    return target or url
-
-
-def safe_target(url: str) -> str | None:
-    """`url` without userinfo, query and fragment, or None when it cannot be parsed."""
-    try:
-        parts = _split(url)
-    except WebhookUrlError:
-        return None
-    if not parts.scheme or not parts.hostname:
-        return None
-    host = parts.hostname
-    if ":" in host:  # IPv6 literal
-        host = f"[{host}]"
-    port = f":{parts.port}" if parts.port is not None else ""
-    return f"{parts.scheme.lower()}://{host}{port}{parts.path}"
-
-
-def _split(url: str) -> SplitResult:
-    try:
-        parts = urlsplit(url.strip())
-        _ = parts.port  # raises ValueError for a port that is not a number in range
-    except ValueError as exc:
-        msg = "the webhook URL cannot be parsed (check the host and port)"
-        raise WebhookUrlError(msg) from exc
-    return parts
+# --------------------------------------------------------------------------- secrets
 
 
 class _Scrubber:
@@ -254,16 +201,21 @@ class _Scrubber:
 
     def __init__(self, url: str, secret: str | None, redactor: Redactor | None) -> None:
         self._redactor = redactor
-        self._literals = sorted(
+        self.literals = sorted(
             {value for value in (secret, *_secret_url_parts(url)) if value and len(value) >= 4},
             key=len,
             reverse=True,
         )
 
     def __call__(self, text: str) -> str:
-        for literal in self._literals:
+        for literal in self.literals:
             text = text.replace(literal, MASK)
         return self._redactor(text) if self._redactor is not None else text
+
+    def redactor(self) -> Redactor:
+        """The same secrets as a Redactor, for the HTTP client's own log lines."""
+        known = self._redactor.values if self._redactor is not None else frozenset()
+        return Redactor([*self.literals, *known])
 
 
 def _secret_url_parts(url: str) -> list[str]:
@@ -288,10 +240,11 @@ def _secret_url_parts(url: str) -> list[str]:
 
 @dataclass(frozen=True)
 class _Attempt:
+    """One attempt in the webhook's words."""
+
     delivered: bool = False
     retry: bool = False
     status: int | None = None
-    retry_after: float | None = None
     error: str | None = None
 
 
@@ -307,90 +260,90 @@ def deliver(
     backoff: float = 0.5,
     max_backoff: float = 8.0,
     event_id: str | None = None,
+    budget: RequestBudget | None = None,
 ) -> WebhookDelivery:
     """POST the run's event to `url`; retry 5xx, 408, 429 and connection errors with a
     capped exponential back-off (or the receiver's Retry-After); stop early when `stop`
-    is set. Never raises: the outcome is the returned WebhookDelivery."""
+    is set. Never raises: the outcome is the returned WebhookDelivery. `budget` is the
+    run's request budget, when the caller shares one."""
     url = url.strip()  # env values often carry a stray newline
     scrub = _Scrubber(url, secret, redactor)
     event_id = event_id or event_id_for(result)
     try:
+        policy = webhook_policy(timeout, attempts, backoff, max_backoff)
         return _deliver(
-            result,
-            url,
-            secret or None,
-            _Policy(timeout, stop, max(1, attempts), backoff, max_backoff),
-            scrub,
-            redactor,
-            event_id,
+            result, url, secret or None, event_id, policy, budget, stop, scrub, redactor
         )
     except Exception as exc:  # the contract is "never raises": a promotion must stand
         return WebhookDelivery(
             attempted=True,
             delivered=False,
             event_id=event_id,
-            target=safe_target(url),
+            target=target_of(url),
             signed=bool(secret),
             error=scrub(f"internal error while delivering: {type(exc).__name__}: {exc}"),
         )
 
 
-@dataclass(frozen=True)
-class _Policy:
-    timeout: float
-    stop: threading.Event | None
-    attempts: int
-    backoff: float
-    max_backoff: float
-
-    def delay(self, attempt: int, retry_after: float | None) -> float:
-        # No jitter: one CI run sends one event, there is no herd to spread out.
-        if retry_after is not None:
-            return max(retry_after, 0.0)
-        return min(self.backoff * 2.0 ** (attempt - 1), self.max_backoff)
-
-    def stopped(self) -> bool:
-        return self.stop is not None and self.stop.is_set()
-
-    def wait(self, seconds: float) -> bool:
-        """Sleep; True when interrupted by `stop`."""
-        if self.stop is None:
-            time.sleep(seconds)
-            return False
-        return self.stop.wait(seconds)
+def webhook_policy(
+    timeout: float, attempts: int, backoff: float, max_backoff: float
+) -> RetryPolicy:
+    """The one HTTP policy with the webhook's own numbers: its timeout for connect and
+    read alike, its attempts, a back-off without jitter (one CI run sends one event,
+    there is no herd to spread out) and waits that add up to MAX_TOTAL_WAIT at most."""
+    return RetryPolicy(
+        connect_timeout=timeout,
+        read_timeout=timeout,
+        max_attempts=max(1, attempts),
+        backoff_base=backoff,
+        backoff_cap=max_backoff,
+        max_retry_after=MAX_TOTAL_WAIT,
+        max_wait_per_call=MAX_TOTAL_WAIT,
+        retry_statuses=RETRY_STATUSES,
+        jitter=False,
+    )
 
 
 def _deliver(
     result: RunResult,
     url: str,
     secret: str | None,
-    policy: _Policy,
+    event_id: str,
+    policy: RetryPolicy,
+    budget: RequestBudget | None,
+    stop: threading.Event | None,
     scrub: _Scrubber,
     redactor: Redactor | None,
-    event_id: str,
 ) -> WebhookDelivery:
     outcome = WebhookDelivery(
-        attempted=True, event_id=event_id, target=safe_target(url), signed=bool(secret)
+        attempted=True, event_id=event_id, target=target_of(url), signed=bool(secret)
     )
     try:
-        outcome.target = check_url(url)
+        outcome.target = webhook_target(url)
     except WebhookUrlError as exc:
         outcome.error = scrub(str(exc))
         return outcome
     # Every string redacted, and encodable as UTF-8.
     event = map_strings(
-        build_event(result, event_id), lambda text: _text(redactor(text) if redactor else text)
+        build_event(result, event_id),
+        lambda text: _text(redactor(text) if redactor else text),
     )
     body = serialise(event)
-    headers = _headers(event["event"], event_id, body, secret)
-    with requests.Session() as session:
-        return _send_with_retries(session, url, body, headers, policy, scrub, outcome)
+    parts = urlsplit(url)
+    headers = {**_headers(event["event"], event_id, body, secret), **_basic_auth(parts)}
+    origin = f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
+    path = parts.path + (f"?{parts.query}" if parts.query else "")
+    client = HttpClient(origin, redactor=scrub.redactor(), stop=stop, policy=policy, budget=budget)
+    try:
+        return _send(client, Call("webhook", "POST", path), body, headers, scrub, outcome)
+    finally:
+        client.close()
 
 
 def _headers(name: str, event_id: str, body: bytes, secret: str | None) -> dict[str, str]:
     headers = {
         "Content-Type": "application/json; charset=utf-8",
-        "User-Agent": f"ci-trainer/{__version__}",
+        "User-Agent": USER_AGENT,
         EVENT_HEADER: name,
         DELIVERY_HEADER: event_id,
     }
@@ -399,75 +352,85 @@ def _headers(name: str, event_id: str, body: bytes, secret: str | None) -> dict[
     return headers
 
 
-def _send_with_retries(
-    session: requests.Session,
-    url: str,
+def _basic_auth(parts: SplitResult) -> dict[str, str]:
+    """User info in the URL becomes Basic credentials, as requests would make them; the
+    HTTP client sends no auth of its own (nor ~/.netrc's)."""
+    user, password = unquote(parts.username or ""), unquote(parts.password or "")
+    if not (user or password):
+        return {}
+    token = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+    return {"Authorization": f"Basic {token}"}
+
+
+class _Attempts:
+    """Hears every attempt of the delivery and keeps the last in the webhook's words."""
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self.count = 0
+        self.last = _Attempt(error="not sent")
+
+    def __call__(self, outcome: Outcome) -> None:
+        self.count += 1
+        self.last = _judge(outcome, self.timeout)
+
+
+def _send(
+    client: HttpClient,
+    call: Call,
     body: bytes,
     headers: dict[str, str],
-    policy: _Policy,
     scrub: _Scrubber,
     outcome: WebhookDelivery,
 ) -> WebhookDelivery:
-    last = _Attempt(error="not sent")
-    waited = 0.0
-    note = ""
-    for attempt in range(1, policy.attempts + 1):
-        if policy.stopped():
-            return _interrupted(outcome, last, scrub)
-        last = _post_once(session, url, body, headers, policy.timeout)
-        outcome.attempts = attempt
-        outcome.status_code = last.status
-        if last.delivered:
-            outcome.delivered = True
-            outcome.error = None
-            return outcome
-        if not last.retry or attempt == policy.attempts:
-            break
-        delay = policy.delay(attempt, last.retry_after)
-        if waited + delay > MAX_TOTAL_WAIT:
-            note = (
-                f" (the receiver asked to retry in {delay:g} s; waits between attempts "
-                f"add up to at most {MAX_TOTAL_WAIT:g} s)"
-            )
-            break
-        if policy.wait(delay):
-            return _interrupted(outcome, last, scrub)
-        waited += delay
-    count = outcome.attempts
-    suffix = f" after {count} attempts" if last.retry and count > 1 else ""
+    heard = _Attempts(client.policy.read_timeout)
+    refused: float | None = None
+    try:
+        response = client.send(
+            call, retry=RetryMode.SAFE, headers=headers, content=body, on_attempt=heard
+        )
+        refused = response.refused_wait
+    except Interrupted:
+        outcome.attempts = heard.count
+        before = f"; last attempt: {heard.last.error}" if heard.count else ""
+        outcome.error = scrub(
+            f"stopped: the run was cancelled after {heard.count} attempt(s){before}"
+        )
+        return outcome
+    except ApiError as exc:  # no answer at all; `heard` has the webhook's words for it
+        wait = exc.extra.get("refused_wait")
+        refused = wait if isinstance(wait, float) else None
+    last = heard.last
+    outcome.attempts, outcome.status_code = heard.count, last.status
+    if last.delivered:
+        outcome.delivered, outcome.error = True, None
+        return outcome
+    suffix = f" after {heard.count} attempts" if last.retry and heard.count > 1 else ""
+    note = (
+        f" (the receiver asked to retry in {refused:g} s; waits between attempts "
+        f"add up to at most {MAX_TOTAL_WAIT:g} s)"
+        if refused is not None
+        else ""
+    )
     outcome.error = scrub(f"{last.error}{suffix}{note}")
     return outcome
 
 
-def _interrupted(outcome: WebhookDelivery, last: _Attempt, scrub: _Scrubber) -> WebhookDelivery:
-    before = f"; last attempt: {last.error}" if outcome.attempts else ""
-    outcome.error = scrub(
-        f"stopped: the run was cancelled after {outcome.attempts} attempt(s){before}"
-    )
-    return outcome
-
-
-def _post_once(
-    session: requests.Session, url: str, body: bytes, headers: dict[str, str], timeout: float
-) -> _Attempt:
+def _judge(outcome: Outcome, timeout: float) -> _Attempt:
+    if isinstance(outcome, HttpResponse):
+        return _judge_response(outcome)
     # Exception texts from requests embed the full URL (query included): never use them.
-    try:
-        response = session.post(
-            url, data=body, headers=headers, timeout=timeout, allow_redirects=False
-        )
-    except requests.exceptions.ConnectTimeout:
+    kind = failure_kind(outcome)
+    if kind == "connect-timeout":
         return _Attempt(retry=True, error=f"connection timed out after {timeout:g} s")
-    except requests.exceptions.ReadTimeout:
+    if kind == "read-timeout":
         return _Attempt(retry=True, error=f"no answer within {timeout:g} s")
-    except requests.exceptions.SSLError as exc:
+    if kind == "tls":
         # A private CA: REQUESTS_CA_BUNDLE in the step's env, as for the training service.
-        return _Attempt(error=f"TLS handshake failed ({tls_problem(exc)})")
-    except requests.exceptions.ConnectionError as exc:
-        return _Attempt(retry=True, error=_connection_problem(exc))
-    except requests.exceptions.RequestException as exc:
-        return _Attempt(error=f"request failed ({type(exc).__name__})")
-    with response:
-        return _judge(response)
+        return _Attempt(error=f"TLS handshake failed ({tls_problem(outcome)})")
+    if kind in ("refused", "connection"):
+        return _Attempt(retry=True, error=_connection_problem(outcome))
+    return _Attempt(error=f"request failed ({type(outcome).__name__})")
 
 
 def _connection_problem(exc: BaseException) -> str:
@@ -498,8 +461,8 @@ def _caused_by_refusal(exc: BaseException) -> bool:
     return False
 
 
-def _judge(response: requests.Response) -> _Attempt:
-    status = response.status_code
+def _judge_response(response: HttpResponse) -> _Attempt:
+    status = response.status
     if 200 <= status < 300:
         return _Attempt(delivered=True, status=status)
     if 300 <= status < 400:
@@ -508,25 +471,13 @@ def _judge(response: requests.Response) -> _Attempt:
             error=f"HTTP {status}: redirects are not followed (the signed event goes only to "
             "the configured URL; configure the final URL)",
         )
-    retry = status >= 500 or status in _RETRY_STATUSES
     text = f"HTTP {status} from the receiver"
     snippet = _snippet(response)
     if snippet:
         text += f": {snippet}"
-    return _Attempt(
-        retry=retry,
-        status=status,
-        retry_after=parse_retry_after(
-            response.headers.get("Retry-After"), datetime.now(timezone.utc)
-        ),
-        error=text,
-    )
+    return _Attempt(retry=status in RETRY_STATUSES, status=status, error=text)
 
 
-def _snippet(response: requests.Response) -> str:
-    try:
-        text = response.text
-    except (requests.exceptions.RequestException, UnicodeDecodeError):
-        return ""
-    text = " ".join(text.split())
+def _snippet(response: HttpResponse) -> str:
+    text = " ".join(response.text.split())
     return text[:_BODY_SNIPPET] + ("..." if len(text) > _BODY_SNIPPET else "")

@@ -1,89 +1,85 @@
-"""A per-run request budget: a sliding window that keeps the run under the tenant's limit.
+"""What one run may spend on HTTP: one budget shared by every client of the run.
 
-Cognigy's shared SaaS allows about 1,000 requests per 5 minutes per source IP (one
-release note says 4 minutes). A run that scores a holdout set one utterance per request
-could spend that alone, and other jobs on the same runner share the limit, so the
-client waits (interruptibly) when its own window is full, and refuses outright once the
-run's total is spent.
+Every attempt of every call counts as a request; every repeat the retry policy makes
+counts as a retry as well. A run refuses a request once its request allowance is spent
+(`run_limit`, e.g. a v2 run scoring a holdout one utterance per request), and stops
+retrying once its retry allowance is spent (a service failing all run long should end
+the run, not keep it busy). A `RateLimit`, when given, paces the requests: it delays,
+never refuses, so it is a separate concept the budget only holds.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 
-from ci_trainer.errors import ApiError, Interrupted
+from ci_trainer.errors import ApiError
+from ci_trainer.http.policy import RetryPolicy
+from ci_trainer.http.rate_limit import DEFAULT_WINDOW_SECONDS, RateLimit
 
-DEFAULT_WINDOW_LIMIT = 600  # requests per window: well under the tenant's 1,000
-DEFAULT_WINDOW_SECONDS = 300.0
-DEFAULT_RUN_LIMIT = 5000
+DEFAULT_RETRY_LIMIT = RetryPolicy().run_retry_budget
 
 
 class RequestBudget:
-    """Counts every request attempt of one run (thread-safe)."""
+    """Counts the requests and retries of one run (thread-safe).
+
+    `run_limit` None means no request allowance; `window_limit` None means no pace.
+    """
 
     def __init__(
         self,
-        window_limit: int = DEFAULT_WINDOW_LIMIT,
-        window_seconds: float = DEFAULT_WINDOW_SECONDS,
-        run_limit: int = DEFAULT_RUN_LIMIT,
         *,
+        run_limit: int | None = None,
+        retry_limit: int = DEFAULT_RETRY_LIMIT,
+        window_limit: int | None = None,
+        window_seconds: float = DEFAULT_WINDOW_SECONDS,
         clock: Callable[[], float] = time.monotonic,
         wait: Callable[[float], bool] | None = None,
     ) -> None:
-        if window_limit < 1 or run_limit < 1 or window_seconds <= 0:
+        if (run_limit is not None and run_limit < 1) or retry_limit < 0:
             msg = "request budget limits must be positive"
             raise ValueError(msg)
-        self.window_limit = window_limit
-        self.window_seconds = window_seconds
         self.run_limit = run_limit
-        self._clock = clock
-        self._wait = wait or threading.Event().wait
-        self._stamps: deque[float] = deque()
+        self.retry_limit = retry_limit
+        self.rate_limit = (
+            RateLimit(window_limit, window_seconds, clock=clock, wait=wait)
+            if window_limit is not None
+            else None
+        )
         self._used = 0
+        self._retries = 0
         self._lock = threading.Lock()
-        self.waited_seconds = 0.0
 
     @property
     def used(self) -> int:
+        """Requests sent so far (every attempt)."""
         return self._used
 
-    def acquire(self, label: str) -> None:
-        """Take one request, waiting for the window to free a slot when it is full."""
-        while True:
-            delay = self._try_take(label)
-            if delay is None:
-                return
-            self.waited_seconds += delay
-            if self._wait(delay):
-                msg = f"cancelled while waiting for the request budget before {label}"
-                raise Interrupted(msg, hint="the runner asked the job to stop")
+    @property
+    def retries_left(self) -> int:
+        return self.retry_limit - self._retries
 
-    def record_extra(self, count: int) -> None:
-        """Count retries the HTTP policy made inside one call (they hit the tenant too)."""
-        if count <= 0:
-            return
+    def take_request(self, label: str) -> None:
+        """Count one attempt of `label`; waits for the pace, raises ApiError when spent."""
         with self._lock:
-            now = self._clock()
-            self._used += count
-            self._stamps.extend([now] * count)
-
-    def _try_take(self, label: str) -> float | None:
-        with self._lock:
-            now = self._clock()
-            while self._stamps and self._stamps[0] <= now - self.window_seconds:
-                self._stamps.popleft()
-            if self._used >= self.run_limit:
+            if self.run_limit is not None and self._used >= self.run_limit:
                 raise ApiError(
                     call=label,
                     message_text=f"the run's request budget of {self.run_limit} requests is spent",
                     hint_text="score a smaller holdout set or raise "
                     "cognigy_v2.max_requests_per_run",
                 )
-            if len(self._stamps) >= self.window_limit:
-                return max(0.01, self._stamps[0] + self.window_seconds - now)
-            self._stamps.append(now)
             self._used += 1
-            return None
+        if self.rate_limit is not None:
+            self.rate_limit.acquire(label)
+
+    def take_retry(self) -> bool:
+        """Reserve one retry; False when the run's retries or requests are spent."""
+        with self._lock:
+            if self._retries >= self.retry_limit:
+                return False
+            if self.run_limit is not None and self._used >= self.run_limit:
+                return False
+            self._retries += 1
+            return True

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from ci_trainer import startup as token_prefetch
+from ci_trainer import startup
+from ci_trainer.backends import DEFAULT_BACKEND
 from ci_trainer.backends.cognigy_v1.auth import REQUIRED_SCOPES
 from ci_trainer.backends.cognigy_v1.client import TrainingClient
 from ci_trainer.backends.cognigy_v1.emulator.server import Emulator
@@ -26,9 +27,9 @@ from .conftest import Harness
 
 @pytest.fixture(autouse=True)
 def _no_leftover_prefetch() -> Iterator[None]:
-    token_prefetch.discard()
+    startup.discard()
     yield
-    token_prefetch.discard()
+    startup.discard()
 
 
 @pytest.fixture
@@ -42,14 +43,14 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 def claims(monkeypatch: pytest.MonkeyPatch) -> list[PrefetchedAnswer | None]:
     """What each `claim` handed to the auth object (the real claim, recorded)."""
     seen: list[PrefetchedAnswer | None] = []
-    real = token_prefetch.claim
+    real = startup.claim
 
     def recording(key: PrefetchKey) -> PrefetchedAnswer | None:
         answer = real(key)
         seen.append(answer)
         return answer
 
-    monkeypatch.setattr(token_prefetch, "claim", recording)
+    monkeypatch.setattr(startup, "claim", recording)
     return seen
 
 
@@ -57,13 +58,13 @@ def claims(monkeypatch: pytest.MonkeyPatch) -> list[PrefetchedAnswer | None]:
 def started(monkeypatch: pytest.MonkeyPatch) -> list[PrefetchKey]:
     """The keys of the prefetches the CLI started (the real start, recorded)."""
     keys: list[PrefetchKey] = []
-    real = token_prefetch.start
+    real = startup.start
 
-    def recording(key: PrefetchKey) -> token_prefetch.TokenPrefetch:
+    def recording(key: PrefetchKey) -> startup.TokenPrefetch:
         keys.append(key)
         return real(key)
 
-    monkeypatch.setattr(token_prefetch, "start", recording)
+    monkeypatch.setattr(startup, "start", recording)
     return keys
 
 
@@ -160,9 +161,9 @@ def test_a_prefetched_token_is_announced_for_masking_and_its_scopes_are_kept(
 ) -> None:
     config = harness.project()
     emu = harness.emulator(config)
-    key = token_prefetch.key_from_env(harness.env(emu))
+    key = startup.key_from_env(harness.env(emu))
     assert key is not None
-    token_prefetch.start(key)
+    startup.start(key)
     masked: list[str] = []
     with TrainingClient(
         emu.base_url, emu.client_id, emu.client_secret, redactor=Redactor(on_new=masked.append)
@@ -177,9 +178,9 @@ def test_a_prefetched_token_is_announced_for_masking_and_its_scopes_are_kept(
 def test_a_prefetch_for_other_credentials_is_not_used(harness: Harness, clean_env: None) -> None:
     config = harness.project()
     emu = harness.emulator(config)
-    key = token_prefetch.key_from_env(harness.env(emu, COGNIGY_CLIENT_ID="someone-else"))
+    key = startup.key_from_env(harness.env(emu, COGNIGY_CLIENT_ID="someone-else"))
     assert key is not None
-    token_prefetch.start(key).answer()
+    startup.start(key).answer()
     with TrainingClient(
         emu.base_url, emu.client_id, emu.client_secret, redactor=Redactor()
     ) as client:
@@ -217,15 +218,49 @@ def test_the_prefetch_sends_only_where_the_resolver_would(
         expected: str | None = resolve_base_url(tenant, base_url)
     except BaseUrlError:
         expected = None
-    assert token_prefetch.safe_base_url(tenant, base_url) == expected
+    env = {"COGNIGY_CLIENT_ID": "id", "COGNIGY_CLIENT_SECRET": "secret"}
+    env |= {"COGNIGY_TENANT": tenant} if tenant else {}
+    env |= {"COGNIGY_BASE_URL": base_url} if base_url else {}
+    key = startup.key_from_env(env)
+    assert (key.base_url if key else None) == expected
 
 
-def test_the_prefetch_keeps_the_http_policy_timeouts() -> None:
+def test_the_prefetch_keeps_the_http_policy_timeouts_with_one_attempt() -> None:
     policy = RetryPolicy()
-    assert (
+    assert (startup.POLICY.connect_timeout, startup.POLICY.read_timeout) == (
         policy.connect_timeout,
         policy.read_timeout,
-    ) == (token_prefetch.CONNECT_TIMEOUT, token_prefetch.READ_TIMEOUT)
+    )
+    assert startup.POLICY.max_attempts == 1
+
+
+@pytest.mark.parametrize(
+    ("text", "backend"),
+    [
+        ("version: 1\nmodel: {id: m}\n", DEFAULT_BACKEND),
+        ("version: 1\nbackend: cognigy-v1\n", "cognigy-v1"),
+        ("version: 1\nbackend: 'cognigy-v2'\n", "cognigy-v2"),
+        ('{"version": 1, "backend": "cognigy-v2"}', "cognigy-v2"),
+        # Where a pattern over the text would guess, the YAML decides or nobody does:
+        ("version: 1\n# backend: cognigy-v2\n", DEFAULT_BACKEND),
+        ("version: 1\nnotes: |\n  backend: cognigy-v2\n", DEFAULT_BACKEND),
+        ("version: 1\nbackend:   cognigy-v2   # the real API\n", "cognigy-v2"),
+        ("version: 1\n? backend\n: cognigy-v2\n", "cognigy-v2"),
+        ("x: &b {backend: cognigy-v2}\n<<: *b\n", None),  # a merge key
+        ("backend: cognigy-v1\nbackend: cognigy-v2\n", None),  # a repeated key
+        ("backend: [cognigy-v1]\n", None),
+        ("backend: !!str cognigy-v1\n", "cognigy-v1"),
+        ("backend: 1\n", None),
+        ("- backend: cognigy-v1\n", None),
+        ("version: [1\n", None),
+    ],
+)
+def test_the_prefetch_reads_the_backend_with_the_config_loaders_yaml(
+    tmp_path: Path, text: str, backend: str | None
+) -> None:
+    path = tmp_path / "training-config.yaml"
+    path.write_text(text, encoding="utf-8")
+    assert startup.config_backend(path) == backend
 
 
 def test_no_prefetch_without_credentials_or_for_a_v2_config(tmp_path: Path) -> None:
@@ -238,9 +273,9 @@ def test_no_prefetch_without_credentials_or_for_a_v2_config(tmp_path: Path) -> N
     v1.write_text("version: 1\nmodel: {id: m}\n", encoding="utf-8")
     v2 = tmp_path / "v2.yaml"
     v2.write_text("version: 1\nbackend: 'cognigy-v2'\n", encoding="utf-8")
-    assert token_prefetch.start_from_env({**env, "COGNIGY_CLIENT_SECRET": " "}, v1) is None
-    assert token_prefetch.start_from_env(env, v2) is None
-    assert token_prefetch.start_from_env(env, tmp_path / "missing.yaml") is None
-    started = token_prefetch.start_from_env(env, v1)
+    assert startup.start_from_env({**env, "COGNIGY_CLIENT_SECRET": " "}, v1) is None
+    assert startup.start_from_env(env, v2) is None
+    assert startup.start_from_env(env, tmp_path / "missing.yaml") is None
+    started = startup.start_from_env(env, v1)
     assert started is not None
     assert started.answer() is None  # port 9 refuses: no answer, nothing raised

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 
 import pytest
 
 from ci_trainer import webhook
+from ci_trainer.http.budget import RequestBudget
 from ci_trainer.redact import Redactor
 from ci_trainer.result import Decision, RunResult, WebhookDelivery
 
@@ -239,3 +241,25 @@ def test_url_with_surrounding_whitespace_is_used_trimmed(receiver: Receiver) -> 
     delivery = send(make_result(), f"  {receiver.url}\n", SECRET)
     assert delivery.delivered and delivery.target == receiver.url
     assert receiver.received[0].path == "/hooks/nlu"
+
+
+def test_user_info_in_the_url_is_sent_as_basic_credentials_and_the_query_kept(
+    receiver: Receiver,
+) -> None:
+    url = receiver.url.replace("http://", "http://hook%40user:pa55word@") + "?token=t0ps3cret"
+    delivery = send(make_result(), url, SECRET)
+    assert delivery.delivered and delivery.target == receiver.url
+    [got] = receiver.received
+    assert got.path == "/hooks/nlu?token=t0ps3cret"
+    expected = base64.b64encode(b"hook@user:pa55word").decode("ascii")
+    assert got.headers["Authorization"] == f"Basic {expected}"
+
+
+def test_a_shared_run_budget_counts_every_attempt(receiver: Receiver) -> None:
+    receiver.script = [Reply(503), Reply(200)]
+    budget = RequestBudget()
+    delivery = webhook.deliver(
+        make_result(), receiver.url, SECRET, timeout=5.0, backoff=0.01, budget=budget
+    )
+    assert delivery.delivered and delivery.attempts == 2
+    assert budget.used == 2 and budget.retries_left == budget.retry_limit - 1

@@ -13,23 +13,18 @@ from typing import Any
 
 from requests.structures import CaseInsensitiveDict
 
-from ci_trainer import startup as token_prefetch
+from ci_trainer import startup
 from ci_trainer.backends.cognigy_v1.decode import checked, json_body
 from ci_trainer.backends.cognigy_v1.models import Token
 from ci_trainer.errors import AuthError, CiTrainerError
-from ci_trainer.http.policy import (
-    Call,
-    HttpClient,
-    HttpResponse,
-    RetryMode,
-    error_from_response,
-    problem_fields,
-)
+from ci_trainer.http.client import Call, HttpClient, HttpResponse
+from ci_trainer.http.policy import RetryMode
+from ci_trainer.http.status import error_from_response, problem_fields
 from ci_trainer.redact import Redactor
 from ci_trainer.startup import REQUIRED_SCOPES as REQUIRED_SCOPES
-from ci_trainer.startup import PrefetchedAnswer, PrefetchKey
+from ci_trainer.startup import TOKEN_PATH, PrefetchedAnswer, PrefetchKey
 
-TOKEN_CALL = Call("getToken", "POST", "/auth/token")
+TOKEN_CALL = Call("getToken", "POST", TOKEN_PATH)
 MAX_REFRESH_MARGIN = 300.0  # the seed's margin, kept as a ceiling for long-lived tokens
 REFRESH_FRACTION = 0.1  # short tokens renew at 90 % of their lifetime, not on every call
 _CREDENTIALS_HINT = (
@@ -145,12 +140,12 @@ class ClientCredentials:
         then sees the error the normal path gives, never one of the prefetch's own.
         """
         key = PrefetchKey(
-            self._http.base_url + TOKEN_CALL.path,
+            self._http.base_url,
             self._client_id,
             self._client_secret,
             self.requested_scopes,
         )
-        answer = token_prefetch.claim(key)
+        answer = startup.claim(key)
         if answer is None:
             return None
         try:

@@ -36,7 +36,8 @@ from ci_trainer.backends.cognigy_v1 import models as wire
 from ci_trainer.backends.cognigy_v1.auth import REQUIRED_SCOPES
 from ci_trainer.backends.cognigy_v1.client import PREDICT_MAX_TEXTS, TrainingClient
 from ci_trainer.http.base_url import resolve_base_url
-from ci_trainer.http.policy import RetryBudget, RetryPolicy
+from ci_trainer.http.budget import RequestBudget
+from ci_trainer.http.policy import RetryPolicy
 from ci_trainer.redact import Redactor
 
 if TYPE_CHECKING:
@@ -134,7 +135,7 @@ class CognigyV1Backend:
         stop: threading.Event | None = None,
         policy: RetryPolicy | None = None,
         *,
-        budget: RetryBudget | None = None,
+        budget: RequestBudget | None = None,
         wait: Callable[[float], bool] | None = None,
         rng: random.Random | None = None,
     ) -> None:

@@ -1,6 +1,6 @@
 """The typed client of the v1 training service: one method per endpoint.
 
-Each method sends one call under the HTTP policy (ci_trainer.http.policy), handles a 401
+Each method sends one call under the HTTP policy (ci_trainer.http.client), handles a 401
 with exactly one fresh token and one retry, checks the body against openapi.yaml and
 returns a pydantic model. A 404 from an optional endpoint (cancel, production, predict)
 raises `ExtensionUnavailable`, so callers can go on without that feature.
@@ -33,15 +33,10 @@ from ci_trainer.backends.cognigy_v1.models import (
     TrainingStatus,
 )
 from ci_trainer.errors import AuthError, ContractError
-from ci_trainer.http.policy import (
-    Call,
-    HttpClient,
-    HttpResponse,
-    RetryBudget,
-    RetryMode,
-    RetryPolicy,
-    error_from_response,
-)
+from ci_trainer.http.budget import RequestBudget
+from ci_trainer.http.client import Call, HttpClient, HttpResponse
+from ci_trainer.http.policy import RetryMode, RetryPolicy
+from ci_trainer.http.status import error_from_response
 from ci_trainer.redact import Redactor
 
 PREDICT_MAX_TEXTS = 100  # PredictRequest.texts maxItems in openapi.yaml
@@ -83,7 +78,7 @@ class TrainingClient:
         redactor: Redactor,
         stop: threading.Event | None = None,
         policy: RetryPolicy | None = None,
-        budget: RetryBudget | None = None,
+        budget: RequestBudget | None = None,
         scopes: Iterable[str] = REQUIRED_SCOPES,
         wait: Callable[[float], bool] | None = None,
         rng: random.Random | None = None,

@@ -8,7 +8,8 @@ from pydantic import BaseModel, ValidationError
 
 from ci_trainer.backends.cognigy_v1 import contract
 from ci_trainer.errors import ContractError
-from ci_trainer.http.policy import HttpResponse, scrub_body
+from ci_trainer.http.client import HttpResponse
+from ci_trainer.http.status import scrub_body
 from ci_trainer.redact import Redactor
 
 M = TypeVar("M", bound=BaseModel)

@@ -3,8 +3,9 @@
 Every request carries `X-API-Key` and `Accept: application/json` (without it list answers
 come back as HAL), never a body on GET, and goes through the one HTTP policy
 (`ci_trainer.http.policy`) with 408, 429 and 5xx (but 501 and 511) retried as Cognigy's own
-client does, honouring `Retry-After`. A `RequestBudget` keeps the run well under the
-tenant's rate limit. Lists are read page by page (`limit`/`skip`, or the `next` cursor).
+client does, honouring `Retry-After`. The run's `RequestBudget` counts every attempt
+and, with its rate limit, keeps the run well under the tenant's limit. Lists are read
+page by page (`limit`/`skip`, or the `next` cursor).
 """
 
 from __future__ import annotations
@@ -30,17 +31,12 @@ from ci_trainer.backends.cognigy_v2.wire import (
     v2_error,
 )
 from ci_trainer.errors import ApiError, ContractError, Interrupted
-from ci_trainer.http.base_url import BaseUrlError
+from ci_trainer.http.base_url import check_v2_base_url
 from ci_trainer.http.budget import RequestBudget
-from ci_trainer.http.loopback import base_url_problem, is_loopback
-from ci_trainer.http.policy import (
-    Call,
-    HttpClient,
-    HttpResponse,
-    RetryBudget,
-    RetryMode,
-    RetryPolicy,
-)
+from ci_trainer.http.client import Call, HttpClient, HttpResponse
+from ci_trainer.http.loopback import is_loopback
+from ci_trainer.http.policy import RetryMode, RetryPolicy
+from ci_trainer.http.rate_limit import DEFAULT_WINDOW_LIMIT
 from ci_trainer.redact import Redactor
 
 API_PREFIX = "/new/v2.0"
@@ -49,12 +45,26 @@ MAX_PAGES = 100  # 10,000 items: more than any documented limit (2,500 intents p
 V2_RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 MIN_SNAPSHOT_BYTES = 64  # smaller downloads are the known "csnap" placeholder
 DOWNLOAD_LINK_ATTEMPTS = 5  # 409 while packaging finishes (observed by pipelines)
-_SETTING = "cognigy_v2.base_url (or COGNIGY_BASE_URL)"
+DEFAULT_RUN_LIMIT = 5000  # requests per run when the caller gives no budget
 
 
 def v2_policy(base: RetryPolicy | None = None) -> RetryPolicy:
     """The HTTP policy with v2's retry statuses (Cognigy's client retries 408 and 5xx)."""
     return dataclasses.replace(base or RetryPolicy(), retry_statuses=V2_RETRY_STATUSES)
+
+
+def packaging_policy(base: RetryPolicy) -> RetryPolicy:
+    """`base` that also repeats a 409, which a download link answers while packaging
+    finishes, on a fixed schedule (0.5, 1, 2, 4 s): the wait pipelines were seen to need,
+    with no herd to spread out."""
+    return dataclasses.replace(
+        base,
+        retry_statuses=base.retry_statuses | {409},
+        max_attempts=DOWNLOAD_LINK_ATTEMPTS,
+        backoff_base=0.5,
+        backoff_cap=5.0,
+        jitter=False,
+    )
 
 
 def split_base_url(base_url: str) -> tuple[str, str]:
@@ -64,16 +74,7 @@ def split_base_url(base_url: str) -> tuple[str, str]:
     `/new/v2.0` or `/v2.0` (the prefix without `/new` also works) is kept as given.
     """
     url = base_url.strip().rstrip("/")
-    problem = base_url_problem(url)
-    if problem == "userinfo":
-        msg = f"{_SETTING} must not contain a user name or password"
-        raise BaseUrlError(msg, hint="pass the API key as COGNIGY_API_KEY (action input api-key)")
-    if problem == "plain-http":
-        msg = f"{_SETTING} {url!r} uses plain http for a non-loopback host"
-        raise BaseUrlError(msg, hint="use https: the API key would travel in clear text")
-    if problem is not None:
-        msg = f"{_SETTING} is not a plain http(s) URL"  # not echoed: it may hold a password
-        raise BaseUrlError(msg, hint="use e.g. https://api-trial.cognigy.ai")
+    check_v2_base_url(url)
     if url.endswith("/v2.0"):
         return url, ""
     if url.endswith("/new"):
@@ -96,7 +97,6 @@ class CognigyV2Client:
         redactor: Redactor,
         stop: threading.Event | None = None,
         policy: RetryPolicy | None = None,
-        budget: RetryBudget | None = None,
         requests: RequestBudget | None = None,
         wait: Callable[[float], bool] | None = None,
         rng: random.Random | None = None,
@@ -114,17 +114,23 @@ class CognigyV2Client:
         self._wait = wait
         self._rng = rng
         self._now = now
+        # The run's one budget: every attempt of every call, retries included.
+        self.requests = requests or RequestBudget(
+            run_limit=DEFAULT_RUN_LIMIT,
+            retry_limit=self._policy.run_retry_budget,
+            window_limit=DEFAULT_WINDOW_LIMIT,
+            wait=wait or self._stop.wait,
+        )
         self.http = HttpClient(
             root,
             redactor=redactor,
             stop=self._stop,
             policy=self._policy,
-            budget=budget,
+            budget=self.requests,
             wait=wait,
             rng=rng,
             now=now,
         )
-        self.requests = requests or RequestBudget(wait=wait or self._stop.wait)
 
     def __enter__(self) -> CognigyV2Client:
         return self
@@ -156,15 +162,15 @@ class CognigyV2Client:
         form: Mapping[str, str] | None = None,
         files: Mapping[str, tuple[str, bytes, str]] | None = None,
         retry: RetryMode = RetryMode.SAFE,
-        accept: frozenset[int] = frozenset(),
+        policy: RetryPolicy | None = None,
     ) -> HttpResponse:
-        """One call: budget, headers, policy; a non-2xx status not in `accept` raises."""
+        """One call: budget, headers, policy (the client's, or `policy` for this call); a
+        final non-2xx status raises."""
         if method == "GET" and (json_body is not None or form or files):
             msg = "a GET must not carry a body (Cognigy answers 403)"
             raise ValueError(msg)
         full = self.prefix + path + (f"?{urlencode(query)}" if query else "")
         call = Call(operation, method, full)
-        self.requests.acquire(call.label)
         response = self.http.send(
             call,
             retry=retry,
@@ -172,9 +178,9 @@ class CognigyV2Client:
             json_body=json_body,
             form=form,
             files=files,
+            policy=policy,
         )
-        self.requests.record_extra(response.attempts - 1)
-        if not response.ok and response.status not in accept:
+        if not response.ok:
             raise v2_error(response, self.redactor)
         return response
 
@@ -336,18 +342,13 @@ class CognigyV2Client:
     def snapshot_download_link(self, snapshot_id: str) -> str:
         """The `.csnap` URL; a 409 right after packaging is retried a few times."""
         path = f"/snapshots/{_id(snapshot_id)}/downloadlink"
-        for attempt in range(1, DOWNLOAD_LINK_ATTEMPTS + 1):
-            response = self.send(
-                "composeSnapshotDownloadLink", "POST", path, accept=frozenset({409})
-            )
-            if response.ok:
-                link = object_of(response, self.redactor).get("downloadLink")
-                if not isinstance(link, str) or not link:
-                    raise contract_error(response, self.redactor, "no 'downloadLink' in the answer")
-                return link
-            if attempt < DOWNLOAD_LINK_ATTEMPTS:
-                self._pause(min(5.0, 0.5 * 2 ** (attempt - 1)), path)
-        raise v2_error(response, self.redactor)
+        response = self.send(
+            "composeSnapshotDownloadLink", "POST", path, policy=packaging_policy(self._policy)
+        )
+        link = object_of(response, self.redactor).get("downloadLink")
+        if not isinstance(link, str) or not link:
+            raise contract_error(response, self.redactor, "no 'downloadLink' in the answer")
+        return link
 
     def download(self, link: str, *, redirects: int = 3) -> bytes:
         """GET a download link. The API key goes only to the API's own origin; a redirect
@@ -361,7 +362,6 @@ class CognigyV2Client:
                 "GET",
                 path[len(own.path) :] if path.startswith(own.path) else path,
             )
-            self.requests.acquire(call.label)
             response = self.http.send(call, retry=RetryMode.SAFE, headers=self._headers())
         else:
             if parts.scheme != "https" and not is_loopback(parts.hostname or ""):
@@ -374,17 +374,16 @@ class CognigyV2Client:
                 redactor=self.redactor,
                 stop=self._stop,
                 policy=self._policy,
+                budget=self.requests,
                 wait=self._wait,
                 rng=self._rng,
                 now=self._now,
             )
             try:
                 call = Call("downloadSnapshot", "GET", path)
-                self.requests.acquire(call.label)
                 response = other.send(call, retry=RetryMode.SAFE)
             finally:
                 other.close()
-        self.requests.record_extra(response.attempts - 1)
         location = response.headers.get("Location")
         if 300 <= response.status < 400 and location and redirects > 0:
             return self.download(urljoin(link, location), redirects=redirects - 1)

@@ -21,7 +21,8 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from ci_trainer.errors import ApiError, AuthError, ContractError
-from ci_trainer.http.policy import HttpResponse, error_from_response, problem_fields, scrub_body
+from ci_trainer.http.client import HttpResponse
+from ci_trainer.http.status import StatusTexts, error_from_response, problem_fields, scrub_body
 from ci_trainer.redact import Redactor
 
 TASK_STATUSES = frozenset({"queued", "active", "done", "cancelling", "cancelled", "error"})
@@ -31,8 +32,9 @@ _SHAPE_HINT = (
     "check cognigy_v2.base_url and quote the traceId to support"
 )
 
-# Status -> (message, hint) in the v2 backend's words (the v1 texts name v1 settings).
-_V2_STATUS_TEXT: dict[int, tuple[str, str]] = {
+# Overrides of the one status table (ci_trainer.http.status) in the v2 backend's words:
+# the table's texts name v1 settings.
+V2_STATUS_TEXT: StatusTexts = {
     400: ("the service rejected the request as invalid", "see the detail for the field"),
     401: ("the API key was not accepted", "check COGNIGY_API_KEY (action input api-key)"),
     403: (
@@ -121,11 +123,8 @@ def object_of(response: HttpResponse, redactor: Redactor) -> dict[str, Any]:
 
 def v2_error(response: HttpResponse, redactor: Redactor) -> ApiError:
     """The typed error of a final non-2xx answer, with Cognigy's `code` and OAuth fields."""
-    message, hint = _V2_STATUS_TEXT.get(response.status, (None, None))
     error_type: type[ApiError] = AuthError if response.status in (401, 403) else ApiError
-    error = error_from_response(
-        response, redactor, message=message, hint=hint, error_type=error_type
-    )
+    error = error_from_response(response, redactor, texts=V2_STATUS_TEXT, error_type=error_type)
     body = problem_fields(response)
     described = body.get("error_description")
     if error.detail is None and isinstance(described, str) and described:

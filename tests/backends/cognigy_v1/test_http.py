@@ -14,14 +14,9 @@ import pytest
 
 from ci_trainer.backends.cognigy_v1.client import TrainingClient
 from ci_trainer.errors import ApiError, Interrupted
-from ci_trainer.http.policy import (
-    Call,
-    HttpClient,
-    RetryBudget,
-    RetryMode,
-    RetryPolicy,
-    parse_retry_after,
-)
+from ci_trainer.http.budget import RequestBudget
+from ci_trainer.http.client import Call, HttpClient
+from ci_trainer.http.policy import RetryMode, RetryPolicy, parse_retry_after
 from ci_trainer.redact import Redactor
 
 from .conftest import FAST, MODEL, Waits
@@ -195,7 +190,7 @@ def test_train_without_a_key_is_never_resent_and_with_a_key_resends_the_same_key
 def test_the_run_budget_is_shared_by_all_calls(
     server: ScriptedServer, make_client: Callable[..., TrainingClient], waits: Waits
 ) -> None:
-    budget = RetryBudget(2)
+    budget = RequestBudget(retry_limit=2)
     client = make_client(budget=budget)
     server.on("GET", STATUS, Reply(503, None), Reply(200, RUNNING))
     client.training_status(MODEL, "t-1")
@@ -204,7 +199,7 @@ def test_the_run_budget_is_shared_by_all_calls(
     with pytest.raises(ApiError):
         client.training_status(MODEL, "t-1")
     assert len(waits.delays) == 2  # one retry per call, then the run's budget is spent
-    assert budget.left == 0
+    assert budget.retries_left == 0
 
 
 def test_a_retry_after_longer_than_the_limit_ends_the_call_with_the_wait_named(

@@ -9,7 +9,7 @@ import pytest
 
 from ci_trainer.backends.cognigy_v2.wire import parse_page, parse_scores, parse_task, v2_error
 from ci_trainer.errors import AuthError, ContractError
-from ci_trainer.http.policy import Call, HttpResponse
+from ci_trainer.http.client import Call, HttpResponse
 from ci_trainer.redact import Redactor
 
 REDACT = Redactor()

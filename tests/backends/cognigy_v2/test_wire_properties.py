@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from ci_trainer.backends.cognigy_v2.wire import parse_page, parse_scores, parse_task
 from ci_trainer.errors import ContractError
-from ci_trainer.http.policy import Call, HttpResponse
+from ci_trainer.http.client import Call, HttpResponse
 from ci_trainer.redact import Redactor
 
 JSON = st.recursive(

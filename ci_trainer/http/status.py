@@ -1,0 +1,181 @@
+"""A final non-2xx response -> a typed error: what the status means and how to fix it.
+
+One status-to-fix table for every service; a backend whose users need other words (v2
+names its own settings) passes overrides for some statuses, never a second table.
+Every text that leaves here is redacted.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from typing import Any, TypeVar, overload
+
+from ci_trainer.errors import ApiError
+from ci_trainer.http.client import HttpResponse
+from ci_trainer.http.policy import RETRY_STATUSES
+from ci_trainer.redact import MASK, Redactor
+
+BODY_LIMIT = 2000  # characters of a response body kept for support tickets
+_SECRET_KEY = re.compile(r"token|secret|password|authorization|api[_-]?key", re.IGNORECASE)
+
+# status -> (what happened, the fix)
+StatusTexts = Mapping[int, tuple[str, str]]
+
+STATUS_TEXT: StatusTexts = {
+    400: (
+        "the service rejected the request as invalid",
+        "fix the field named in the detail (training config or dataset ids)",
+    ),
+    401: ("not authenticated", "check COGNIGY_CLIENT_ID and COGNIGY_CLIENT_SECRET"),
+    403: ("permission denied", "the client needs more scopes on the service"),
+    404: (
+        "not found",
+        "check model.id / COGNIGY_MODEL_ID, the dataset ids and COGNIGY_BASE_URL",
+    ),
+    409: (
+        "conflict with an earlier request",
+        "a request with the same Idempotency-Key but a different body was sent before; "
+        "re-run the job to get a new key",
+    ),
+    429: (
+        "rate limited by the service",
+        "the tenant's rate limit is exhausted; re-run later or raise "
+        "training.poll_interval_floor_seconds",
+    ),
+}
+
+
+def status_text(status: int, overrides: StatusTexts | None = None) -> tuple[str, str]:
+    """(message, hint) for `status`: the override, the table's entry, or its class's."""
+    if overrides and status in overrides:
+        return overrides[status]
+    if status in STATUS_TEXT:
+        return STATUS_TEXT[status]
+    if 300 <= status < 400:
+        return (
+            "unexpected redirect",
+            "set COGNIGY_BASE_URL to the API's final URL (redirects are not followed)",
+        )
+    if status >= 500:
+        return (
+            "the training service failed",
+            "a problem on the service side; re-run later and quote the traceId to support",
+        )
+    return ("unexpected HTTP status", "see the detail; quote the traceId to support")
+
+
+def scrub_body(text: str, redactor: Redactor) -> str:
+    """A response body safe to keep: secret-looking JSON fields masked, redacted, trimmed."""
+    try:
+        parsed = json.loads(text)
+    except ValueError:
+        cleaned = text
+    else:
+        cleaned = json.dumps(_mask_secret_fields(parsed), ensure_ascii=False)
+    cleaned = redactor(cleaned)
+    return cleaned if len(cleaned) <= BODY_LIMIT else cleaned[:BODY_LIMIT] + "...(trimmed)"
+
+
+def _mask_secret_fields(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {
+            k: MASK if _SECRET_KEY.search(str(k)) and isinstance(v, str) else _mask_secret_fields(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_mask_secret_fields(v) for v in value]
+    return value
+
+
+def problem_fields(response: HttpResponse) -> dict[str, Any]:
+    """An error body's fields (RFC 7807, OAuth's), or {} when it is not a JSON object."""
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _problem_detail(problem: Mapping[str, Any]) -> str | None:
+    detail = problem.get("detail")
+    parts = [detail] if isinstance(detail, str) and detail else []
+    errors = problem.get("errors")
+    if isinstance(errors, list):
+        for item in errors[:10]:
+            if isinstance(item, dict):
+                parts.append(f"{item.get('field', '?')}: {item.get('message', '')}")
+    return "; ".join(parts) or None
+
+
+def _trace_id(problem: Mapping[str, Any], response: HttpResponse) -> str | None:
+    trace = problem.get("traceId")
+    if isinstance(trace, str) and trace:
+        return trace
+    headers = {k.lower(): v for k, v in response.headers.items()}
+    return headers.get("x-trace-id") or headers.get("x-request-id")
+
+
+E = TypeVar("E", bound=ApiError)
+
+
+@overload
+def error_from_response(
+    response: HttpResponse,
+    redactor: Redactor,
+    *,
+    message: str | None = None,
+    hint: str | None = None,
+    texts: StatusTexts | None = None,
+) -> ApiError: ...
+
+
+@overload
+def error_from_response(
+    response: HttpResponse,
+    redactor: Redactor,
+    *,
+    message: str | None = None,
+    hint: str | None = None,
+    texts: StatusTexts | None = None,
+    error_type: type[E],
+) -> E: ...
+
+
+def error_from_response(
+    response: HttpResponse,
+    redactor: Redactor,
+    *,
+    message: str | None = None,
+    hint: str | None = None,
+    texts: StatusTexts | None = None,
+    error_type: type[ApiError] = ApiError,
+) -> ApiError:
+    """The typed error for a final non-2xx response: status, RFC 7807 fields, traceId.
+
+    `message` and `hint` replace the table's words for this one error; `texts` are a
+    backend's overrides of the table.
+    """
+    default_message, default_hint = status_text(response.status, texts)
+    problem = problem_fields(response)
+    title = problem.get("title") if isinstance(problem.get("title"), str) else None
+    detail = _problem_detail(problem)
+    text = message or default_message
+    if response.attempts > 1:
+        text += f" (after {response.attempts} attempts)"
+    if response.retry_after is not None and response.status in RETRY_STATUSES:
+        text += f"; it asked to wait {response.retry_after:.0f} s before trying again"
+    if 300 <= response.status < 400 and response.headers.get("Location"):
+        text += f" to {response.headers['Location']}"
+    return error_type(
+        call=response.call.label,
+        message_text=redactor(text),
+        status=response.status,
+        title=redactor(title) if title else None,
+        detail=redactor(detail) if detail else None,
+        trace_id=_trace_id(problem, response),
+        body=scrub_body(response.text, redactor) if response.content else None,
+        hint_text=hint or default_hint,
+        extra={"attempts": response.attempts},
+    )
