@@ -76,6 +76,12 @@ class BackendPlugin(Protocol):
         reach its service."""
         ...
 
+    def prefetch(self, env: Mapping[str, str]) -> bool:
+        """Send the run's first request early, before the pipeline's imports, when the
+        environment says for sure what it will be; True when one went out. Must be cheap
+        and never raise (`ci_trainer.startup` calls it right after argument parsing)."""
+        ...
+
     def build(self, request: BackendRequest) -> Backend:
         """The backend for one run (only called when `missing_credentials` is empty)."""
         ...

@@ -12,24 +12,25 @@ import pytest
 
 from ci_trainer import startup
 from ci_trainer.backends import DEFAULT_BACKEND
+from ci_trainer.backends.cognigy_v1 import token_prefetch
 from ci_trainer.backends.cognigy_v1.auth import REQUIRED_SCOPES
 from ci_trainer.backends.cognigy_v1.client import TrainingClient
 from ci_trainer.backends.cognigy_v1.emulator.server import Emulator
+from ci_trainer.backends.cognigy_v1.token_prefetch import PrefetchedAnswer, PrefetchKey
 from ci_trainer.cli import main
 from ci_trainer.emulator.faults import Fault
 from ci_trainer.http.base_url import BaseUrlError, resolve_base_url
 from ci_trainer.http.policy import RetryPolicy
 from ci_trainer.redact import Redactor
-from ci_trainer.startup import PrefetchedAnswer, PrefetchKey
 
 from .conftest import Harness
 
 
 @pytest.fixture(autouse=True)
 def _no_leftover_prefetch() -> Iterator[None]:
-    startup.discard()
+    token_prefetch.discard()
     yield
-    startup.discard()
+    token_prefetch.discard()
 
 
 @pytest.fixture
@@ -43,14 +44,14 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 def claims(monkeypatch: pytest.MonkeyPatch) -> list[PrefetchedAnswer | None]:
     """What each `claim` handed to the auth object (the real claim, recorded)."""
     seen: list[PrefetchedAnswer | None] = []
-    real = startup.claim
+    real = token_prefetch.claim
 
     def recording(key: PrefetchKey) -> PrefetchedAnswer | None:
         answer = real(key)
         seen.append(answer)
         return answer
 
-    monkeypatch.setattr(startup, "claim", recording)
+    monkeypatch.setattr(token_prefetch, "claim", recording)
     return seen
 
 
@@ -58,13 +59,13 @@ def claims(monkeypatch: pytest.MonkeyPatch) -> list[PrefetchedAnswer | None]:
 def started(monkeypatch: pytest.MonkeyPatch) -> list[PrefetchKey]:
     """The keys of the prefetches the CLI started (the real start, recorded)."""
     keys: list[PrefetchKey] = []
-    real = startup.start
+    real = token_prefetch.start
 
-    def recording(key: PrefetchKey) -> startup.TokenPrefetch:
+    def recording(key: PrefetchKey) -> token_prefetch.TokenPrefetch:
         keys.append(key)
         return real(key)
 
-    monkeypatch.setattr(startup, "start", recording)
+    monkeypatch.setattr(token_prefetch, "start", recording)
     return keys
 
 
@@ -161,9 +162,9 @@ def test_a_prefetched_token_is_announced_for_masking_and_its_scopes_are_kept(
 ) -> None:
     config = harness.project()
     emu = harness.emulator(config)
-    key = startup.key_from_env(harness.env(emu))
+    key = token_prefetch.key_from_env(harness.env(emu))
     assert key is not None
-    startup.start(key)
+    token_prefetch.start(key)
     masked: list[str] = []
     with TrainingClient(
         emu.base_url, emu.client_id, emu.client_secret, redactor=Redactor(on_new=masked.append)
@@ -178,9 +179,9 @@ def test_a_prefetched_token_is_announced_for_masking_and_its_scopes_are_kept(
 def test_a_prefetch_for_other_credentials_is_not_used(harness: Harness, clean_env: None) -> None:
     config = harness.project()
     emu = harness.emulator(config)
-    key = startup.key_from_env(harness.env(emu, COGNIGY_CLIENT_ID="someone-else"))
+    key = token_prefetch.key_from_env(harness.env(emu, COGNIGY_CLIENT_ID="someone-else"))
     assert key is not None
-    startup.start(key).answer()
+    token_prefetch.start(key).answer()
     with TrainingClient(
         emu.base_url, emu.client_id, emu.client_secret, redactor=Redactor()
     ) as client:
@@ -221,17 +222,17 @@ def test_the_prefetch_sends_only_where_the_resolver_would(
     env = {"COGNIGY_CLIENT_ID": "id", "COGNIGY_CLIENT_SECRET": "secret"}
     env |= {"COGNIGY_TENANT": tenant} if tenant else {}
     env |= {"COGNIGY_BASE_URL": base_url} if base_url else {}
-    key = startup.key_from_env(env)
+    key = token_prefetch.key_from_env(env)
     assert (key.base_url if key else None) == expected
 
 
 def test_the_prefetch_keeps_the_http_policy_timeouts_with_one_attempt() -> None:
     policy = RetryPolicy()
-    assert (startup.POLICY.connect_timeout, startup.POLICY.read_timeout) == (
+    assert (token_prefetch.POLICY.connect_timeout, token_prefetch.POLICY.read_timeout) == (
         policy.connect_timeout,
         policy.read_timeout,
     )
-    assert startup.POLICY.max_attempts == 1
+    assert token_prefetch.POLICY.max_attempts == 1
 
 
 @pytest.mark.parametrize(
@@ -273,9 +274,10 @@ def test_no_prefetch_without_credentials_or_for_a_v2_config(tmp_path: Path) -> N
     v1.write_text("version: 1\nmodel: {id: m}\n", encoding="utf-8")
     v2 = tmp_path / "v2.yaml"
     v2.write_text("version: 1\nbackend: 'cognigy-v2'\n", encoding="utf-8")
-    assert startup.start_from_env({**env, "COGNIGY_CLIENT_SECRET": " "}, v1) is None
-    assert startup.start_from_env(env, v2) is None
-    assert startup.start_from_env(env, tmp_path / "missing.yaml") is None
-    started = startup.start_from_env(env, v1)
-    assert started is not None
-    assert started.answer() is None  # port 9 refuses: no answer, nothing raised
+    assert startup.start_from_env({**env, "COGNIGY_CLIENT_SECRET": " "}, v1) is False
+    assert startup.start_from_env(env, v2) is False
+    assert startup.start_from_env(env, tmp_path / "missing.yaml") is False
+    assert startup.start_from_env(env, v1) is True
+    key = token_prefetch.key_from_env(env)
+    assert key is not None
+    assert token_prefetch.claim(key) is None  # port 9 refuses: no answer, nothing raised

@@ -37,6 +37,13 @@ def missing_credentials(settings: Settings) -> list[str]:
     return missing
 
 
+def prefetch(env: Mapping[str, str]) -> bool:
+    """Send the OAuth2 token request now, from a thread (see `token_prefetch.py`)."""
+    from ci_trainer.backends.cognigy_v1 import token_prefetch
+
+    return token_prefetch.start_from_env(env) is not None
+
+
 def build(request: BackendRequest) -> Backend:
     from ci_trainer.backends.cognigy_v1.backend import CognigyV1Backend
     from ci_trainer.http.base_url import resolve_base_url

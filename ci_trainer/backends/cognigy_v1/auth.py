@@ -13,16 +13,16 @@ from typing import Any
 
 from requests.structures import CaseInsensitiveDict
 
-from ci_trainer import startup
+from ci_trainer.backends.cognigy_v1 import token_prefetch
 from ci_trainer.backends.cognigy_v1.decode import checked, json_body
 from ci_trainer.backends.cognigy_v1.models import Token
+from ci_trainer.backends.cognigy_v1.token_prefetch import REQUIRED_SCOPES as REQUIRED_SCOPES
+from ci_trainer.backends.cognigy_v1.token_prefetch import TOKEN_PATH, PrefetchedAnswer, PrefetchKey
 from ci_trainer.errors import AuthError, CiTrainerError
 from ci_trainer.http.client import Call, HttpClient, HttpResponse
 from ci_trainer.http.policy import RetryMode
 from ci_trainer.http.status import error_from_response, problem_fields
 from ci_trainer.redact import Redactor
-from ci_trainer.startup import REQUIRED_SCOPES as REQUIRED_SCOPES
-from ci_trainer.startup import TOKEN_PATH, PrefetchedAnswer, PrefetchKey
 
 TOKEN_CALL = Call("getToken", "POST", TOKEN_PATH)
 MAX_REFRESH_MARGIN = 300.0  # the seed's margin, kept as a ceiling for long-lived tokens
@@ -145,7 +145,7 @@ class ClientCredentials:
             self._client_secret,
             self.requested_scopes,
         )
-        answer = startup.claim(key)
+        answer = token_prefetch.claim(key)
         if answer is None:
             return None
         try:

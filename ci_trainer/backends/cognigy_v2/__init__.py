@@ -27,6 +27,11 @@ def missing_credentials(settings: Settings) -> list[str]:
     return [] if settings.api_key else ["COGNIGY_API_KEY"]
 
 
+def prefetch(env: Mapping[str, str]) -> bool:
+    """Nothing to send early: an API key needs no token request."""
+    return False
+
+
 def build(request: BackendRequest) -> Backend:
     from ci_trainer.backends.cognigy_v2.backend import backend_from_config
     from ci_trainer.backends.cognigy_v2.options import run_label
