@@ -31,17 +31,6 @@ class Target(_Model):
     label: str
 
 
-class Capabilities(_Model):
-    """Optional parts of the contract this service offers (extensions may 404)."""
-
-    cancel: bool = True
-    production: bool = True
-    predict: bool = True
-    per_intent: bool = True
-    precision_recall: bool = True
-    predict_batch_limit: int = 100
-
-
 class AccessCheck(_Model):
     granted_scopes: list[str] = Field(default_factory=list)
     missing_scopes: list[str] = Field(default_factory=list)

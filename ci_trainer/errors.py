@@ -34,7 +34,12 @@ class CiTrainerError(Exception):
 
 
 class FeatureUnavailable(CiTrainerError):
-    """An optional part of the service is not offered (by this backend, tenant or plan)."""
+    """An optional part of the service is not offered (by this backend, tenant or plan).
+
+    The one way a backend says "not available": the method asked for the feature
+    (cancel, production, predict, dataset statistics) raises it, and the pipeline goes
+    on without that feature. There are no capability flags to consult first.
+    """
 
 
 @dataclass(frozen=True)

@@ -36,9 +36,6 @@ ALLOWED_ROOTS = {
     "ci_trainer.backends.cognigy_v2.emulator.problems.V2Problem",
     "ci_trainer.backends.cognigy_v2.emulator.problems.TaskFailed",
     "ci_trainer.backends.cognigy_v2.emulator.problems.OAuthError",
-    # Moving in issue 12 (to subclasses of FeatureUnavailable and of a CiTrainerError).
-    "ci_trainer.backends.base.ExtensionUnavailable",
-    "ci_trainer.webhook.WebhookUrlError",
 }
 
 

@@ -11,7 +11,6 @@ from typing import Any, Protocol, runtime_checkable
 
 from ci_trainer.backend_types import (
     AccessCheck,
-    Capabilities,
     DatasetStats,
     EvalMetrics,
     JobStatus,
@@ -24,17 +23,12 @@ from ci_trainer.backend_types import (
 )
 
 
-class ExtensionUnavailable(Exception):
-    """An optional endpoint (cancel, production, predict) answered 404 on this service."""
-
-
 @runtime_checkable
 class Backend(Protocol):
-    """What the pipeline needs from a training service. Errors are `ApiError`s."""
+    """What the pipeline needs from a training service. Errors are `ApiError`s; an
+    optional feature the service does not offer raises `errors.FeatureUnavailable`."""
 
     name: str
-
-    def capabilities(self) -> Capabilities: ...
 
     def targets(self) -> list[Target]: ...
 
@@ -64,7 +58,7 @@ class Backend(Protocol):
     def training_metrics(self, job: TrainingJob) -> EvalMetrics: ...
 
     def predict(self, target: Target, version_id: str, texts: Sequence[str]) -> list[Prediction]:
-        """Top intent per text; raises ExtensionUnavailable when the service has none."""
+        """Top intent per text; raises FeatureUnavailable when the service has none."""
         ...
 
     def promote(self, target: Target, version_id: str, environment: str) -> Promotion: ...

@@ -9,8 +9,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from ci_trainer.backend_types import Capabilities, TrainingJob
-from ci_trainer.backends.base import Backend
+from ci_trainer.backend_types import TrainingJob
 from ci_trainer.config import LoadedConfig
 from ci_trainer.config.model import TrainingConfig
 from ci_trainer.errors import Interrupted
@@ -53,7 +52,6 @@ class StageContext:
         self.recorder = Recorder()
         self.live_job: TrainingJob | None = None  # started and not yet final
         self.last_job: TrainingJob | None = None
-        self._capabilities: Capabilities | None = None
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
@@ -69,11 +67,6 @@ class StageContext:
         message = Message(level=level, text=text, title=title)
         self.recorder.add_message(message)
         self.reporter.message(message)
-
-    def capabilities(self, backend: Backend) -> Capabilities:
-        if self._capabilities is None:
-            self._capabilities = backend.capabilities()
-        return self._capabilities
 
 
 def now() -> datetime:

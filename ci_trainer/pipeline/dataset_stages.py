@@ -9,10 +9,10 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 
 from ci_trainer.backend_types import AccessCheck, DatasetStats
-from ci_trainer.backends.base import Backend, ExtensionUnavailable
+from ci_trainer.backends.base import Backend
 from ci_trainer.checks import DatasetInput, blocking, run_checks
 from ci_trainer.datasets import Dataset, load_dataset
-from ci_trainer.errors import AuthError
+from ci_trainer.errors import AuthError, FeatureUnavailable
 from ci_trainer.pipeline.context import Ruling, StageContext
 from ci_trainer.result import CheckResult, CheckStatus, DatasetRecord, Decision, Mode
 
@@ -83,7 +83,7 @@ def fetch_service_stats(ctx: StageContext, backend: Backend, data: Datasets) -> 
         for record in ctx.recorder.snapshot().datasets:
             try:
                 stats = backend.dataset_stats(record.id)
-            except ExtensionUnavailable:
+            except FeatureUnavailable:
                 # cognigy-v2 has no dataset statistics: the local checks stand alone.
                 ctx.reporter.info("the service reports no dataset statistics")
                 return

@@ -4,9 +4,9 @@ champion/challenger comparison on the holdout set."""
 from __future__ import annotations
 
 from ci_trainer.backend_types import EvalMetrics, IntentScore, Target, TrainingJob
-from ci_trainer.backends.base import Backend, ExtensionUnavailable
+from ci_trainer.backends.base import Backend
 from ci_trainer.datasets import Dataset
-from ci_trainer.errors import ContractError
+from ci_trainer.errors import ContractError, FeatureUnavailable
 from ci_trainer.pipeline.context import StageContext
 from ci_trainer.result import GateRule
 
@@ -59,7 +59,7 @@ def _champion(
             return _compare_on_holdout(
                 ctx, backend, target, candidate, production.version_id, holdout
             )
-        except ExtensionUnavailable:
+        except FeatureUnavailable:
             note = "the service has no predict endpoint"
     if note is not None:
         champion_note = f"{note}; the gate used the thresholds alone"
@@ -76,8 +76,6 @@ def _champion_unavailable(
         return "the champion/challenger comparison is disabled (gate.champion.enabled)"
     if holdout is None:
         return "no holdout set is configured (holdout.path)"
-    if not ctx.capabilities(backend).predict:
-        return "the service has no predict endpoint"
     if production is None:
         return "the service does not report the production version"
     if production.version_id is None:

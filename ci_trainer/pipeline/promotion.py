@@ -4,8 +4,15 @@ promotion blocks ours), and the promotion itself, confirmed when its answer was 
 from __future__ import annotations
 
 from ci_trainer.backend_types import Promotion, PromotionStep, Target
-from ci_trainer.backends.base import Backend, ExtensionUnavailable
-from ci_trainer.errors import ApiError, AuthError, CiTrainerError, ContractError, TrainingFailed
+from ci_trainer.backends.base import Backend
+from ci_trainer.errors import (
+    ApiError,
+    AuthError,
+    CiTrainerError,
+    ContractError,
+    FeatureUnavailable,
+    TrainingFailed,
+)
 from ci_trainer.pipeline.context import Ruling, StageContext, now
 from ci_trainer.result import Decision, ProductionInfo, PromotionRecord
 
@@ -17,12 +24,9 @@ CONFIRM_STEP = "confirm by reading production"
 def read_production(ctx: StageContext, backend: Backend, target: Target) -> None:
     """Remember production before training, to compare with and to detect a race."""
     with ctx.stage("Production version"):
-        if not ctx.capabilities(backend).production:
-            ctx.reporter.info("the service does not report the production version")
-            return
         try:
             version = backend.production_version(target)
-        except ExtensionUnavailable:
+        except FeatureUnavailable:
             ctx.reporter.info("the service does not report the production version")
             return
         ctx.recorder.record(
@@ -108,7 +112,7 @@ def _production_becomes(
             return False
         try:
             now_version = backend.production_version(target)
-        except (ExtensionUnavailable, CiTrainerError):
+        except (FeatureUnavailable, CiTrainerError):
             return False
         if now_version is not None and now_version.version_id == version_id:
             return True
@@ -129,7 +133,7 @@ def _production_changed(ctx: StageContext, backend: Backend, target: Target) -> 
         return None
     try:
         current = backend.production_version(target)
-    except ExtensionUnavailable:
+    except FeatureUnavailable:
         return None
     current_id = current.version_id if current else None
     if current_id == before.version_id:

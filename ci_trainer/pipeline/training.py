@@ -7,8 +7,8 @@ import hashlib
 from collections.abc import Callable
 
 from ci_trainer.backend_types import JobState, JobStatus, Target, TrainingJob, TrainingRequest
-from ci_trainer.backends.base import Backend, ExtensionUnavailable
-from ci_trainer.errors import CiTrainerError, TrainingFailed
+from ci_trainer.backends.base import Backend
+from ci_trainer.errors import CiTrainerError, FeatureUnavailable, TrainingFailed
 from ci_trainer.pipeline.context import StageContext, now
 from ci_trainer.polling import PollPolicy, PollSchedule, PollTimeout, wait_for_job
 from ci_trainer.result import Provenance, ResourceUsage, TrainingAttempt
@@ -128,7 +128,7 @@ def cancel(ctx: StageContext, backend: Backend, job: TrainingJob) -> bool:
     """Best effort: a failed cancel must not hide why the run ended."""
     try:
         accepted = backend.cancel_training(job)
-    except ExtensionUnavailable:
+    except FeatureUnavailable:
         accepted = False
     except CiTrainerError as exc:  # ApiError, or Interrupted from a retry sleep
         ctx.message("warning", f"could not cancel training {job.training_id}: {exc}")

@@ -19,7 +19,6 @@ import yaml
 
 from ci_trainer.backend_types import (
     AccessCheck,
-    Capabilities,
     DatasetStats,
     EvalMetrics,
     IntentScore,
@@ -33,7 +32,7 @@ from ci_trainer.backend_types import (
     TrainingRequest,
 )
 from ci_trainer.config import load_config
-from ci_trainer.errors import AuthError, TrainingFailed
+from ci_trainer.errors import AuthError, FeatureUnavailable, TrainingFailed
 from ci_trainer.pipeline.flow import Pipeline
 from ci_trainer.progress import ConsoleReporter
 from ci_trainer.result import Decision, Mode, RunResult
@@ -69,9 +68,6 @@ class ScriptedBackend:
         self.production: list[ModelVersion | None] = [None]
         self.promoted = True
         self.calls: list[str] = []
-
-    def capabilities(self) -> Capabilities:
-        return Capabilities(predict=False)
 
     def targets(self) -> list[Target]:
         return self.target_list
@@ -116,7 +112,7 @@ class ScriptedBackend:
         return self.metrics
 
     def predict(self, target: Target, version_id: str, texts: Sequence[str]) -> list[Prediction]:
-        raise AssertionError("capabilities say there is no predict")
+        raise FeatureUnavailable("the scripted service has no predict endpoint")
 
     def promote(self, target: Target, version_id: str, environment: str) -> Promotion:
         self.calls.append("promote")

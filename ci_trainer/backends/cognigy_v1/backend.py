@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING
 
 from ci_trainer.backend_types import (
     AccessCheck,
-    Capabilities,
     ConvergencePoint,
     DatasetStats,
     EvalMetrics,
@@ -31,10 +30,10 @@ from ci_trainer.backend_types import (
     TrainingJob,
     TrainingRequest,
 )
-from ci_trainer.backends.base import ExtensionUnavailable
 from ci_trainer.backends.cognigy_v1 import models as wire
 from ci_trainer.backends.cognigy_v1.auth import REQUIRED_SCOPES
 from ci_trainer.backends.cognigy_v1.client import PREDICT_MAX_TEXTS, TrainingClient
+from ci_trainer.errors import FeatureUnavailable
 from ci_trainer.http.base_url import resolve_base_url
 from ci_trainer.http.budget import RequestBudget
 from ci_trainer.http.policy import RetryPolicy
@@ -151,8 +150,8 @@ class CognigyV1Backend:
             wait=wait,
             rng=rng,
         )
-        # Extensions found missing (404) are remembered, so capabilities() tells the truth.
-        self._absent: set[str] = set()
+        # Extensions found missing (404): asked again, they answer at once without a request.
+        self._absent: dict[str, FeatureUnavailable] = {}
 
     @classmethod
     def from_settings(
@@ -181,14 +180,6 @@ class CognigyV1Backend:
     @property
     def client(self) -> TrainingClient:
         return self._client
-
-    def capabilities(self) -> Capabilities:
-        return Capabilities(
-            cancel="cancel" not in self._absent,
-            production="production" not in self._absent,
-            predict="predict" not in self._absent,
-            predict_batch_limit=PREDICT_MAX_TEXTS,
-        )
 
     def targets(self) -> list[Target]:
         return [Target(id=self.model_id, label=f"model {self.model_id}")]
@@ -239,7 +230,7 @@ class CognigyV1Backend:
         try:
             with self._noting_absence("cancel"):
                 self._client.cancel_training(job.target.id, job.training_id)
-        except ExtensionUnavailable:
+        except FeatureUnavailable:
             return False
         return True
 
@@ -282,9 +273,12 @@ class CognigyV1Backend:
 
     @contextmanager
     def _noting_absence(self, feature: str) -> Iterator[None]:
-        """Remember `feature` as absent when its endpoint raises ExtensionUnavailable."""
+        """Remember `feature` as absent when its endpoint raises FeatureUnavailable, and
+        raise the same at once when it is asked for again."""
+        if feature in self._absent:
+            raise self._absent[feature]
         try:
             yield
-        except ExtensionUnavailable:
-            self._absent.add(feature)
+        except FeatureUnavailable as absent:
+            self._absent[feature] = absent
             raise

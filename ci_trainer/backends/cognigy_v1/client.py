@@ -3,7 +3,7 @@
 Each method sends one call under the HTTP policy (ci_trainer.http.client), handles a 401
 with exactly one fresh token and one retry, checks the body against openapi.yaml and
 returns a pydantic model. A 404 from an optional endpoint (cancel, production, predict)
-raises `ExtensionUnavailable`, so callers can go on without that feature.
+raises `FeatureUnavailable`, so callers can go on without that feature.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import quote
 
-from ci_trainer.backends.base import ExtensionUnavailable
 from ci_trainer.backends.cognigy_v1 import contract
 from ci_trainer.backends.cognigy_v1.auth import REQUIRED_SCOPES, ClientCredentials, describe_scopes
 from ci_trainer.backends.cognigy_v1.decode import checked, decode, json_body
@@ -32,7 +31,7 @@ from ci_trainer.backends.cognigy_v1.models import (
     TrainingStarted,
     TrainingStatus,
 )
-from ci_trainer.errors import AuthError, ContractError
+from ci_trainer.errors import AuthError, ContractError, FeatureUnavailable
 from ci_trainer.http.budget import RequestBudget
 from ci_trainer.http.client import Call, HttpClient, HttpResponse
 from ci_trainer.http.policy import RetryMode, RetryPolicy
@@ -216,7 +215,7 @@ class TrainingClient:
             raise self._auth_error(response, "the token lacks a scope this call needs")
         if call.operation_id in EXTENSIONS and response.status in _EXTENSION_ABSENT:
             msg = f"{call.label}: HTTP {response.status}; this service does not offer the optional endpoint"
-            raise ExtensionUnavailable(msg)
+            raise FeatureUnavailable(msg)
         if not response.ok:
             raise error_from_response(response, self.redactor)
         return response

@@ -39,7 +39,6 @@ from typing import TYPE_CHECKING, Any
 
 from ci_trainer.backend_types import (
     AccessCheck,
-    Capabilities,
     DatasetStats,
     EvalMetrics,
     JobStatus,
@@ -50,7 +49,6 @@ from ci_trainer.backend_types import (
     TrainingJob,
     TrainingRequest,
 )
-from ci_trainer.backends.base import ExtensionUnavailable
 from ci_trainer.backends.cognigy_v2.client import CognigyV2Client
 from ci_trainer.backends.cognigy_v2.metrics import Finding, IntentAnalyzer
 from ci_trainer.backends.cognigy_v2.options import (
@@ -64,7 +62,7 @@ from ci_trainer.backends.cognigy_v2.options import (
 from ci_trainer.backends.cognigy_v2.promotion import SnapshotPromotion
 from ci_trainer.backends.cognigy_v2.tasks import TaskWaits
 from ci_trainer.backends.cognigy_v2.training import TrainingFanOut
-from ci_trainer.errors import ApiError, ContractError
+from ci_trainer.errors import ApiError, ContractError, FeatureUnavailable
 from ci_trainer.http.base_url import BaseUrlError
 from ci_trainer.http.budget import RequestBudget
 from ci_trainer.http.policy import RetryPolicy
@@ -118,16 +116,6 @@ class CognigyV2Backend:
         return self._promotion.snapshot_ids
 
     # ------------------------------------------------------------------ targets
-
-    def capabilities(self) -> Capabilities:
-        return Capabilities(
-            cancel=True,
-            production=self.options.target_project_id is not None,
-            predict=True,
-            per_intent=True,
-            precision_recall=False,
-            predict_batch_limit=1,
-        )
 
     def target_list(self) -> list[Target]:
         return [Target(id=t.id, label=self._label(t)) for t in self.options.targets]
@@ -190,7 +178,7 @@ class CognigyV2Backend:
         # Sentences are a sub-resource per intent: counting them costs a request per
         # intent, so the service/git comparison is left to the committed files.
         msg = "cognigy-v2 has no dataset statistics endpoint"
-        raise ExtensionUnavailable(msg)
+        raise FeatureUnavailable(msg)
 
     def _reference(self, spec: V2Target) -> tuple[str, str]:
         """The (flow, locale) referenceIds of a target, read with the access check."""

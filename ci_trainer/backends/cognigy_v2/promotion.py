@@ -14,12 +14,18 @@ from datetime import datetime, timezone
 from typing import Any
 
 from ci_trainer.backend_types import ModelVersion, Promotion, PromotionStep
-from ci_trainer.backends.base import ExtensionUnavailable
 from ci_trainer.backends.cognigy_v2.client import CognigyV2Client
 from ci_trainer.backends.cognigy_v2.options import V2Options, V2Target
 from ci_trainer.backends.cognigy_v2.tasks import TaskWaits
 from ci_trainer.backends.cognigy_v2.wire import Task
-from ci_trainer.errors import ApiError, CiTrainerError, ContractError, Interrupted, TrainingFailed
+from ci_trainer.errors import (
+    ApiError,
+    CiTrainerError,
+    ContractError,
+    FeatureUnavailable,
+    Interrupted,
+    TrainingFailed,
+)
 
 SNAPSHOT_LIMIT = 10
 
@@ -47,7 +53,7 @@ class SnapshotPromotion:
         project = self._options.target_project_id
         if project is None:
             msg = "no cognigy_v2.promotion.target_project_id"
-            raise ExtensionUnavailable(msg)
+            raise FeatureUnavailable(msg)
         ours = self._ci_snapshots(project)
         if not ours:
             return None

@@ -9,8 +9,9 @@ from datetime import datetime, timezone
 import pytest
 
 from ci_trainer.backend_types import JobState, Target, TrainingJob, TrainingRequest
-from ci_trainer.backends.base import Backend, ExtensionUnavailable
+from ci_trainer.backends.base import Backend
 from ci_trainer.backends.cognigy_v1.backend import CognigyV1Backend
+from ci_trainer.errors import FeatureUnavailable
 from ci_trainer.redact import Redactor
 from ci_trainer.settings import Settings
 
@@ -165,18 +166,23 @@ def test_production_version_is_none_until_something_was_promoted(
     assert version.promoted_at == datetime(2026, 11, 1, 10, tzinfo=timezone.utc)
 
 
-def test_missing_extensions_show_in_capabilities(
+def test_a_missing_extension_raises_and_is_not_asked_for_again(
     server: ScriptedServer, backend: CognigyV1Backend
 ) -> None:
-    assert backend.capabilities().cancel and backend.capabilities().predict
+    """FeatureUnavailable is the one way to say "not offered": the method raises it,
+    and after the first 404 the backend answers so without another request."""
+    predict = f"/models/{MODEL}/versions/v-1/predict"
+    production = f"/models/{MODEL}/versions/production"
     assert backend.cancel_training(JOB) is False  # the scripted server has no cancel
-    with pytest.raises(ExtensionUnavailable):
-        backend.predict(TARGET, "v-1", ["hello"])
-    with pytest.raises(ExtensionUnavailable):
-        backend.production_version(TARGET)
-    caps = backend.capabilities()
-    assert (caps.cancel, caps.predict, caps.production) == (False, False, False)
-    assert caps.predict_batch_limit == 100
+    for _ in range(2):
+        with pytest.raises(FeatureUnavailable):
+            backend.predict(TARGET, "v-1", ["hello"])
+        with pytest.raises(FeatureUnavailable):
+            backend.production_version(TARGET)
+    assert len(server.requests_to(predict)) == 1
+    assert len(server.requests_to(production)) == 1
+    assert backend.cancel_training(JOB) is False
+    assert len(server.requests_to(f"/models/{MODEL}/training/t-1/cancel")) == 1
 
 
 def test_cancel_returns_true_when_the_service_accepts(

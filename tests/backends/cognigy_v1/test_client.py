@@ -7,9 +7,8 @@ from collections.abc import Callable
 
 import pytest
 
-from ci_trainer.backends.base import ExtensionUnavailable
 from ci_trainer.backends.cognigy_v1.client import TrainingClient
-from ci_trainer.errors import ApiError, ContractError
+from ci_trainer.errors import ApiError, ContractError, FeatureUnavailable
 
 from .conftest import CLIENT_SECRET, MODEL
 from .server import Reply, ScriptedServer
@@ -134,11 +133,11 @@ def test_a_missing_extension_raises_extension_unavailable(
     server.on("POST", f"/models/{MODEL}/training/t-1/cancel", Reply(status, {"title": "Not Found"}))
     server.on("GET", f"/models/{MODEL}/versions/production", Reply(status, None))
     server.on("POST", f"/models/{MODEL}/versions/v-1/predict", Reply(status, None))
-    with pytest.raises(ExtensionUnavailable, match="cancelTraining"):
+    with pytest.raises(FeatureUnavailable, match="cancelTraining"):
         client.cancel_training(MODEL, "t-1")
-    with pytest.raises(ExtensionUnavailable, match="getProductionVersion"):
+    with pytest.raises(FeatureUnavailable, match="getProductionVersion"):
         client.production_version(MODEL)
-    with pytest.raises(ExtensionUnavailable, match="optional endpoint"):
+    with pytest.raises(FeatureUnavailable, match="optional endpoint"):
         client.predict(MODEL, "v-1", ["hi"])
 
 
@@ -147,7 +146,7 @@ def test_a_404_on_a_core_endpoint_is_an_api_error_with_a_hint(
 ) -> None:
     with pytest.raises(ApiError) as caught:
         client.training_metrics("no-such-model", "t-1")
-    assert not isinstance(caught.value, ExtensionUnavailable)
+    assert not isinstance(caught.value, FeatureUnavailable)
     assert caught.value.status == 404
     assert "COGNIGY_MODEL_ID" in str(caught.value)
 
