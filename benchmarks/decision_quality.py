@@ -51,9 +51,10 @@ import yaml
 from ci_trainer.backends.cognigy_v1.emulator.server import Emulator
 from ci_trainer.config.model import GateSection
 from ci_trainer.datasets import Example, load_dataset
+from ci_trainer.decision import Decision
 from ci_trainer.gate import GateOutcome, raw_delta_gate, threshold_only_gate
 from ci_trainer.progress import ConsoleReporter
-from ci_trainer.result import Decision, Mode, RunResult
+from ci_trainer.result import Mode, RunResult
 from ci_trainer.run import execute
 from ci_trainer.settings import Settings
 

@@ -17,6 +17,7 @@ import traceback
 from collections.abc import Mapping
 from pathlib import Path
 
+from ci_trainer.decision import Decision
 from ci_trainer.errors import ConfigError
 from ci_trainer.github import (
     Commands,
@@ -25,7 +26,7 @@ from ci_trainer.github import (
     publish,
     workspace_relative,
 )
-from ci_trainer.result import Decision, RunResult
+from ci_trainer.result import RunResult
 from ci_trainer.settings import (
     ActionInputs,
     Settings,

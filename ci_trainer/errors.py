@@ -3,7 +3,7 @@
 A user's mistake (bad config, bad dataset, missing scope) is a `CiTrainerError` and is
 reported as a message; anything else reaching the top level is our bug and keeps its
 traceback. An error's exit code is its decision's, from the one table in `result`
-(`EXIT_CODES`), so a class never states a code of its own.
+(`decision.EXIT_CODES`), so a class never states a code of its own.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from ci_trainer.result import Decision
+from ci_trainer.decision import Decision
 
 
 class CiTrainerError(Exception):

@@ -13,6 +13,7 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from ci_trainer.decision import Decision
 from ci_trainer.errors import (
     ApiError,
     CiTrainerError,
@@ -22,7 +23,7 @@ from ci_trainer.errors import (
     Interrupted,
 )
 from ci_trainer.pipeline.findings import Findings
-from ci_trainer.result import Decision, ErrorInfo, Message, SupportInfo
+from ci_trainer.result import ErrorInfo, Message, SupportInfo
 from ci_trainer.settings import INPUTS_WHERE
 from ci_trainer.signals import STOP_GRACE_SECONDS
 

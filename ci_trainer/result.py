@@ -12,31 +12,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from ci_trainer.backend_types import ConvergencePoint, EvalMetrics, IntentScore, PromotionStep
-
-
-class Decision(str, enum.Enum):
-    VALIDATED = "validated"
-    APPROVED = "approved"
-    PROMOTED = "promoted"
-    REJECTED = "rejected"
-    INVALID = "invalid"
-    FAILED = "failed"
-    SKIPPED = "skipped"
-
-    @property
-    def exit_code(self) -> int:
-        return EXIT_CODES[self]
-
-
-EXIT_CODES: dict[Decision, int] = {
-    Decision.VALIDATED: 0,
-    Decision.APPROVED: 0,
-    Decision.PROMOTED: 0,
-    Decision.SKIPPED: 0,
-    Decision.REJECTED: 1,
-    Decision.INVALID: 2,
-    Decision.FAILED: 3,
-}
+from ci_trainer.decision import Decision
 
 
 class Mode(str, enum.Enum):

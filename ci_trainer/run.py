@@ -21,13 +21,14 @@ from ci_trainer import __version__
 from ci_trainer.backends import DEFAULT_BACKEND, BackendRequest, plugin
 from ci_trainer.backends.base import Backend
 from ci_trainer.config import LoadedConfig, load_config
+from ci_trainer.decision import Decision
 from ci_trainer.http.trust import check_ca_bundle
 from ci_trainer.outcome import Failure, abandoned, failure
 from ci_trainer.pipeline.findings import Findings, Verdict
 from ci_trainer.pipeline.flow import Pipeline
 from ci_trainer.progress import Reporter
 from ci_trainer.redact import Redactor, map_strings
-from ci_trainer.result import Decision, RunResult
+from ci_trainer.result import RunResult
 from ci_trainer.settings import Settings
 from ci_trainer.signals import CANCEL_DEADLINE_SECONDS, call_with_deadline, run_until_stopped
 from ci_trainer.sinks import append_audit, sync_webhook

@@ -33,6 +33,7 @@ from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import SplitResult, parse_qsl, unquote, urlsplit
 
+from ci_trainer.decision import Decision
 from ci_trainer.errors import ApiError, Interrupted
 from ci_trainer.http.base_url import WebhookUrlError, target_of, webhook_target
 from ci_trainer.http.budget import RequestBudget
@@ -40,7 +41,7 @@ from ci_trainer.http.client import Call, HttpClient, HttpResponse, Outcome, fail
 from ci_trainer.http.policy import USER_AGENT, RetryMode, RetryPolicy
 from ci_trainer.http.trust import tls_problem
 from ci_trainer.redact import MASK, Redactor, map_strings
-from ci_trainer.result import Decision, RunResult, WebhookDelivery
+from ci_trainer.result import RunResult, WebhookDelivery
 
 SOURCE = "ci-trainer"
 SIGNATURE_HEADER = "X-CI-Trainer-Signature"

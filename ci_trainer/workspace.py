@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ci_trainer.decision import Decision
 from ci_trainer.errors import CiTrainerError
-from ci_trainer.result import Decision
 
 
 class OutsideWorkspace(CiTrainerError):

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 import ci_trainer
+from ci_trainer.decision import EXIT_CODES, Decision
 from ci_trainer.errors import CiTrainerError
-from ci_trainer.result import EXIT_CODES, Decision
 
 PACKAGE = Path(ci_trainer.__file__).resolve().parent
 

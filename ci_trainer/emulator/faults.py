@@ -38,8 +38,8 @@ from typing import Any
 
 import yaml
 
+from ci_trainer.decision import Decision
 from ci_trainer.errors import CiTrainerError
-from ci_trainer.result import Decision
 
 OPERATIONS = (
     "getToken",

@@ -17,9 +17,9 @@ from collections.abc import Mapping
 from typing import Literal
 from urllib.parse import SplitResult, urlsplit
 
+from ci_trainer.decision import Decision
 from ci_trainer.errors import CiTrainerError
 from ci_trainer.http.loopback import is_loopback
-from ci_trainer.result import Decision
 
 UrlProblem = Literal["unparsable", "scheme", "host", "userinfo", "query", "plain-http"]
 # problem -> (message, hint); a message may name {url} (only where it cannot hold a

@@ -12,8 +12,8 @@ import ssl
 from collections.abc import Mapping
 from pathlib import Path
 
+from ci_trainer.decision import Decision
 from ci_trainer.errors import CiTrainerError
-from ci_trainer.result import Decision
 
 # requests' order: REQUESTS_CA_BUNDLE wins, CURL_CA_BUNDLE is the fallback.
 CA_BUNDLE_VARIABLES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")

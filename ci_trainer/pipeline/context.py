@@ -12,10 +12,11 @@ from datetime import datetime, timezone
 from ci_trainer.backend_types import TrainingJob
 from ci_trainer.config import LoadedConfig
 from ci_trainer.config.model import TrainingConfig
+from ci_trainer.decision import Decision
 from ci_trainer.errors import Interrupted
 from ci_trainer.pipeline.findings import Recorder
 from ci_trainer.progress import Reporter
-from ci_trainer.result import Decision, Message, Mode, Provenance
+from ci_trainer.result import Message, Mode, Provenance
 
 
 @dataclass(frozen=True)

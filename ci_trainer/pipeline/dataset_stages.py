@@ -12,9 +12,10 @@ from ci_trainer.backend_types import AccessCheck, DatasetStats
 from ci_trainer.backends.base import Backend
 from ci_trainer.checks import DatasetInput, blocking, run_checks
 from ci_trainer.datasets import Dataset, load_dataset
+from ci_trainer.decision import Decision
 from ci_trainer.errors import AuthError, FeatureUnavailable
 from ci_trainer.pipeline.context import Ruling, StageContext
-from ci_trainer.result import CheckResult, CheckStatus, DatasetRecord, Decision, Mode
+from ci_trainer.result import CheckResult, CheckStatus, DatasetRecord, Mode
 
 # Scopes each mode needs (the contract's securitySchemes). Checked before training so a
 # missing one fails in seconds with its name, not as a 403 half-way through.

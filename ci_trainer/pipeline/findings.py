@@ -16,11 +16,11 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from ci_trainer.backend_types import ConvergencePoint, EvalMetrics, IntentScore
+from ci_trainer.decision import Decision
 from ci_trainer.result import (
     ChampionComparison,
     CheckResult,
     DatasetRecord,
-    Decision,
     GateRule,
     Message,
     ProductionInfo,

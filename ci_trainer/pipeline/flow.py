@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 from ci_trainer.backend_types import Target
 from ci_trainer.backends.base import Backend
 from ci_trainer.config import LoadedConfig
+from ci_trainer.decision import Decision
 from ci_trainer.errors import TrainingFailed
 from ci_trainer.pipeline.context import Ruling, StageContext
 from ci_trainer.pipeline.dataset_stages import (
@@ -37,7 +38,7 @@ from ci_trainer.pipeline.findings import Findings, Verdict
 from ci_trainer.pipeline.promotion import promote, read_production
 from ci_trainer.pipeline.training import cancel, train
 from ci_trainer.progress import Reporter
-from ci_trainer.result import Decision, Mode, Provenance
+from ci_trainer.result import Mode, Provenance
 
 NO_CREDENTIALS_NOTICE = (
     "{missing} not set, so this run only validated the config and datasets and did not "

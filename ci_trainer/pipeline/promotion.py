@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from ci_trainer.backend_types import Promotion, PromotionStep, Target
 from ci_trainer.backends.base import Backend
+from ci_trainer.decision import Decision
 from ci_trainer.errors import (
     ApiError,
     AuthError,
@@ -14,7 +15,7 @@ from ci_trainer.errors import (
     TrainingFailed,
 )
 from ci_trainer.pipeline.context import Ruling, StageContext, now
-from ci_trainer.result import Decision, ProductionInfo, PromotionRecord
+from ci_trainer.result import ProductionInfo, PromotionRecord
 
 # After a promote whose answer was lost: re-read production after these waits.
 CONFIRM_DELAYS_SECONDS = (0.25, 0.5, 1.0)

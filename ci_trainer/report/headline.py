@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from ci_trainer.decision import Decision
 from ci_trainer.report.markdown import escape, fmt_duration
-from ci_trainer.result import Decision, RunResult
+from ci_trainer.result import RunResult
 
 # The icon and word of each decision; the `summary` output uses the word too.
 DECISION_HEADINGS: dict[Decision, tuple[str, str]] = {

@@ -33,7 +33,7 @@ def _cell(text: Any) -> str:
 
 
 def tables() -> str:
-    from ci_trainer.result import EXIT_CODES, Decision
+    from ci_trainer.decision import EXIT_CODES, Decision
 
     action = yaml.safe_load((REPO / "action.yml").read_text(encoding="utf-8"))
     lines = ["### Inputs", "", "| Input | Default | Description |", "| --- | --- | --- |"]

@@ -11,8 +11,9 @@ from runner_files import read_github_output
 
 from ci_trainer import action, settings
 from ci_trainer.audit import verify_file
+from ci_trainer.decision import Decision
 from ci_trainer.errors import ConfigError
-from ci_trainer.result import Decision, Mode
+from ci_trainer.result import Mode
 
 
 def test_hyphenated_name_as_the_runner_passes_it() -> None:

@@ -13,13 +13,7 @@ from pydantic import BaseModel
 
 from ci_trainer import audit
 from ci_trainer.redact import Redactor
-from ci_trainer.result import (
-    CheckResult,
-    CheckStatus,
-    ErrorInfo,
-    RunResult,
-    SupportInfo,
-)
+from ci_trainer.result import CheckResult, CheckStatus, ErrorInfo, RunResult, SupportInfo
 
 from .runs import CONFIG_SHA, DATASET_SHA, TAGS, approved, failed_with_support, promoted
 

@@ -17,8 +17,9 @@ from pathlib import Path
 import pytest
 
 from ci_trainer.audit import verify_file
+from ci_trainer.decision import Decision
 from ci_trainer.progress import ConsoleReporter
-from ci_trainer.result import Decision, RunResult
+from ci_trainer.result import RunResult
 from ci_trainer.run import execute
 from ci_trainer.settings import Settings
 

@@ -28,8 +28,8 @@ from typing import Any
 import pytest
 
 from ci_trainer.audit import FALLBACK_FILE_NAME
+from ci_trainer.decision import Decision
 from ci_trainer.emulator.faults import Fault
-from ci_trainer.result import Decision
 
 from .support import READ_TIMEOUT_DELAY, REPO_ROOT, Outcome, Runner, RunSpec
 

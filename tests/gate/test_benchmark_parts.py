@@ -11,7 +11,8 @@ import pytest
 from ci_trainer import gate as gating
 from ci_trainer.config.model import ChampionGate
 from ci_trainer.datasets import Example
-from ci_trainer.result import Decision, GateRule, Mode, RunResult
+from ci_trainer.decision import Decision
+from ci_trainer.result import GateRule, Mode, RunResult
 
 from .test_scenarios import load_benchmark
 

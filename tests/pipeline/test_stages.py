@@ -32,10 +32,11 @@ from ci_trainer.backend_types import (
     TrainingRequest,
 )
 from ci_trainer.config import load_config
+from ci_trainer.decision import Decision
 from ci_trainer.errors import AuthError, FeatureUnavailable, TrainingFailed
 from ci_trainer.pipeline.flow import Pipeline
 from ci_trainer.progress import ConsoleReporter
-from ci_trainer.result import Decision, Mode, RunResult
+from ci_trainer.result import Mode, RunResult
 
 INTENTS = {
     "greet": [f"hello number {i}" for i in range(12)],

@@ -10,12 +10,12 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from ci_trainer.backend_types import ConvergencePoint, EvalMetrics, IntentScore, PromotionStep
+from ci_trainer.decision import Decision
 from ci_trainer.result import (
     ChampionComparison,
     CheckResult,
     CheckStatus,
     DatasetRecord,
-    Decision,
     ErrorInfo,
     GateRule,
     Message,

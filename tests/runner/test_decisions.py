@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from ci_trainer.audit import verify_file
-from ci_trainer.result import Decision, Mode, RunResult
+from ci_trainer.decision import Decision
+from ci_trainer.result import Mode, RunResult
 
 from .conftest import Harness
 from .support import noisy_training_data

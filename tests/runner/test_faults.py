@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from ci_trainer.decision import Decision
 from ci_trainer.emulator.faults import Fault, FaultPlan
-from ci_trainer.result import CheckStatus, Decision, Mode
+from ci_trainer.result import CheckStatus, Mode
 
 from .conftest import Harness
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from ci_trainer.decision import Decision
 from ci_trainer.emulator.ratelimit import RateLimit
-from ci_trainer.result import Decision
 
 from .conftest import Harness
 

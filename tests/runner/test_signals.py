@@ -17,8 +17,8 @@ import pytest
 
 from ci_trainer.audit import verify_file
 from ci_trainer.backends.cognigy_v1.emulator.server import Emulator
+from ci_trainer.decision import Decision
 from ci_trainer.emulator.faults import Fault
-from ci_trainer.result import Decision
 from ci_trainer.signals import install_signal_handlers
 
 from .conftest import Harness

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from ci_trainer.audit import verify_file
+from ci_trainer.decision import Decision
 from ci_trainer.emulator.faults import Fault
-from ci_trainer.result import Decision, Mode
+from ci_trainer.result import Mode
 from ci_trainer.webhook import verify_signature
 
 from .conftest import Harness

@@ -13,14 +13,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from ci_trainer.backend_types import EvalMetrics, IntentScore
-from ci_trainer.result import (
-    Decision,
-    Mode,
-    ProductionInfo,
-    PromotionRecord,
-    Provenance,
-    RunResult,
-)
+from ci_trainer.decision import Decision
+from ci_trainer.result import Mode, ProductionInfo, PromotionRecord, Provenance, RunResult
 
 
 @dataclass

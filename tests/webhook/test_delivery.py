@@ -9,9 +9,10 @@ import threading
 import pytest
 
 from ci_trainer import webhook
+from ci_trainer.decision import Decision
 from ci_trainer.http.budget import RequestBudget
 from ci_trainer.redact import Redactor
-from ci_trainer.result import Decision, RunResult, WebhookDelivery
+from ci_trainer.result import RunResult, WebhookDelivery
 
 from .conftest import Receiver, Reply, make_result
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ci_trainer import webhook
-from ci_trainer.result import Decision
+from ci_trainer.decision import Decision
 
 from .conftest import Receiver, make_result
 

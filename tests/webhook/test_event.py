@@ -10,7 +10,7 @@ import pytest
 
 from ci_trainer import webhook
 from ci_trainer.backend_types import EvalMetrics, TargetScore
-from ci_trainer.result import Decision
+from ci_trainer.decision import Decision
 
 from .conftest import make_result
 

@@ -14,10 +14,11 @@ import yaml
 
 from ci_trainer.backends.cognigy_v2.emulator.server import V2Emulator
 from ci_trainer.cli import main
+from ci_trainer.decision import Decision
 from ci_trainer.http.policy import RetryPolicy
 from ci_trainer.progress import ConsoleReporter
 from ci_trainer.report import escape, render_summary
-from ci_trainer.result import Decision, Mode, RunResult
+from ci_trainer.result import Mode, RunResult
 from ci_trainer.run import execute
 from ci_trainer.settings import Settings
 

@@ -23,10 +23,11 @@ from ci_trainer import audit
 from ci_trainer.backend_types import EvalMetrics
 from ci_trainer.backends.cognigy_v1.emulator.server import Emulator
 from ci_trainer.backends.cognigy_v2.emulator.server import V2Emulator
+from ci_trainer.decision import Decision
 from ci_trainer.http.policy import RetryPolicy
 from ci_trainer.progress import ConsoleReporter
 from ci_trainer.report import render_summary
-from ci_trainer.result import Decision, Mode, RunResult
+from ci_trainer.result import Mode, RunResult
 from ci_trainer.run import execute
 from ci_trainer.settings import Settings
 from ci_trainer.webhook import build_event
