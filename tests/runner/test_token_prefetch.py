@@ -281,3 +281,25 @@ def test_no_prefetch_without_credentials_or_for_a_v2_config(tmp_path: Path) -> N
     key = token_prefetch.key_from_env(env)
     assert key is not None
     assert token_prefetch.claim(key) is None  # port 9 refuses: no answer, nothing raised
+
+
+def test_the_path_to_the_early_request_does_not_load_pydantic() -> None:
+    """What `ci-trainer run` imports before its token request leaves: no pydantic (about
+    0.3 s), which `errors` once pulled in through `result`. The figure is measured in
+    benchmarks/ (row b); this guards the cause."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "import ci_trainer.cli, ci_trainer.startup, ci_trainer.errors\n"
+        "import ci_trainer.backends.cognigy_v1.token_prefetch\n"
+        "heavy = sorted(m for m in ('pydantic', 'ci_trainer.result', 'ci_trainer.config')"
+        " if m in sys.modules)\n"
+        "print(heavy)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=60
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
