@@ -16,6 +16,7 @@ tree and on small synthetic trees that must fail.
 from __future__ import annotations
 
 import ast
+import re
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -251,6 +252,40 @@ def module_cycles(package: Path) -> list[str]:
     return _cycle_report("module", sites)
 
 
+# --- the documented layering ---------------------------------------------------------
+
+ARCHITECTURE = PACKAGE.parent / "docs" / "architecture.md"
+_ROW = re.compile(r"^\|\s*(\d+)\s*\|([^|]*)\|")
+_NAME = re.compile(r"`([a-z_]+)/?`")
+
+
+def documented_order(doc: Path) -> dict[str, tuple[int, int]]:
+    """Entry -> (row, place in its row), from the rows of the "What lives where" table."""
+    order: dict[str, tuple[int, int]] = {}
+    for line in doc.read_text(encoding="utf-8").splitlines():
+        if match := _ROW.match(line):
+            for place, name in enumerate(_NAME.findall(match.group(2))):
+                order[name] = (int(match.group(1)), place)
+    return order
+
+
+def layering_breaches(package: Path, doc: Path) -> list[str]:
+    """Imports of an entry the table puts later (or not at all), and entries it omits."""
+    order = documented_order(doc)
+    entries = {e for name in read_modules(package) if (e := _entry(name))}
+    problems = [f"{doc.name} does not place `{e}`" for e in sorted(entries - set(order))]
+    for found in read_imports(package):
+        source, target = _entry(found.source), _entry(found.target)
+        if not source or not target or source == target:
+            continue
+        if source in order and target in order and order[target] >= order[source]:
+            problems.append(
+                f"{found.where}: `{source}` (row {order[source][0]}) imports `{target}` "
+                f"(row {order[target][0]}), which {doc.name} puts after it: {found.statement}"
+            )
+    return problems
+
+
 # --- backend names --------------------------------------------------------------------
 
 
@@ -375,6 +410,10 @@ def test_no_package_level_cycle() -> None:
 
 def test_no_module_level_cycle() -> None:
     _fail_on(module_cycles(PACKAGE))
+
+
+def test_imports_keep_to_the_documented_rows() -> None:
+    _fail_on(layering_breaches(PACKAGE, ARCHITECTURE))
 
 
 def test_backend_names_are_written_only_in_the_registry() -> None:
@@ -544,3 +583,21 @@ def test_each_cycle_is_reported_once_and_bystanders_are_left_out(tmp_path: Path)
     assert first.startswith("package cycle among a, b, c\n  loop: a -> b -> c -> a\n")
     assert second.startswith("package cycle among e, f\n")
     assert "d" not in first.splitlines()[0]
+
+
+def test_an_import_against_the_documented_rows_is_reported(tmp_path: Path) -> None:
+    package = _tree(
+        tmp_path,
+        {
+            "low.py": "from ci_trainer import high\n",
+            "high.py": "X = 1\n",
+            "stray.py": "",
+        },
+    )
+    doc = tmp_path / "architecture.md"
+    doc.write_text("| Row | Modules |\n|---|---|\n| 1 | `low` |\n| 2 | `high/` |\n", "utf-8")
+    problems = layering_breaches(package, doc)
+    assert "architecture.md does not place `stray`" in problems
+    assert any("`low` (row 1) imports `high` (row 2)" in p and "low.py:1" in p for p in problems)
+    doc.write_text("| Row | Modules |\n|---|---|\n| 1 | `high`, `low`, `stray` |\n", "utf-8")
+    assert layering_breaches(package, doc) == []
