@@ -1,6 +1,6 @@
 """Pipeline stages against a scripted in-memory Backend: the paths no HTTP service shows.
 
-The emulator covers the contract end to end (tests/runner); these pin down what the
+The emulator covers the contract end to end (tests/run); these pin down what the
 pipeline does when a backend answers in ways the v1 emulator never does (a v2-style
 service without scopes, a promotion the service declined, no targets, ...).
 """
