@@ -28,6 +28,7 @@ from ci_trainer.github import (
 )
 from ci_trainer.result import RunResult
 from ci_trainer.settings import (
+    INPUTS,
     ActionInputs,
     Settings,
     default_inputs,
@@ -79,7 +80,7 @@ def read_inputs(env: Mapping[str, str]) -> tuple[ActionInputs, ConfigError | Non
     try:
         enter_working_directory(inputs.working_directory)
     except ConfigError as error:
-        refused = ConfigError([*(refused.issues if refused else []), *error.issues])
+        refused = ConfigError([*(refused.issues if refused else []), *error.issues], source=INPUTS)
     return inputs, refused
 
 

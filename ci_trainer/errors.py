@@ -70,10 +70,13 @@ class ConfigError(CiTrainerError):
 
     decision = Decision.INVALID
 
-    def __init__(self, issues: list[ConfigIssue]) -> None:
+    def __init__(self, issues: list[ConfigIssue], *, source: str = "the training config") -> None:
+        """`source` names what the issues are in (the action's inputs are checked the
+        same way as the config file)."""
         self.issues = list(issues)
+        self.source = source
         count = len(self.issues)
-        head = f"{count} problem{'s' if count != 1 else ''} in the training config"
+        head = f"{count} problem{'s' if count != 1 else ''} in {source}"
         super().__init__(head + ":\n" + "\n".join(f"  {issue}" for issue in self.issues))
 
 

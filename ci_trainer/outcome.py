@@ -24,7 +24,7 @@ from ci_trainer.errors import (
 )
 from ci_trainer.pipeline.findings import Findings
 from ci_trainer.result import ErrorInfo, Message, SupportInfo
-from ci_trainer.settings import INPUTS_WHERE
+from ci_trainer.settings import INPUTS, INPUTS_WHERE
 from ci_trainer.signals import STOP_GRACE_SECONDS
 
 Redact = Callable[[str], str]
@@ -79,12 +79,11 @@ def abandoned(findings: Findings, *, cancelled: bool, redact: Redact) -> Failure
 
 def _invalid_config(exc: ConfigError, redact: Redact) -> Failure:
     """Every issue as an error located where it is: a config line, or an action input."""
-    inputs = bool(exc.issues) and all(issue.file == INPUTS_WHERE for issue in exc.issues)
     messages = [_issue_message(issue, redact) for issue in exc.issues]
     reasons = [redact(_located(issue)) for issue in exc.issues]
     first = reasons[0] if reasons else redact(str(exc))
     count = len(exc.issues)
-    source = "the action's inputs" if inputs else "the config"
+    source = INPUTS if exc.source == INPUTS else "the config"
     return Failure(
         decision=Decision.INVALID,
         reason=f"{count} problem{'s' if count != 1 else ''} in {source}: {first}",

@@ -58,6 +58,7 @@ SECRET_INPUTS = ("client-secret", "api-key", "webhook-secret")
 SECRET_ENV = ("COGNIGY_CLIENT_SECRET", "COGNIGY_API_KEY", "WEBHOOK_SECRET")
 # The `file` of a ConfigIssue about an action input: it points at the step, not a file.
 INPUTS_WHERE = "the action's inputs (the step's `with:`)"
+INPUTS = "the action's inputs"
 
 
 @dataclass(frozen=True)
@@ -224,7 +225,8 @@ def input_error(name: str, message: str, hint: str) -> ConfigError:
             ConfigIssue(
                 file=INPUTS_WHERE, line=None, column=None, field=name, message=message, hint=hint
             )
-        ]
+        ],
+        source=INPUTS,
     )
 
 
@@ -254,7 +256,7 @@ def parse_inputs(env: Mapping[str, str]) -> ActionInputs:
     except ConfigError as error:
         issues += error.issues
     if issues:
-        raise ConfigError(issues)
+        raise ConfigError(issues, source=INPUTS)
     return ActionInputs(
         config=inputs.config,
         mode=mode,

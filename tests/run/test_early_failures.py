@@ -119,6 +119,8 @@ def test_a_bad_input_reads_like_a_config_problem(
         "got 'bogus' (use one of validate, train, promote)"
     )
     assert event["reason"] == record["reason"]
+    # The error names what was wrong: the inputs, not a config file.
+    assert record["error"]["message"].startswith("1 problem in the action's inputs:\n")
     out, _ = harness.output()
     assert "::error title=input mode::mode: must be one of" in out
 
