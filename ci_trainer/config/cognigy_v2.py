@@ -166,7 +166,7 @@ def missing_section_error(backend: str, name: str, section: type[BaseModel]) -> 
     """`backend` is chosen but its section `name` is absent: say which keys it needs."""
     needed = ", ".join(key for key, info in section.model_fields.items() if info.is_required())
     return _error(
-        kind=f"{name}_missing",
+        kind="backend_section_missing",
         template="backend {backend} needs a `{name}` section ({needed})",
         context={"backend": backend, "name": name, "needed": needed},
     )

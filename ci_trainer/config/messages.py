@@ -249,7 +249,7 @@ def _wording(
 def rule_path(kind: str, ctx: Mapping[str, Any]) -> FieldPath:
     """Where a rule across fields (a model validator's error, which pydantic reports at
     the root) belongs in the file, so its issue gets the right line."""
-    if kind == "cognigy_v2_missing":
+    if kind == "backend_section_missing":  # whichever backend it is: at its `backend:` line
         return ("backend",)
     if kind == "cognigy_v2_dataset" and isinstance(ctx.get("index"), int):
         return ("cognigy_v2", "targets", ctx["index"], "dataset")
