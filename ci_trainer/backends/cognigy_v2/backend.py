@@ -272,6 +272,8 @@ def backend_from_config(
     budget = RequestBudget(
         window_limit=section.max_requests_per_window,
         run_limit=section.max_requests_per_run,
+        # The run's retry allowance is the policy's, as for a client that builds its own.
+        retry_limit=(policy or RetryPolicy()).run_retry_budget,
         wait=wait,
     )
     try:

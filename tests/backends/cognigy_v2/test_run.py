@@ -265,3 +265,25 @@ def test_an_unusable_base_url_in_the_config_is_invalid_at_its_line(project: Path
     assert reason.startswith(f"{project}:{line}:")
     assert "cognigy_v2.base_url" in reason
     assert "plain http" in reason and "use https" in reason
+
+
+def test_the_backend_takes_the_runs_retry_allowance_from_its_policy(project: Path) -> None:
+    """One budget type for every client: the v2 backend's budget counts retries against
+    the policy's run allowance, as a client that builds its own budget does."""
+    from ci_trainer.backends.cognigy_v2.backend import backend_from_config
+    from ci_trainer.config import load_config
+    from ci_trainer.redact import Redactor
+
+    policy = RetryPolicy(run_retry_budget=3)
+    backend = backend_from_config(
+        load_config(project),
+        api_key=API_KEY,
+        base_url=None,
+        redactor=Redactor(),
+        run_label="test",
+        policy=policy,
+    )
+    try:
+        assert backend.client.requests.retry_limit == 3
+    finally:
+        backend.close()
