@@ -6,13 +6,15 @@ imported when a run uses them.
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import replace
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    import argparse
+    from typing import TextIO
+
     from ci_trainer.backends import BackendRequest, EmulatorRun
     from ci_trainer.backends.base import Backend
     from ci_trainer.config import LoadedConfig
