@@ -55,7 +55,7 @@ def failure(exc: BaseException, findings: Findings, redact: Redact) -> Failure:
     if isinstance(exc, ApiError):
         return _failed(exc, str(exc), redact, support=_support(exc, findings))
     if isinstance(exc, CiTrainerError):
-        return _failed(exc, str(exc), redact, decision=Decision(exc.decision))
+        return _failed(exc, str(exc), redact, decision=exc.decision)
     return _bug(exc, redact)
 
 
