@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Protocol, TextIO
 
+from ci_trainer.redact import neutralise_commands
 from ci_trainer.result import Message
 
 
@@ -61,8 +62,10 @@ class ConsoleReporter:
         """Nothing to register outside Actions; callers redact output themselves."""
 
     def _write(self, text: str) -> None:
+        # Service and config text reaches this stream; a CI that is GitHub after all
+        # (a `run:` step without GITHUB_ACTIONS) must not read any of it as a command.
         try:
-            self._stream.write(text + "\n")
+            self._stream.write(neutralise_commands(text) + "\n")
             self._stream.flush()
         except (OSError, ValueError):
             pass  # a closed or broken stream must never end the run
