@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from ci_trainer.redact import neutralise_commands, neutralise_data
+from ci_trainer.redact import Redactor, neutralise_commands, neutralise_data
 from ci_trainer.report import SUMMARY_LIMIT_BYTES, build_outputs, render_summary
 from ci_trainer.result import Message, RunResult
 
@@ -247,10 +247,14 @@ class GithubReporter:
         # GitHub attaches an annotation to a file by its path in the repository, so paths
         # are made relative to the workspace (the checkout), whatever the working folder.
         self._env = {"GITHUB_WORKSPACE": workspace or os.environ.get("GITHUB_WORKSPACE", "")}
+        # Every form of every secret, as `secret` is handed them: the runner masks only
+        # what it was told to, and the CLI's output is not always on a runner.
+        self._redact = Redactor(forms=False)
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
         started = time.monotonic()
+        name = self._redact(name)
         self.commands.start_group(name)
         try:
             yield
@@ -259,14 +263,14 @@ class GithubReporter:
             self.commands.end_group()
 
     def info(self, text: str) -> None:
-        self.commands.echo(text)
+        self.commands.echo(self._redact(text))
 
     def message(self, message: Message) -> None:
         kind = message.level if message.level in ANNOTATION_KINDS else "warning"
         self.commands.annotate(
             kind,
-            message.text,
-            title=message.title,
+            self._redact(message.text),
+            title=self._redact(message.title) if message.title else message.title,
             file=workspace_relative(message.file, self._env) if message.file else None,
             line=message.line,
             col=message.column if message.line is not None else None,
@@ -274,6 +278,7 @@ class GithubReporter:
 
     def secret(self, value: str) -> None:
         self.commands.add_mask(value)
+        self._redact.add(value)
 
     def close(self) -> None:
         self.commands.flush()

@@ -79,18 +79,32 @@ def _base64_cores(data: bytes) -> list[str]:
     return cores
 
 
+def _pattern_of(value: str) -> str:
+    # Percent escapes match in either case (%2F, %2f), as servers are free to choose.
+    return re.sub(
+        r"%([0-9A-Fa-f]{2})",
+        lambda m: "%" + "".join(f"[{c.upper()}{c.lower()}]" if c.isalpha() else c for c in m[1]),
+        re.escape(value),
+    )
+
+
 class Redactor:
     """A set of secret values (each in all its forms), growing as tokens are issued.
 
     `on_new` is called once for each new form (the action wires it to `::add-mask::`),
     before the value is used, so the runner masks it before anything could print it.
+    With `forms=False` only the values given are masked: for a listener's own copy, which
+    is handed every form already.
     """
 
     def __init__(
         self,
         secrets: Iterable[str | None] = (),
         on_new: Callable[[str], None] | None = None,
+        *,
+        forms: bool = True,
     ) -> None:
+        self._forms = forms
         self._lock = threading.Lock()
         self._values: set[str] = set()
         self._pattern: re.Pattern[str] | None = None
@@ -108,8 +122,8 @@ class Redactor:
     def add(self, value: str | None) -> None:
         if not value or len(value) < _MIN_SECRET_LEN:
             return
-        forms = secret_forms(value)
-        for part in _CONTROL.split(value) if _CONTROL.search(value) else ():
+        forms = secret_forms(value) if self._forms else [value]
+        for part in _CONTROL.split(value) if self._forms and _CONTROL.search(value) else ():
             if len(part) >= _MIN_PART_LEN:
                 forms += secret_forms(part)
         with self._lock:
@@ -118,7 +132,7 @@ class Redactor:
                 return
             self._values.update(new)
             ordered = sorted(self._values, key=len, reverse=True)
-            self._pattern = re.compile("|".join(re.escape(v) for v in ordered))
+            self._pattern = re.compile("|".join(_pattern_of(v) for v in ordered))
             listener = self._on_new
         if listener is not None:
             for form in new:
