@@ -83,6 +83,16 @@ def secrets_and_commands_in_a_message(exchange: Exchange, proxy: HostileProxy) -
     return None
 
 
+def secrets_in_a_plain_text_body(exchange: Exchange, proxy: HostileProxy) -> Rewrite | None:
+    if exchange.path.endswith("/train"):
+        return 422, "text/plain; charset=utf-8", f"{echo_of_secrets(proxy)}\n{FORGED}".encode()
+    return None
+
+
+def passes_through(exchange: Exchange, proxy: HostileProxy) -> Rewrite | None:
+    return None
+
+
 def token_with_control_characters(exchange: Exchange, proxy: HostileProxy) -> Rewrite | None:
     if exchange.path.endswith("/auth/token"):
         body = {"access_token": BROKEN_TOKEN, "expires_in": 3600, "token_type": "Bearer"}
@@ -95,10 +105,17 @@ class Case:
     name: str
     rewrite: object
     cli: bool = False
+    expect: tuple[str, int] = ("failed", 3)
+    # keys added to the training config: text from a user file
+    config: tuple[tuple[str, object], ...] = ()
 
 
+USER_FILE = (("training", {"epochz": 1, **{line: 1 for line in FORGED.split("\n")[:4]}}),)
 CASES = (
     Case("error body", secrets_in_error_body),
+    Case("plain-text error body", secrets_in_a_plain_text_body),
+    Case("user file", passes_through, expect=("invalid", 2), config=USER_FILE),
+    Case("user file (cli)", passes_through, cli=True, expect=("invalid", 2), config=USER_FILE),
     Case("message", secrets_and_commands_in_a_message),
     Case("message (cli)", secrets_and_commands_in_a_message, cli=True),
     Case("control characters in the token", token_with_control_characters),
@@ -130,7 +147,7 @@ def test_hostile_service_leaks_no_secret_and_forges_no_command(tmp_path: Path) -
     secrets = [CLIENT_SECRET, WEBHOOK_SECRET, *tokens, BROKEN_TOKEN, *BROKEN_TOKEN.split("\r\n")]
     for ran in runs:
         where = ran.case.name
-        assert (ran.decision, ran.exit_code) == ("failed", 3), (where, ran.reason, ran.stderr)
+        assert (ran.decision, ran.exit_code) == ran.case.expect, (where, ran.reason, ran.stderr)
         assert list(leaks(ran, secrets)) == [], where
         assert_no_forged_command(ran.stdout, where)
         assert_no_forged_command(ran.stderr, where)
@@ -138,6 +155,9 @@ def test_hostile_service_leaks_no_secret_and_forges_no_command(tmp_path: Path) -
             assert_masked_before_output(ran)
     by_name = {ran.case.name: ran for ran in runs}
     assert "HTTP 400" in by_name["error body"].reason
+    assert "HTTP 422" in by_name["plain-text error body"].reason
+    for name in ("user file", "user file (cli)"):
+        assert FOREIGN in by_name[name].stdout + by_name[name].stderr, name
     assert "FAILED" in by_name["message"].reason or "failed" in by_name["message"].reason
     for name in ("control characters in the token", "control characters in the token (cli)"):
         reason = by_name[name].reason
@@ -202,6 +222,11 @@ def run_case(case: Case, root: Path, stack: ExitStack) -> Ran:
         config, client_id=CLIENT_ID, client_secret=CLIENT_SECRET, time_scale=0.0
     )
     stack.enter_context(emulator)
+    if case.config:
+        document = json.loads(config.read_text(encoding="utf-8"))
+        for section, extra in case.config:
+            document[section] |= extra  # type: ignore[operator]
+        config.write_text(json.dumps(document), encoding="utf-8")
     proxy = HostileProxy(emulator.base_url, case.rewrite)  # type: ignore[arg-type]
     stack.callback(proxy.close)
     receiver = Receiver()
