@@ -162,6 +162,7 @@ def run_cli(args: argparse.Namespace) -> int:
     # Imported here: the lifecycle pulls in the HTTP client and the pipeline, which the
     # other commands never need.
     from ci_trainer.github import publish
+    from ci_trainer.redact import one_line
     from ci_trainer.run import execute
     from ci_trainer.settings import Settings
     from ci_trainer.signals import install_signal_handlers
@@ -184,7 +185,8 @@ def run_cli(args: argparse.Namespace) -> int:
         restore()
     publish(result, env=env, output_dir=settings.output_dir)
     _close(reporter)
-    print(f"ci-trainer: {result.decision.value} - {result.reason}", flush=True)
+    # One line whatever the reason holds (it may quote the service), never a command.
+    print(one_line(f"ci-trainer: {result.decision.value} - {result.reason}"), flush=True)
     return result.exit_code
 
 

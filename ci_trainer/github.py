@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
+from ci_trainer.redact import Redactor, neutralise_commands, neutralise_data
 from ci_trainer.report import SUMMARY_LIMIT_BYTES, build_outputs, render_summary
 from ci_trainer.result import Message, RunResult
 
@@ -44,17 +45,6 @@ def escape_data(value: str) -> str:
 def escape_property(value: str) -> str:
     """Escape a property value: as data, plus `:` and `,` which delimit properties."""
     return escape_data(value).replace(":", "%3A").replace(",", "%2C")
-
-
-def _neutralise_command(line: str) -> str:
-    """Keep a plain log line from being read as a workflow command.
-
-    Server messages and config values reach the log; a line starting with `::` (or the
-    runner's older `##[` form) would be executed by the runner (e.g. `::stop-commands::`
-    or `::error`), so it is shifted by a space, which the runner does not treat as a
-    command.
-    """
-    return " " + line if line.lstrip().startswith(("::", "##[")) else line
 
 
 @dataclass
@@ -102,8 +92,29 @@ class Commands:
         self._broken = False
 
     def echo(self, text: str) -> None:
-        """Plain log text; lines that look like commands are neutralised."""
-        self._write("\n".join(_neutralise_command(line) for line in text.split("\n")))
+        """Plain log text, which may carry text from the service or a user file.
+
+        Every line is neutralised (`ci_trainer.redact.neutralise_commands`). A block of
+        several lines, or one that had to be neutralised, is also printed between
+        `::stop-commands::` and its resume token, so the runner ignores it whatever
+        our own rules missed.
+        """
+        safe = neutralise_commands(text)
+        if "\n" in safe or safe != text:
+            self.verbatim(safe)
+        else:
+            self._write(safe)
+
+    def verbatim(self, text: str) -> None:
+        """A block of foreign text, with command processing stopped around it.
+
+        The resume token is random per block and checked not to occur in the text
+        (the runner matches it case-insensitively), so the text cannot end the pause.
+        """
+        token = _fresh_token(text)
+        self._write(f"::stop-commands::{token}")
+        self._write(neutralise_commands(text))
+        self._write(f"::{token}::")
 
     def add_mask(self, value: str) -> None:
         """Ask the runner to mask `value` (and each of its lines) in all later output."""
@@ -115,7 +126,7 @@ class Commands:
             self._command("add-mask", {}, item)
 
     def start_group(self, title: str) -> None:
-        self._command("group", {}, title)
+        self._command("group", {}, neutralise_data(title))
 
     def end_group(self) -> None:
         self._command("endgroup", {}, "")
@@ -151,6 +162,9 @@ class Commands:
         if kind not in ANNOTATION_KINDS:
             msg = f"unknown annotation kind {kind!r}; expected one of {ANNOTATION_KINDS}"
             raise ValueError(msg)
+        # The text and title may be a service's words: never a legacy `##[` command.
+        text = neutralise_data(text)
+        title = neutralise_data(str(title)) if title is not None else None
         properties = {"file": file, "line": line, "col": col, "title": title}
         if self._shown[kind] >= self._limit:  # the count was already shown: log only
             self.echo(f"{kind}: {_location(file, line, col)}{text}")
@@ -204,6 +218,14 @@ class Commands:
             self._broken = True  # a closed stdout must not end the run
 
 
+def _fresh_token(text: str) -> str:
+    lowered = text.lower()
+    while True:
+        token = f"ci-trainer-{secrets.token_hex(16)}"
+        if token not in lowered:
+            return token
+
+
 def _location(file: str | int | None, line: str | int | None, col: str | int | None) -> str:
     if not file:
         return ""
@@ -225,10 +247,14 @@ class GithubReporter:
         # GitHub attaches an annotation to a file by its path in the repository, so paths
         # are made relative to the workspace (the checkout), whatever the working folder.
         self._env = {"GITHUB_WORKSPACE": workspace or os.environ.get("GITHUB_WORKSPACE", "")}
+        # Every form of every secret, as `secret` is handed them: the runner masks only
+        # what it was told to, and the CLI's output is not always on a runner.
+        self._redact = Redactor(forms=False)
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
         started = time.monotonic()
+        name = self._redact(name)
         self.commands.start_group(name)
         try:
             yield
@@ -237,14 +263,14 @@ class GithubReporter:
             self.commands.end_group()
 
     def info(self, text: str) -> None:
-        self.commands.echo(text)
+        self.commands.echo(self._redact(text))
 
     def message(self, message: Message) -> None:
         kind = message.level if message.level in ANNOTATION_KINDS else "warning"
         self.commands.annotate(
             kind,
-            message.text,
-            title=message.title,
+            self._redact(message.text),
+            title=self._redact(message.title) if message.title else message.title,
             file=workspace_relative(message.file, self._env) if message.file else None,
             line=message.line,
             col=message.column if message.line is not None else None,
@@ -252,6 +278,7 @@ class GithubReporter:
 
     def secret(self, value: str) -> None:
         self.commands.add_mask(value)
+        self._redact.add(value)
 
     def close(self) -> None:
         self.commands.flush()

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Protocol, TextIO
 
+from ci_trainer.redact import Redactor, neutralise_commands
 from ci_trainer.result import Message
 
 
@@ -36,6 +37,9 @@ class ConsoleReporter:
 
     def __init__(self, stream: TextIO | None = None) -> None:
         self._stream = stream or sys.stderr
+        # Fed by `secret` with every form of every secret; the pipeline's texts quote
+        # the service, which may echo one back.
+        self._redact = Redactor(forms=False)
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
@@ -58,11 +62,13 @@ class ConsoleReporter:
         self._write(f"{message.level}: {where}{message.text}")
 
     def secret(self, value: str) -> None:
-        """Nothing to register outside Actions; callers redact output themselves."""
+        self._redact.add(value)
 
     def _write(self, text: str) -> None:
+        # Service and config text reaches this stream; a CI that is GitHub after all
+        # (a `run:` step without GITHUB_ACTIONS) must not read any of it as a command.
         try:
-            self._stream.write(text + "\n")
+            self._stream.write(neutralise_commands(self._redact(text)) + "\n")
             self._stream.flush()
         except (OSError, ValueError):
             pass  # a closed or broken stream must never end the run

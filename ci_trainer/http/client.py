@@ -35,7 +35,7 @@ from ci_trainer.http.policy import (
     parse_retry_after,
 )
 from ci_trainer.http.trust import TLS_HINT, tls_problem
-from ci_trainer.redact import Redactor
+from ci_trainer.redact import Redactor, neutralise_commands
 
 log = logging.getLogger("ci_trainer.http")
 
@@ -249,7 +249,9 @@ class HttpClient:
         raise Interrupted(msg, hint="the runner asked the job to stop")
 
     def _log(self, text: str) -> None:
-        log.warning("%s", self.redactor(text))
+        # Retry notices quote the service's reason and reach stderr, which the runner
+        # also reads for commands.
+        log.warning("%s", neutralise_commands(self.redactor(text)))
 
     def _transport_error(
         self,

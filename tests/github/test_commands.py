@@ -73,9 +73,20 @@ def test_plain_text_cannot_inject_a_command() -> None:
     commands, stream = make()
     commands.echo("server said:\n::add-mask::x\n  ::set-output name=decision::promoted\n##[error]x")
     printed = lines(stream)
-    assert printed[0] == "server said:"
-    assert not any(line.startswith(("::", "##[")) for line in printed)
-    assert printed[1] == " ::add-mask::x"
+    # a leading space would not do: the runner trims it before looking for `::`
+    assert printed[1:5] == [
+        "server said:",
+        "> ::add-mask::x",
+        ">   ::set-output name=decision::promoted",
+        "## [error]x",
+    ]
+    assert printed[0] == f"::stop-commands::{printed[-1][2:-2]}"
+
+
+def test_a_plain_line_is_printed_as_it_is() -> None:
+    commands, stream = make()
+    commands.echo("training trn-1 started: 10 % done, a::b")
+    assert lines(stream) == ["training trn-1 started: 10 % done, a::b"]
 
 
 def test_ten_annotations_of_a_kind_are_all_shown() -> None:

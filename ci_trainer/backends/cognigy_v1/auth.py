@@ -18,7 +18,7 @@ from ci_trainer.backends.cognigy_v1.decode import checked, json_body
 from ci_trainer.backends.cognigy_v1.models import Token
 from ci_trainer.backends.cognigy_v1.token_prefetch import REQUIRED_SCOPES as REQUIRED_SCOPES
 from ci_trainer.backends.cognigy_v1.token_prefetch import TOKEN_PATH, PrefetchedAnswer, PrefetchKey
-from ci_trainer.errors import AuthError, CiTrainerError
+from ci_trainer.errors import AuthError, CiTrainerError, ContractError
 from ci_trainer.http.client import Call, HttpClient, HttpResponse
 from ci_trainer.http.policy import RetryMode
 from ci_trainer.http.status import error_from_response, problem_fields
@@ -127,6 +127,7 @@ class ClientCredentials:
         """Register, check and cache the token a 2xx answer `age` seconds old carries."""
         body = json_body(response, self._redactor)
         self._register_token(body)
+        _refuse_control_characters(response, body)
         token = checked(response, body, Token, self._redactor)
         self._token = token
         lifetime = token.expires_in
@@ -172,6 +173,33 @@ class ClientCredentials:
         if oauth_error and not error.detail:
             error.detail = self._redactor(oauth_error)
         return error
+
+
+def _refuse_control_characters(response: HttpResponse, body: Any) -> None:
+    """A token with CR, LF, NUL or another control character is refused on receipt.
+
+    Sent in a header it would split the request (CR/LF) or be cut short (NUL), and
+    printed it would split a log line. The token itself is never quoted: the error
+    names the field and the character's code only.
+    """
+    token = body.get("access_token") if isinstance(body, dict) else None
+    if not isinstance(token, str):
+        return  # a missing or non-string token is the contract check's to report
+    bad = next((char for char in token if ord(char) < 0x20 or ord(char) == 0x7F), None)
+    if bad is None:
+        return
+    raise ContractError(
+        call=response.call.label,
+        message_text=(
+            f"the token answer's field 'access_token' contains a control character "
+            f"(U+{ord(bad):04X}); the token is refused and not shown"
+        ),
+        status=response.status,
+        hint_text=(
+            "the token endpoint sent a malformed token: check that COGNIGY_BASE_URL "
+            "points at the training service, and report it to the service's operator"
+        ),
+    )
 
 
 def _as_response(answer: PrefetchedAnswer) -> HttpResponse:

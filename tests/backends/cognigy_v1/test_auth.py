@@ -152,7 +152,9 @@ def test_a_token_is_announced_for_masking_before_it_is_used(
     server.on("GET", STATUS, Reply(200, RUNNING))
     client.training_status(MODEL, "t-1")
     order.append(f"used {server.requests_to(STATUS)[0].bearer}")
-    assert order[-2:] == ["mask tok-1-s3cr3t", "used tok-1-s3cr3t"]
+    # the raw token first, then its other forms (base64 cores ...), all before its use
+    assert order[-1] == "used tok-1-s3cr3t"
+    assert order.index("mask tok-1-s3cr3t") < len(order) - 1
     assert CLIENT_SECRET in masked  # the secret is registered when the client is built
 
 
@@ -181,6 +183,22 @@ def test_a_malformed_token_answer_is_a_contract_error_that_hides_the_token(
     assert "getToken" in str(error) and "field 'expires_in'" in str(error)
     assert "leaky-token-123" not in str(error) and "leaky-token-123" not in (error.body or "")
     assert "leaky-token-123" in masked
+
+
+@pytest.mark.parametrize("bad", ["\r\n", "\n", "\x00", "\x1b", "\x7f"])
+def test_a_token_with_a_control_character_is_refused_naming_the_field(
+    server: ScriptedServer, client: TrainingClient, bad: str
+) -> None:
+    token = f"tok-5e1d8a{bad}::set-output name=decision::promoted"
+    server.on("POST", "/auth/token", Reply(200, {"access_token": token, "expires_in": 3600}))
+    with pytest.raises(ContractError) as caught:
+        client.token()
+    text = str(caught.value)
+    assert "getToken" in text and "field 'access_token' contains a control character" in text
+    assert f"U+{ord(bad[0]):04X}" in text
+    assert "tok-5e1d8a" not in text and "set-output" not in text
+    assert "tok-5e1d8a" not in (caught.value.body or "")
+    assert server.requests_to(STATUS) == []
 
 
 def test_expires_in_as_a_digit_string_is_accepted(
