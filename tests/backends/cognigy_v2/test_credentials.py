@@ -8,7 +8,9 @@ from __future__ import annotations
 import json
 import shutil
 import threading
+import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -20,7 +22,7 @@ from ci_trainer.backends.cognigy_v2.client import CognigyV2Client
 from ci_trainer.backends.cognigy_v2.emulator.server import V2Emulator
 from ci_trainer.cli import main
 from ci_trainer.decision import Decision
-from ci_trainer.errors import AuthError
+from ci_trainer.errors import ApiError, AuthError, ContractError
 from ci_trainer.http.client import HttpClient
 from ci_trainer.http.policy import RetryPolicy
 from ci_trainer.progress import ConsoleReporter
@@ -258,3 +260,112 @@ def test_without_usable_credentials_the_run_is_skipped_naming_what_is_needed(
     assert result.decision is Decision.SKIPPED
     assert any(needed in m.text for m in result.messages), [m.text for m in result.messages]
     assert len(emu.app.log) == 0
+
+
+# ------------------------------------------------------------------ odd token answers
+
+
+class _TokenServer(ThreadingHTTPServer):
+    """A token endpoint on 127.0.0.1 that answers every POST with `answer`."""
+
+    answer: tuple[int, bytes] = (200, b"{}")
+
+
+class _TokenHandler(BaseHTTPRequestHandler):
+    server: _TokenServer
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        status, body = self.server.answer
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def token_server() -> Iterator[_TokenServer]:
+    server = _TokenServer(("127.0.0.1", 0), _TokenHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+BAD_TOKEN = "tok-\r\n::warning::forged-7d3c"
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"access_token": BAD_TOKEN, "token_type": "Bearer", "expires_in": 60}, "access_token"),
+        (
+            {"access_token": "tok-5e2a9c1b", "token_type": "Bearer x", "expires_in": 60},
+            "token_type",
+        ),
+        ({"access_token": "tok-5e2a9c1b", "token_type": "Bearer"}, "expires_in"),
+        ({"access_token": "tok-5e2a9c1b", "expires_in": -1}, "expires_in"),
+    ],
+)
+def test_an_unusable_token_answer_is_refused_naming_the_field_never_the_token(
+    token_server: _TokenServer, body: dict[str, object], field: str
+) -> None:
+    token_server.answer = (200, json.dumps(body).encode())
+    redactor = Redactor()
+    api = CognigyV2Client(
+        f"http://127.0.0.1:{token_server.server_address[1]}",
+        client=ClientSecret(CLIENT_ID, CLIENT_SECRET),
+        redactor=redactor,
+        policy=FAST,
+    )
+    with api, pytest.raises(ContractError) as raised:
+        api.read_project(PROJECT)
+    text = str(raised.value)
+    assert f"the OAuth2 token answer is not usable: {field}" in text
+    assert str(body["access_token"]) in redactor.values  # masked even when refused
+    assert BAD_TOKEN not in text and "forged" not in text
+
+
+def test_an_installation_without_the_token_endpoint_says_to_use_an_api_key(
+    token_server: _TokenServer,
+) -> None:
+    token_server.answer = (404, b'{"detail": "no route"}')
+    api = CognigyV2Client(
+        f"http://127.0.0.1:{token_server.server_address[1]}",
+        client=ClientSecret(CLIENT_ID, CLIENT_SECRET),
+        redactor=Redactor(),
+        policy=FAST,
+    )
+    with api, pytest.raises(ApiError) as raised:
+        api.read_project(PROJECT)
+    assert "no OAuth2 token endpoint (/auth/oauth2/token)" in raised.value.message
+    assert "COGNIGY_API_KEY" in (raised.value.hint or "")
+
+
+def test_the_emulator_issues_expiring_tokens_and_refuses_other_grants(project: Path) -> None:
+    with V2Emulator.from_config(
+        project, client_id=CLIENT_ID, client_secret=CLIENT_SECRET, token_seconds=0.3
+    ) as emulator:
+        url = f"{emulator.base_url}/auth/oauth2/token"
+        form = {"grant_type": "client_credentials", "client_id": CLIENT_ID}
+        answer = requests.post(url, data={**form, "client_secret": CLIENT_SECRET}, timeout=10)
+        assert answer.status_code == 200
+        body = answer.json()
+        assert (body["token_type"], body["expires_in"]) == ("Bearer", 0.3)
+        project_url = f"{emulator.base_url}/new/v2.0/projects/{PROJECT}"
+        bearer = {"Authorization": f"Bearer {body['access_token']}"}
+        assert requests.get(project_url, headers=bearer, timeout=10).status_code == 200
+        time.sleep(0.4)
+        expired = requests.get(project_url, headers=bearer, timeout=10)
+        assert (expired.status_code, expired.json()["error"]) == (401, "invalid_token")
+        wrong = requests.post(url, data={**form, "client_secret": "wrong-secret"}, timeout=10)
+        assert (wrong.status_code, wrong.json()["error"]) == (401, "invalid_client")
+        grant = requests.post(url, data={**form, "grant_type": "password"}, timeout=10)
+        assert (grant.status_code, grant.json()["error"]) == (400, "unsupported_grant_type")
+        as_json = requests.post(url, json={**form, "client_secret": CLIENT_SECRET}, timeout=10)
+        assert as_json.status_code == 400  # the endpoint takes a form, as RFC 6749 says
