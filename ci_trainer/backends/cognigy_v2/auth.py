@@ -35,7 +35,7 @@ TOKEN_PATH = "/auth/oauth2/token"  # noqa: S105 - a path, on the host outside /n
 TOKEN_CALL = Call("issueOAuth2Token", "POST", TOKEN_PATH)
 API_KEY = "COGNIGY_API_KEY (action input api-key)"
 CLIENT = "COGNIGY_CLIENT_ID and COGNIGY_CLIENT_SECRET (action inputs client-id and client-secret)"
-NEITHER = "COGNIGY_API_KEY, or COGNIGY_CLIENT_ID and COGNIGY_CLIENT_SECRET,"
+NEITHER = "COGNIGY_API_KEY (or COGNIGY_CLIENT_ID and COGNIGY_CLIENT_SECRET)"
 # A header value must be one line of visible characters; a token_type one word.
 _TOKEN_TEXT = re.compile(r"^[\x21-\x7e]+$")
 _CREDENTIALS_HINT = (

@@ -245,7 +245,7 @@ def test_an_api_key_and_a_client_id_alone_are_invalid_too(project: Path, emu: V2
 @pytest.mark.parametrize(
     ("env", "needed"),
     [
-        ({}, "COGNIGY_API_KEY, or COGNIGY_CLIENT_ID and COGNIGY_CLIENT_SECRET, is not set"),
+        ({}, "COGNIGY_API_KEY (or COGNIGY_CLIENT_ID and COGNIGY_CLIENT_SECRET) is not set"),
         ({"COGNIGY_CLIENT_ID": CLIENT_ID}, "COGNIGY_CLIENT_SECRET (with COGNIGY_CLIENT_ID) is"),
         (
             {"COGNIGY_CLIENT_SECRET": CLIENT_SECRET},
