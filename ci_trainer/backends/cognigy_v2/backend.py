@@ -156,8 +156,8 @@ class CognigyV2Backend:
                 raise ApiError(
                     call="indexLocales",
                     message_text=f"locale {spec.locale_id} is not a locale of project {project_id}",
-                    hint_text="fix cognigy_v2.targets[].locales (locale _ids: 24 lowercase letters and digits); "
-                    f"the project has {', '.join(sorted(locales)) or 'none'}",
+                    hint_text="fix cognigy_v2.targets[].locales (locale _ids: 24 lower-case "
+                    f"letters and digits); the project has {', '.join(sorted(locales)) or 'none'}",
                 )
             flow = self.client.read_flow(spec.flow_id, spec.locale_id)
             flow_ref, locale_ref = flow.get("referenceId"), locale.get("referenceId")

@@ -1,11 +1,12 @@
 """The Cognigy.AI REST API v2.0 client: one method per endpoint the v2 backend uses.
 
 Every request carries its credentials (`X-API-Key`, or an OAuth2 token: `auth.py`) and
-`Accept: application/json` (without it list answers come back as HAL), never a body on GET, and goes through the one HTTP policy
-(`ci_trainer.http.policy`) with 408, 429 and 5xx (but 501 and 511) retried as Cognigy's own
-client does, honouring `Retry-After`. The run's `RequestBudget` counts every attempt
-and, with its rate limit, keeps the run well under the tenant's limit. Lists are read
-page by page (`limit`/`skip`, or the `next` cursor).
+`Accept: application/json` (without it list answers come back as HAL), never a body on
+GET, and goes through the one HTTP policy (`ci_trainer.http.policy`) with 408, 429 and
+5xx (but 501 and 511) retried as Cognigy's own client does, honouring `Retry-After`.
+The run's `RequestBudget` counts every attempt and, with its rate limit, keeps the run
+well under the tenant's limit. Lists are read page by page (`limit`/`skip`, or the
+`next` cursor).
 """
 
 from __future__ import annotations
@@ -360,8 +361,8 @@ class CognigyV2Client:
         return link
 
     def download(self, link: str, *, redirects: int = 3) -> bytes:
-        """GET a download link. The API key goes only to the API's own origin; a redirect
-        (e.g. to a presigned storage URL) is followed, without the key, a few times."""
+        """GET a download link. The credentials go only to the API's own origin; a redirect
+        (e.g. to a presigned storage URL) is followed, without them, a few times."""
         parts = urlsplit(link)
         own = urlsplit(self.http.base_url)
         path = parts.path + (f"?{parts.query}" if parts.query else "")
