@@ -14,6 +14,8 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
+from ci_trainer.http.base_url import BaseUrlError, v2_base_url
+
 # C14: path ids are 24 lower-case letters and digits (the API reference's pattern).
 _OBJECT_ID = re.compile(r"^[a-z0-9]{24}$")
 
@@ -150,7 +152,18 @@ class CognigyV2Section(BackendSection):
     )
 
     def check_across(self, dataset_paths: Mapping[str, str | None]) -> None:
-        """Each target's dataset has a path (its intents file); the holdout's target exists."""
+        """The base URL has an accepted form; each target's dataset has a path (its intents
+        file); the holdout's target exists."""
+        try:
+            v2_base_url(self.base_url, "cognigy_v2.base_url")
+        except BaseUrlError as exc:
+            # Here, not in a field validator: a field's message would echo the value, and
+            # a URL may hold a password. The rule's own words never show one.
+            raise _error(
+                kind="cognigy_v2_base_url",
+                template="{problem}",
+                context={"problem": str(exc)},
+            ) from None
         for index, target in enumerate(self.targets):
             if dataset_paths.get(target.dataset) is None:
                 raise _error(

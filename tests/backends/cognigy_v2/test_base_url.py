@@ -227,3 +227,26 @@ def test_lower_case_letters_beyond_hex_are_ids_too(project: Path) -> None:
     project.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
     section = load_config(project).config.cognigy_v2
     assert section is not None and section.promotion.endpoint_id == "zz" * 12
+
+
+def test_the_config_base_url_is_checked_when_the_config_is_read(project: Path) -> None:
+    """Without credentials too (a fork's pull request, `ci-trainer validate`): the file's
+    mistake is found where it is, not only once a backend is built."""
+    line = _set_base_url(project, "https://api-trial.cognigy.ai/cognigy")
+    with pytest.raises(ConfigError) as raised:
+        load_config(project)
+    (issue,) = raised.value.issues
+    assert (issue.field, issue.line) == ("cognigy_v2.base_url", line)
+    assert "'/cognigy'" in issue.message and FORMS in issue.message
+    settings = Settings.from_env({}, config_path=project, mode=Mode.TRAIN)
+    result = execute(settings, ConsoleReporter(), stop=threading.Event())
+    assert result.decision is Decision.INVALID and result.exit_code == 2
+
+
+def test_a_password_in_the_config_base_url_is_never_echoed(project: Path) -> None:
+    _set_base_url(project, "https://ci:hunter2-pw-9c1e@api-trial.cognigy.ai")
+    settings = Settings.from_env({}, config_path=project, mode=Mode.VALIDATE)
+    result = execute(settings, ConsoleReporter(), stop=threading.Event())
+    assert result.decision is Decision.INVALID
+    assert "must not contain a user name or password" in result.reason
+    assert "hunter2-pw-9c1e" not in result.model_dump_json()
