@@ -369,3 +369,24 @@ def test_the_emulator_issues_expiring_tokens_and_refuses_other_grants(project: P
         assert (grant.status_code, grant.json()["error"]) == (400, "unsupported_grant_type")
         as_json = requests.post(url, json={**form, "client_secret": CLIENT_SECRET}, timeout=10)
         assert as_json.status_code == 400  # the endpoint takes a form, as RFC 6749 says
+
+
+def test_short_lived_tokens_are_renewed_before_they_expire_in_a_whole_run(project: Path) -> None:
+    """Tokens of 2.5 s over a run of several seconds: renewed ahead of expiry (10 % of
+    the lifetime early), so no request is ever refused as expired."""
+    with V2Emulator.from_config(
+        project,
+        client_id=CLIENT_ID,
+        client_secret=CLIENT_SECRET,
+        token_seconds=2.5,
+        task_seconds=1.0,  # every Task waits 1 s: the run outlives its first token
+        epochs=10,
+    ) as emulator:
+        result = run(
+            project, emulator, COGNIGY_CLIENT_ID=CLIENT_ID, COGNIGY_CLIENT_SECRET=CLIENT_SECRET
+        )
+        statuses = [record.status for record in emulator.app.log]
+        issued = emulator.tokens.issued
+    assert result.decision is Decision.APPROVED, (result.reason, result.error)
+    assert len(issued) >= 2, len(issued)
+    assert 401 not in statuses
