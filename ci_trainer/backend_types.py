@@ -34,6 +34,9 @@ class Target(_Model):
 class AccessCheck(_Model):
     granted_scopes: list[str] = Field(default_factory=list)
     missing_scopes: list[str] = Field(default_factory=list)
+    # What the user should hear once about how the service was reached (e.g. a base
+    # URL the backend corrected); shown as notices.
+    notices: list[str] = Field(default_factory=list)
 
 
 class DatasetStats(_Model):

@@ -1,7 +1,8 @@
 """The `cognigy_v2:` section of training-config.yaml (backend `cognigy-v2`).
 
 Kept next to the backend (and imported by `ci_trainer.config.model`) so the v2 options
-live in one place. Secrets never appear here: the API key comes from COGNIGY_API_KEY.
+live in one place. Secrets never appear here: the API key comes from COGNIGY_API_KEY,
+OAuth2 client credentials from COGNIGY_CLIENT_ID and COGNIGY_CLIENT_SECRET.
 """
 
 from __future__ import annotations
@@ -13,7 +14,10 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
-_OBJECT_ID = re.compile(r"^[0-9a-fA-F]{24}$")
+from ci_trainer.http.base_url import BaseUrlError, v2_base_url
+
+# C14: path ids are 24 lower-case letters and digits (the API reference's pattern).
+_OBJECT_ID = re.compile(r"^[a-z0-9]{24}$")
 
 
 def _error(*, kind: str, template: str, context: dict[str, object] | None = None) -> Exception:
@@ -25,7 +29,8 @@ def _object_id(value: str) -> str:
     if not _OBJECT_ID.match(value):
         raise _error(
             kind="cognigy_id",
-            template="expected a Cognigy _id: 24 hexadecimal characters, as in the resource's URL",
+            template="expected a Cognigy _id: 24 lower-case letters and digits, copied from the "
+            "resource's URL in Cognigy.AI",
         )
     return value
 
@@ -52,7 +57,7 @@ class BackendSection(_Section):
 
 class V2TargetSection(_Section):
     flow_id: ObjectId = Field(
-        description="The flow's _id (24 hex characters, from the flow's URL)."
+        description="The flow's _id (24 lower-case letters and digits, from the flow's URL)."
     )
     locales: list[ObjectId] = Field(
         min_length=1,
@@ -99,7 +104,16 @@ class CognigyV2Section(BackendSection):
     base_url: str = Field(
         min_length=1,
         description="The API host, e.g. https://api-trial.cognigy.ai (the client adds "
-        "/new/v2.0); COGNIGY_BASE_URL overrides it.",
+        "/new/v2.0); also accepted: <host>/new/v2.0, <host>/v2.0 and <host>/openapi (the "
+        "docs' API Base URL; stripped, with a notice). COGNIGY_BASE_URL overrides it.",
+    )
+    oauth2_scope: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=500,
+        pattern=r"^\S+( \S+)*$",  # RFC 6749 3.3: scope tokens, one space apart
+        description="With OAuth2 client credentials (COGNIGY_CLIENT_ID/SECRET): the `scope` "
+        "sent to <host>/auth/oauth2/token (space-separated); null sends none.",
     )
     project_id: ObjectId = Field(description="The project's _id.")
     targets: list[V2TargetSection] = Field(
@@ -138,7 +152,18 @@ class CognigyV2Section(BackendSection):
     )
 
     def check_across(self, dataset_paths: Mapping[str, str | None]) -> None:
-        """Each target's dataset has a path (its intents file); the holdout's target exists."""
+        """The base URL has an accepted form; each target's dataset has a path (its intents
+        file); the holdout's target exists."""
+        try:
+            v2_base_url(self.base_url, "cognigy_v2.base_url")
+        except BaseUrlError as exc:
+            # Here, not in a field validator: a field's message would echo the value, and
+            # a URL may hold a password. The rule's own words never show one.
+            raise _error(
+                kind="cognigy_v2_base_url",
+                template="{problem}",
+                context={"problem": str(exc)},
+            ) from None
         for index, target in enumerate(self.targets):
             if dataset_paths.get(target.dataset) is None:
                 raise _error(

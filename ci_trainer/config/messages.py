@@ -255,6 +255,8 @@ def rule_path(kind: str, ctx: Mapping[str, Any]) -> FieldPath:
         return ("cognigy_v2", "targets", ctx["index"], "dataset")
     if kind == "cognigy_v2_holdout_target":
         return ("cognigy_v2", "holdout_target")
+    if kind == "cognigy_v2_base_url":
+        return ("cognigy_v2", "base_url")
     return ()
 
 

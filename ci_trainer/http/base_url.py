@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import SplitResult, urlsplit
 
@@ -167,30 +168,70 @@ def usable_base_url(tenant: str | None, base_url: str | None) -> str | None:
 
 # ------------------------------------------------------------------ the v2 service
 
-V2_SETTING = "cognigy_v2.base_url (or COGNIGY_BASE_URL)"
-_V2_NOT_PLAIN = (
-    f"{V2_SETTING} is not a plain http(s) URL",
-    "use e.g. https://api-trial.cognigy.ai",
+# The paths a Cognigy.AI base URL may end in (C2): every route is <host>/new/v2.0/...,
+# <host>/v2.0/... also works, and the docs' "API Base URL" ends in /openapi, which is
+# the reference page, not a path prefix.
+V2_PREFIX = "/new/v2.0"
+V2_PREFIXES = ("/new/v2.0", "/v2.0")
+V2_REFERENCE_PAGE = "/openapi"
+V2_FORMS = (
+    "<host>, <host>/new/v2.0, <host>/v2.0 or <host>/openapi (e.g. https://api-trial.cognigy.ai)"
 )
-_V2_TEXTS: UrlTexts = {
-    "unparsable": _V2_NOT_PLAIN,
-    "scheme": _V2_NOT_PLAIN,
-    "host": _V2_NOT_PLAIN,
-    "query": _V2_NOT_PLAIN,
-    "userinfo": (
-        f"{V2_SETTING} must not contain a user name or password",
-        "pass the API key as COGNIGY_API_KEY (action input api-key)",
-    ),
-    "plain-http": (
-        f"{V2_SETTING} {{url!r}} uses plain http for a non-loopback host",
-        "use https: the API key would travel in clear text",
-    ),
-}
 
 
-def check_v2_base_url(url: str) -> None:
-    """Raise BaseUrlError when a Cognigy.AI v2 base URL breaks the rule."""
-    check_url(url, _V2_TEXTS)
+@dataclass(frozen=True)
+class V2BaseUrl:
+    """A usable Cognigy.AI base URL: the origin requests go to, the API prefix the routes
+    take, and a notice when the given URL was corrected (the /openapi page stripped)."""
+
+    origin: str
+    prefix: str
+    notice: str | None = None
+
+
+def _v2_texts(setting: str) -> UrlTexts:
+    not_plain = (f"{setting} is not a plain http(s) URL", f"use {V2_FORMS}")
+    return {
+        "unparsable": not_plain,
+        "scheme": not_plain,
+        "host": not_plain,
+        "query": not_plain,
+        "userinfo": (
+            f"{setting} must not contain a user name or password",
+            "pass COGNIGY_API_KEY (action input api-key), or COGNIGY_CLIENT_ID and "
+            "COGNIGY_CLIENT_SECRET (client-id, client-secret)",
+        ),
+        "plain-http": (
+            f"{setting} {{url!r}} uses plain http for a non-loopback host",
+            "use https: the API key or token would travel in clear text",
+        ),
+    }
+
+
+def v2_base_url(url: str, setting: str) -> V2BaseUrl:
+    """The origin and API prefix of a Cognigy.AI v2 base URL as users paste it.
+
+    `setting` names where the URL came from (e.g. COGNIGY_BASE_URL), for the messages.
+    Raises BaseUrlError for a URL that breaks the rule or has any other path.
+    """
+    url = url.strip()
+    check_url(url, _v2_texts(setting))
+    parts = _split(url)
+    origin = f"{parts.scheme}://{parts.netloc}"
+    path = parts.path.rstrip("/")
+    if not path:
+        return V2BaseUrl(origin, V2_PREFIX)
+    if path in V2_PREFIXES:
+        return V2BaseUrl(origin, path)
+    if path == V2_REFERENCE_PAGE:
+        notice = (
+            f"{setting} {url} ends in {V2_REFERENCE_PAGE}, the API reference page of the "
+            f"docs, not a path of the API: using {origin} (routes {origin}{V2_PREFIX}/...); "
+            f"set {setting} to {origin} to silence this notice"
+        )
+        return V2BaseUrl(origin, V2_PREFIX, notice)
+    msg = f"{setting} {url!r} has the path {path!r}, which is not a Cognigy.AI API path"
+    raise BaseUrlError(msg, hint=f"use {V2_FORMS}")
 
 
 # ------------------------------------------------------------------ the webhook

@@ -61,6 +61,8 @@ def load_datasets(ctx: StageContext) -> Datasets:
 def check_access(ctx: StageContext, pending: Future[AccessCheck]) -> None:
     with ctx.stage("Check access"):
         access = pending.result()  # re-raises what the token exchange raised
+        for text in access.notices:
+            ctx.message("notice", text, title="Training service")
         granted = set(access.granted_scopes)
         needed = REQUIRED_SCOPES[ctx.mode]
         # A service that reports no scopes at all leaves enforcement to its 403s.

@@ -199,7 +199,8 @@ CASES: dict[str, tuple[str, list[tuple[int | None, int | None, str, str, str | N
                 8,
                 15,
                 "cognigy_v2.project_id",
-                "expected a Cognigy _id: 24 hexadecimal characters, as in the resource's URL, "
+                "expected a Cognigy _id: 24 lower-case letters and digits, copied from the "
+                "resource's URL in Cognigy.AI, "
                 "got the text 'abc'",
                 None,
             ),

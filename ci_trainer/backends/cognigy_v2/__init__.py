@@ -25,23 +25,37 @@ NAME = "cognigy-v2"
 
 
 def missing_credentials(settings: Settings) -> list[str]:
-    """Only the API key: the base URL may come from the config's cognigy_v2 section."""
-    return [] if settings.api_key else ["COGNIGY_API_KEY"]
+    """An API key or OAuth2 client credentials (the base URL may come from the config's
+    cognigy_v2 section). Both at once is refused, as `build` does; here that counts as
+    having credentials, so the run goes on to `build` and ends `invalid` saying so."""
+    from ci_trainer.backends.cognigy_v2.auth import CredentialsConflict, credentials_rule
+
+    try:
+        return credentials_rule(settings.api_key, settings.client_id, settings.client_secret)
+    except CredentialsConflict:
+        return []
 
 
 def prefetch(env: Mapping[str, str]) -> bool:
-    """Nothing to send early: an API key needs no token request."""
+    """Nothing to send early: the v2 token request waits for the config's base URL."""
     return False
 
 
 def build(request: BackendRequest) -> Backend:
+    from ci_trainer.backends.cognigy_v2.auth import ClientSecret, credentials_rule
     from ci_trainer.backends.cognigy_v2.backend import backend_from_config
-    from ci_trainer.backends.cognigy_v2.options import run_label
+    from ci_trainer.backends.cognigy_v2.options import run_label, v2_section
 
     settings = request.settings
+    credentials_rule(settings.api_key, settings.client_id, settings.client_secret)  # conflict
+    client = None
+    if not settings.api_key and settings.client_id and settings.client_secret:
+        scope = v2_section(request.loaded).oauth2_scope
+        client = ClientSecret(settings.client_id, settings.client_secret, scope)
     return backend_from_config(
         request.loaded,
-        api_key=settings.api_key or "",
+        api_key=settings.api_key,
+        client=client,
         base_url=settings.base_url,
         redactor=request.redactor,
         run_label=run_label(settings.provenance),
@@ -59,7 +73,15 @@ def emulate(loaded: LoadedConfig, settings: Settings) -> Iterator[EmulatorRun]:
         yield EmulatorRun(
             base_url=served.base_url,
             secret=served.api_key,
-            settings=replace(settings, base_url=served.base_url, api_key=served.api_key),
+            # The emulator's own key; client credentials meant for a tenant are dropped,
+            # or the run would see both kinds and refuse them.
+            settings=replace(
+                settings,
+                base_url=served.base_url,
+                api_key=served.api_key,
+                client_id=None,
+                client_secret=None,
+            ),
             description=f"v2 emulator serving {served.base_url}",
         )
 

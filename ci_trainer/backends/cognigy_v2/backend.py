@@ -49,6 +49,7 @@ from ci_trainer.backend_types import (
     TrainingJob,
     TrainingRequest,
 )
+from ci_trainer.backends.cognigy_v2.auth import ClientSecret
 from ci_trainer.backends.cognigy_v2.client import CognigyV2Client
 from ci_trainer.backends.cognigy_v2.metrics import Finding, IntentAnalyzer
 from ci_trainer.backends.cognigy_v2.options import (
@@ -155,8 +156,8 @@ class CognigyV2Backend:
                 raise ApiError(
                     call="indexLocales",
                     message_text=f"locale {spec.locale_id} is not a locale of project {project_id}",
-                    hint_text="fix cognigy_v2.targets[].locales (locale _ids, 24 hex characters); "
-                    f"the project has {', '.join(sorted(locales)) or 'none'}",
+                    hint_text="fix cognigy_v2.targets[].locales (locale _ids: 24 lower-case "
+                    f"letters and digits); the project has {', '.join(sorted(locales)) or 'none'}",
                 )
             flow = self.client.read_flow(spec.flow_id, spec.locale_id)
             flow_ref, locale_ref = flow.get("referenceId"), locale.get("referenceId")
@@ -172,7 +173,8 @@ class CognigyV2Backend:
             )
         if self.options.target_project_id:
             self.client.read_project(self.options.target_project_id)
-        return AccessCheck()  # v2 has no scopes: the key acts as its user
+        # v2 has no scopes: the key (or the OAuth2 client) acts as its user.
+        return AccessCheck(notices=list(self.client.notices))
 
     def dataset_stats(self, dataset_id: str) -> DatasetStats:
         # Sentences are a sub-resource per intent: counting them costs a request per
@@ -253,15 +255,17 @@ class CognigyV2Backend:
 def backend_from_config(
     loaded: LoadedConfig,
     *,
-    api_key: str,
+    api_key: str | None,
     base_url: str | None,
     redactor: Redactor,
+    client: ClientSecret | None = None,
     run_label: str,
     wait: Callable[[float], bool] | None = None,
     stop: threading.Event | None = None,
     policy: RetryPolicy | None = None,
 ) -> CognigyV2Backend:
-    """The v2 backend of a run. `base_url` (COGNIGY_BASE_URL) overrides the config's.
+    """The v2 backend of a run. `base_url` (COGNIGY_BASE_URL) overrides the config's;
+    `api_key` or `client` (OAuth2 client credentials, C8) authenticate it.
 
     As for v1, the client's waits wake on `wait`'s event but the client is not stopped
     by it, so the cancel of a remote Task still goes out after a SIGTERM. A config the
@@ -277,10 +281,14 @@ def backend_from_config(
         wait=wait,
     )
     try:
-        client = CognigyV2Client(
+        api = CognigyV2Client(
             base_url or section.base_url,
             api_key,
             redactor=redactor,
+            client=client,
+            base_url_setting="COGNIGY_BASE_URL (action input base-url)"
+            if base_url
+            else "cognigy_v2.base_url",
             policy=policy,
             requests=budget,
             wait=wait,
@@ -291,4 +299,4 @@ def backend_from_config(
         raise config_error(
             loaded, ("cognigy_v2", "base_url"), exc.message, exc.hint or ""
         ) from None
-    return CognigyV2Backend(client, options, stop=stop, wait=wait)
+    return CognigyV2Backend(api, options, stop=stop, wait=wait)

@@ -1,11 +1,12 @@
 """The Cognigy.AI REST API v2.0 client: one method per endpoint the v2 backend uses.
 
-Every request carries `X-API-Key` and `Accept: application/json` (without it list answers
-come back as HAL), never a body on GET, and goes through the one HTTP policy
-(`ci_trainer.http.policy`) with 408, 429 and 5xx (but 501 and 511) retried as Cognigy's own
-client does, honouring `Retry-After`. The run's `RequestBudget` counts every attempt
-and, with its rate limit, keeps the run well under the tenant's limit. Lists are read
-page by page (`limit`/`skip`, or the `next` cursor).
+Every request carries its credentials (`X-API-Key`, or an OAuth2 token: `auth.py`) and
+`Accept: application/json` (without it list answers come back as HAL), never a body on
+GET, and goes through the one HTTP policy (`ci_trainer.http.policy`) with 408, 429 and
+5xx (but 501 and 511) retried as Cognigy's own client does, honouring `Retry-After`.
+The run's `RequestBudget` counts every attempt and, with its rate limit, keeps the run
+well under the tenant's limit. Lists are read page by page (`limit`/`skip`, or the
+`next` cursor).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import quote, urlencode, urljoin, urlsplit
 
+from ci_trainer.backends.cognigy_v2.auth import ApiKeyAuth, ClientSecret, OAuth2Auth, V2Auth
 from ci_trainer.backends.cognigy_v2.wire import (
     Page,
     Score,
@@ -31,7 +33,7 @@ from ci_trainer.backends.cognigy_v2.wire import (
     v2_error,
 )
 from ci_trainer.errors import ApiError, ContractError, Interrupted
-from ci_trainer.http.base_url import check_v2_base_url
+from ci_trainer.http.base_url import V2BaseUrl, v2_base_url
 from ci_trainer.http.budget import RequestBudget
 from ci_trainer.http.client import Call, HttpClient, HttpResponse
 from ci_trainer.http.loopback import is_loopback
@@ -67,19 +69,11 @@ def packaging_policy(base: RetryPolicy) -> RetryPolicy:
     )
 
 
-def split_base_url(base_url: str) -> tuple[str, str]:
-    """(origin + path, API prefix) for a configured base URL.
-
-    `https://api-trial.cognigy.ai` gets `/new/v2.0`; a URL that already ends in `/new`,
-    `/new/v2.0` or `/v2.0` (the prefix without `/new` also works) is kept as given.
-    """
-    url = base_url.strip().rstrip("/")
-    check_v2_base_url(url)
-    if url.endswith("/v2.0"):
-        return url, ""
-    if url.endswith("/new"):
-        return url, "/v2.0"
-    return url, API_PREFIX
+def split_base_url(base_url: str, setting: str = "COGNIGY_BASE_URL") -> V2BaseUrl:
+    """The origin and API prefix of a base URL as users paste it (C2): `<host>`,
+    `<host>/new/v2.0`, `<host>/v2.0`, or `<host>/openapi` (the docs' reference page,
+    stripped with a notice). `setting` names where it came from, for the messages."""
+    return v2_base_url(base_url, setting)
 
 
 def _id(value: str) -> str:
@@ -92,9 +86,11 @@ class CognigyV2Client:
     def __init__(
         self,
         base_url: str,
-        api_key: str,
+        api_key: str | None = None,
         *,
         redactor: Redactor,
+        client: ClientSecret | None = None,
+        base_url_setting: str = "COGNIGY_BASE_URL",
         stop: threading.Event | None = None,
         policy: RetryPolicy | None = None,
         requests: RequestBudget | None = None,
@@ -102,14 +98,15 @@ class CognigyV2Client:
         rng: random.Random | None = None,
         now: Callable[[], datetime] | None = None,
     ) -> None:
-        if not api_key:
-            msg = "an API key is required (COGNIGY_API_KEY)"
+        if bool(api_key) == (client is not None):
+            msg = "give an API key or OAuth2 client credentials, exactly one of them"
             raise ValueError(msg)
-        redactor.add(api_key)
         self.redactor = redactor
-        self._api_key = api_key
         self._stop = stop or threading.Event()
-        root, self.prefix = split_base_url(base_url)
+        where = split_base_url(base_url, base_url_setting)
+        root, self.prefix = where.origin, where.prefix
+        # What the user should hear once about how the service is reached.
+        self.notices: list[str] = [where.notice] if where.notice else []
         self._policy = v2_policy(policy)
         self._wait = wait
         self._rng = rng
@@ -131,6 +128,11 @@ class CognigyV2Client:
             rng=rng,
             now=now,
         )
+        self.auth: V2Auth = (
+            OAuth2Auth(self.http, client, redactor=redactor)
+            if client is not None
+            else ApiKeyAuth(api_key or "", redactor)
+        )
 
     def __enter__(self) -> CognigyV2Client:
         return self
@@ -148,8 +150,22 @@ class CognigyV2Client:
 
     # ------------------------------------------------------------------ transport
 
-    def _headers(self) -> dict[str, str]:
-        return {"X-API-Key": self._api_key, "Accept": "application/json"}
+    def _authenticated(self, call: Call, **request: Any) -> HttpResponse:
+        """`call` with the run's credentials; after a 401, once more with renewed ones
+        (a token may expire or be revoked mid-run; the 401 means nothing was done)."""
+        sent = self.auth.headers()
+        headers = {**sent, "Accept": "application/json"}
+        response = self.http.send(call, headers=headers, **request)
+        if response.status == 401:
+            fresh = self.auth.renew(sent)
+            if fresh is not None:
+                headers = {**fresh, "Accept": "application/json"}
+                response = self.http.send(call, headers=headers, **request)
+        return response
+
+    def _failed(self, response: HttpResponse) -> ApiError:
+        error = v2_error(response, self.redactor)
+        return self.auth.explain(error) if response.status in (401, 403) else error
 
     def send(
         self,
@@ -171,17 +187,11 @@ class CognigyV2Client:
             raise ValueError(msg)
         full = self.prefix + path + (f"?{urlencode(query)}" if query else "")
         call = Call(operation, method, full)
-        response = self.http.send(
-            call,
-            retry=retry,
-            headers=self._headers(),
-            json_body=json_body,
-            form=form,
-            files=files,
-            policy=policy,
+        response = self._authenticated(
+            call, retry=retry, json_body=json_body, form=form, files=files, policy=policy
         )
         if not response.ok:
-            raise v2_error(response, self.redactor)
+            raise self._failed(response)
         return response
 
     def pages(
@@ -351,8 +361,8 @@ class CognigyV2Client:
         return link
 
     def download(self, link: str, *, redirects: int = 3) -> bytes:
-        """GET a download link. The API key goes only to the API's own origin; a redirect
-        (e.g. to a presigned storage URL) is followed, without the key, a few times."""
+        """GET a download link. The credentials go only to the API's own origin; a redirect
+        (e.g. to a presigned storage URL) is followed, without them, a few times."""
         parts = urlsplit(link)
         own = urlsplit(self.http.base_url)
         path = parts.path + (f"?{parts.query}" if parts.query else "")
@@ -362,7 +372,7 @@ class CognigyV2Client:
                 "GET",
                 path[len(own.path) :] if path.startswith(own.path) else path,
             )
-            response = self.http.send(call, retry=RetryMode.SAFE, headers=self._headers())
+            response = self._authenticated(call, retry=RetryMode.SAFE)
         else:
             if parts.scheme != "https" and not is_loopback(parts.hostname or ""):
                 msg = "the snapshot download link is not https"
@@ -388,7 +398,7 @@ class CognigyV2Client:
         if 300 <= response.status < 400 and location and redirects > 0:
             return self.download(urljoin(link, location), redirects=redirects - 1)
         if not response.ok:
-            raise v2_error(response, self.redactor)
+            raise self._failed(response)
         return response.content
 
     def download_snapshot(self, snapshot_id: str) -> bytes:

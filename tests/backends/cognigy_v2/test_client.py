@@ -70,18 +70,6 @@ def test_the_client_refuses_to_send_a_get_with_a_body(client: CognigyV2Client) -
         client.send("readProject", "GET", f"/projects/{PROJECT}", json_body={"x": 1})
 
 
-@pytest.mark.parametrize(
-    ("configured", "prefix"),
-    [("", "/new/v2.0"), ("/new", "/v2.0"), ("/new/v2.0", ""), ("/v2.0", "")],
-)
-def test_base_url_with_or_without_the_api_prefix(
-    emu: V2Emulator, configured: str, prefix: str
-) -> None:
-    api = CognigyV2Client(emu.base_url + configured, emu.api_key, redactor=Redactor())
-    assert api.prefix == prefix
-    assert api.read_project(PROJECT)["_id"] == PROJECT
-
-
 def test_plain_http_to_a_remote_host_is_refused() -> None:
     from ci_trainer.http.base_url import BaseUrlError
 

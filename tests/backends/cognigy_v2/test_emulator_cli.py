@@ -13,7 +13,7 @@ import requests
 
 def test_the_emulator_command_serves_a_v2_config(repo_root: Path) -> None:
     config = repo_root / "examples/cognigy-v2/training-config.yaml"
-    env = {k: v for k, v in os.environ.items() if k != "COGNIGY_API_KEY"}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COGNIGY_")}
     process = subprocess.Popen(
         [sys.executable, "-m", "ci_trainer", "emulator", "--config", str(config), "--port", "0"],
         stdout=subprocess.PIPE,
@@ -32,6 +32,23 @@ def test_the_emulator_command_serves_a_v2_config(repo_root: Path) -> None:
             timeout=10,
         )
         assert answer.status_code == 200
+        # The OAuth2 client it accepts too (C8), announced the same way.
+        client = dict(process.stdout.readline().strip().split("=", 1) for _ in range(2))
+        token = requests.post(
+            f"{values['COGNIGY_BASE_URL']}/auth/oauth2/token",
+            data={
+                "grant_type": "client_credentials",
+                "client_id": client["COGNIGY_CLIENT_ID"],
+                "client_secret": client["COGNIGY_CLIENT_SECRET"],
+            },
+            timeout=10,
+        ).json()
+        with_token = requests.get(
+            f"{values['COGNIGY_BASE_URL']}/new/v2.0/projects/64a1f0c2e4b0a1b2c3d4e5f6",
+            headers={"Authorization": f"{token['token_type']} {token['access_token']}"},
+            timeout=10,
+        )
+        assert with_token.status_code == 200
     finally:
         process.send_signal(signal.SIGTERM)
         # communicate() drains both pipes, so a chatty child can never block on a full one.

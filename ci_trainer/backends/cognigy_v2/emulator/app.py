@@ -1,8 +1,11 @@
 """The v2 emulator's HTTP surface: routes, auth, content negotiation, pages, errors.
 
 Behaviour taken from the contract notes (docs/cognigy-v2.md):
-- `X-API-Key` header or `api_key` query parameter; a missing key gets an OAuth-style
-  `{error, error_description}` 401, a wrong one an RFC 7807 401 with `code`/`traceId`;
+- `X-API-Key` header or `api_key` query parameter, or an OAuth2 token from
+  `<host>/auth/oauth2/token` (`oauth.py`); missing credentials get an OAuth-style
+  `{error, error_description}` 401, a wrong key an RFC 7807 401 with `code`/`traceId`;
+- routes live under `/new/v2.0` and `/v2.0` only: `/openapi` (the docs' reference page)
+  is no path prefix, so `<host>/openapi/new/v2.0/...` is a 404 as on a tenant;
 - lists are HAL (`_embedded`, `<singular>Id`, `_links.next.href`) unless the request
   accepts `application/json`, then `{items, total, nextCursor|next, previousCursor}`;
 - a GET with a body is refused with 403 (as Trial does), JSON bodies over 60 kB and
@@ -22,6 +25,7 @@ from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
+from ci_trainer.backends.cognigy_v2.emulator.oauth import TOKEN_PATH, TokenIssuer
 from ci_trainer.backends.cognigy_v2.emulator.problems import OAuthError, RateLimited, V2Problem
 from ci_trainer.backends.cognigy_v2.emulator.responses import (
     HttpFault,
@@ -85,9 +89,12 @@ def _rules() -> list[Rule]:
         ("/endpoints/<endpoint_id>", "PATCH", "updateEndpoint"),
     ]
     return [
-        Rule(prefix + path, methods=[method], endpoint=op)
-        for prefix in PREFIXES
-        for path, method, op in routes
+        Rule(TOKEN_PATH, methods=["POST"], endpoint="issueOAuth2Token"),
+        *(
+            Rule(prefix + path, methods=[method], endpoint=op)
+            for prefix in PREFIXES
+            for path, method, op in routes
+        ),
     ]
 
 
@@ -100,9 +107,11 @@ class V2App:
         api_key: str,
         variants: V2Variants | None = None,
         rate_limit: tuple[int, float] | None = None,
+        tokens: TokenIssuer | None = None,
     ) -> None:
         self.service = service
         self.api_key = api_key
+        self.tokens = tokens
         self.variants = variants or V2Variants()
         self.url_map = Map(_rules())
         self.log = RequestLog()
@@ -182,6 +191,8 @@ class V2App:
                 request, V2Problem(status, exc.description or "not allowed", 1013)
             )
         try:
+            if endpoint == "issueOAuth2Token":
+                return self._issue_token(request)
             if endpoint != "downloadSnapshot":
                 self._authenticate(request)
             self._limits(request)
@@ -194,7 +205,16 @@ class V2App:
         except OAuthError as exc:
             return oauth(exc.status, exc.error, exc.description)
 
+    def _issue_token(self, request: Request) -> Response:
+        if self.tokens is None:
+            raise V2Problem(404, "this installation has no OAuth2 client configured", 1002)
+        return self.tokens.issue(request)
+
     def _authenticate(self, request: Request) -> None:
+        authorization = request.headers.get("Authorization")
+        if authorization and self.tokens is not None:
+            self.tokens.check(authorization)
+            return
         given = request.headers.get("X-API-Key") or request.args.get("api_key")
         if not given:
             raise OAuthError(401, "unauthorized", "no API key: send the X-API-Key header")

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ci_trainer.backends.cognigy_v2.emulator.app import V2App, V2Variants
+from ci_trainer.backends.cognigy_v2.emulator.oauth import DEFAULT_TOKEN_SECONDS, TokenIssuer
 from ci_trainer.backends.cognigy_v2.emulator.service import V2Service
 from ci_trainer.datasets import load_dataset
 from ci_trainer.emulator.serving import ServedApp
@@ -53,6 +54,9 @@ class V2Emulator(ServedApp):
         self,
         *,
         api_key: str | None = None,
+        client_id: str = "ci-trainer-emulator",
+        client_secret: str | None = None,
+        token_seconds: float = DEFAULT_TOKEN_SECONDS,
         variants: V2Variants | None = None,
         task_seconds: float = 0.0,
         epochs: int = 20,
@@ -63,9 +67,21 @@ class V2Emulator(ServedApp):
         tls: TlsFiles | None = None,
     ) -> None:
         self.api_key = api_key or secrets.token_urlsafe(24)
+        # Either credential works, as on a tenant: the key above, or this OAuth2 client.
+        self.tokens = TokenIssuer(
+            client_id, client_secret or secrets.token_urlsafe(24), token_seconds=token_seconds
+        )
         self.service = V2Service(task_seconds=task_seconds, epochs=epochs, workers=workers)
-        self.app: V2App = V2App(self.service, self.api_key, variants, rate_limit)
+        self.app: V2App = V2App(self.service, self.api_key, variants, rate_limit, self.tokens)
         super().__init__(host, port, tls=tls)
+
+    @property
+    def client_id(self) -> str:
+        return self.tokens.client_id
+
+    @property
+    def client_secret(self) -> str:
+        return self.tokens.client_secret
 
     def __repr__(self) -> str:  # never the key
         return f"V2Emulator(base_url={self.base_url!r})"
