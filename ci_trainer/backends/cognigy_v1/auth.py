@@ -22,20 +22,14 @@ from ci_trainer.errors import AuthError, CiTrainerError, ContractError
 from ci_trainer.http.client import Call, HttpClient, HttpResponse
 from ci_trainer.http.policy import RetryMode
 from ci_trainer.http.status import error_from_response, problem_fields
+from ci_trainer.http.token_refresh import refresh_margin
 from ci_trainer.redact import Redactor
 
 TOKEN_CALL = Call("getToken", "POST", TOKEN_PATH)
-MAX_REFRESH_MARGIN = 300.0  # the seed's margin, kept as a ceiling for long-lived tokens
-REFRESH_FRACTION = 0.1  # short tokens renew at 90 % of their lifetime, not on every call
 _CREDENTIALS_HINT = (
     "check COGNIGY_CLIENT_ID and COGNIGY_CLIENT_SECRET, and that the client may use "
     "the client_credentials grant"
 )
-
-
-def refresh_margin(lifetime: float) -> float:
-    """Seconds before expiry at which a token is renewed."""
-    return min(MAX_REFRESH_MARGIN, REFRESH_FRACTION * lifetime)
 
 
 def describe_scopes(needed: Iterable[str], granted: frozenset[str] | None) -> str:

@@ -3,9 +3,8 @@
 Cognigy.AI issues both. An API key goes out as `X-API-Key` on every request. OAuth2
 client credentials are exchanged at `<host>/auth/oauth2/token` (form-encoded,
 `grant_type=client_credentials`) for a token sent as `Authorization: <token_type>
-<access_token>`; the token is cached, renewed ahead of expiry by the same rule as v1's
-(`cognigy_v1.auth.refresh_margin`) and once more after a 401. Every secret and every
-issued token is registered with the Redactor before it is used, so the action's
+<access_token>`; the token is cached, renewed ahead of expiry by the rule v1 uses too
+(`http.token_refresh`) and once more after a 401. Every secret and every issued token is registered with the Redactor before it is used, so the action's
 `::add-mask::` hook runs before anything could print it.
 
 `credentials_rule` is the one place that says which settings make a v2 run's
@@ -23,12 +22,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
-from ci_trainer.backends.cognigy_v1.auth import refresh_margin
 from ci_trainer.backends.cognigy_v2.wire import object_of, v2_error
 from ci_trainer.decision import Decision
 from ci_trainer.errors import ApiError, AuthError, CiTrainerError, ContractError
 from ci_trainer.http.client import Call, HttpClient, HttpResponse
 from ci_trainer.http.policy import RetryMode
+from ci_trainer.http.token_refresh import refresh_margin
 from ci_trainer.redact import Redactor
 
 TOKEN_PATH = "/auth/oauth2/token"  # noqa: S105 - a path, on the host outside /new/v2.0

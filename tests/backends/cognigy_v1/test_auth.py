@@ -7,9 +7,10 @@ from collections.abc import Callable
 
 import pytest
 
-from ci_trainer.backends.cognigy_v1.auth import REQUIRED_SCOPES, refresh_margin
+from ci_trainer.backends.cognigy_v1.auth import REQUIRED_SCOPES
 from ci_trainer.backends.cognigy_v1.client import TrainingClient
 from ci_trainer.errors import AuthError, ContractError
+from ci_trainer.http.token_refresh import refresh_margin
 
 from .conftest import CLIENT_ID, CLIENT_SECRET, MODEL
 from .server import Reply, ScriptedServer

@@ -9,9 +9,9 @@ from email.utils import format_datetime
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ci_trainer.backends.cognigy_v1.auth import refresh_margin
 from ci_trainer.http.client import HttpClient
 from ci_trainer.http.policy import RetryPolicy, parse_retry_after
+from ci_trainer.http.token_refresh import refresh_margin
 from ci_trainer.redact import Redactor
 
 NOW = datetime(2026, 11, 26, 21, 0, 0, tzinfo=timezone.utc)
