@@ -4,8 +4,9 @@ Cognigy.AI issues both. An API key goes out as `X-API-Key` on every request. OAu
 client credentials are exchanged at `<host>/auth/oauth2/token` (form-encoded,
 `grant_type=client_credentials`) for a token sent as `Authorization: <token_type>
 <access_token>`; the token is cached, renewed ahead of expiry by the rule v1 uses too
-(`http.token_refresh`) and once more after a 401. Every secret and every issued token is registered with the Redactor before it is used, so the action's
-`::add-mask::` hook runs before anything could print it.
+(`http.token_refresh`) and once more after a 401. Every secret and every issued token
+is registered with the Redactor before it is used, so the action's `::add-mask::` hook
+runs before anything could print it.
 
 `credentials_rule` is the one place that says which settings make a v2 run's
 credentials: the plug-in's `missing_credentials` and `build` both ask it.
