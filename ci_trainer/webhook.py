@@ -36,6 +36,7 @@ from urllib.parse import SplitResult, parse_qsl, unquote, urlsplit
 from ci_trainer.decision import Decision
 from ci_trainer.errors import ApiError, Interrupted
 from ci_trainer.http.base_url import WebhookUrlError, target_of, webhook_target
+from ci_trainer.http.body import BodyLimit
 from ci_trainer.http.budget import RequestBudget
 from ci_trainer.http.client import Call, HttpClient, HttpResponse, Outcome, failure_kind
 from ci_trainer.http.policy import USER_AGENT, RetryMode, RetryPolicy
@@ -65,6 +66,8 @@ _EVENT_NAMESPACE = uuid.UUID("6f1c8f64-3d0b-5c55-9f6e-2b1a4c9d7e30")
 # registry; a receiver asking for longer (Retry-After) is given up on at once.
 MAX_TOTAL_WAIT = 30.0
 _BODY_SNIPPET = 200  # characters of a rejecting receiver's answer kept in the error
+# Bytes of the receiver's answer read at all: the status decides, the start is the snippet.
+_ANSWER_READ = BodyLimit(4096, keep_start=True)
 # A receiver that timed out, throttles or failed may take the same event again.
 RETRY_STATUSES = frozenset({408, 429, *range(500, 600)})
 
@@ -290,11 +293,13 @@ def webhook_policy(
     timeout: float, attempts: int, backoff: float, max_backoff: float
 ) -> RetryPolicy:
     """The one HTTP policy with the webhook's own numbers: its timeout for connect and
-    read alike, its attempts, a back-off without jitter (one CI run sends one event,
+    read alike and their sum for the whole attempt (a silent receiver times out and is
+    tried again; one dripping its answer ends at the deadline), its attempts, a back-off without jitter (one CI run sends one event,
     there is no herd to spread out) and waits that add up to MAX_TOTAL_WAIT at most."""
     return RetryPolicy(
         connect_timeout=timeout,
         read_timeout=timeout,
+        request_deadline=2 * timeout,
         max_attempts=max(1, attempts),
         backoff_base=backoff,
         backoff_cap=max_backoff,
@@ -388,7 +393,12 @@ def _send(
     refused: float | None = None
     try:
         response = client.send(
-            call, retry=RetryMode.SAFE, headers=headers, content=body, on_attempt=heard
+            call,
+            retry=RetryMode.SAFE,
+            headers=headers,
+            content=body,
+            on_attempt=heard,
+            body_limit=_ANSWER_READ,
         )
         refused = response.refused_wait
     except Interrupted:
@@ -426,6 +436,10 @@ def _judge(outcome: Outcome, timeout: float) -> _Attempt:
         return _Attempt(retry=True, error=f"connection timed out after {timeout:g} s")
     if kind == "read-timeout":
         return _Attempt(retry=True, error=f"no answer within {timeout:g} s")
+    if kind == "deadline":
+        return _Attempt(
+            error=f"no complete answer within {2 * timeout:g} s (the attempt's deadline)"
+        )
     if kind == "tls":
         # A private CA: REQUESTS_CA_BUNDLE in the step's env, as for the training service.
         return _Attempt(error=f"TLS handshake failed ({tls_problem(outcome)})")
