@@ -494,5 +494,7 @@ def _judge_response(response: HttpResponse) -> _Attempt:
 
 
 def _snippet(response: HttpResponse) -> str:
-    text = " ".join(response.text.split())
+    # Control characters (NULs of a binary answer, escape sequences) become spaces.
+    text = "".join(ch if ch.isprintable() else " " for ch in response.text)
+    text = " ".join(text.split())
     return text[:_BODY_SNIPPET] + ("..." if len(text) > _BODY_SNIPPET else "")

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 import requests
 
 ACCEPT_ENCODING = "gzip, deflate"
-CHUNK = 64 * 1024
+CHUNK = 64 * 1024  # wire bytes per read
+PIECE = 1024 * 1024  # decoded bytes per inflate step
 MiB = 1024 * 1024
 
 
@@ -68,15 +69,17 @@ class _Inflater:
         self._zlib = zlib.decompressobj(self._wbits)
         self._started = False
 
-    def feed(self, data: bytes, room: int) -> tuple[bytes, bool]:
-        """(decoded bytes, at most `room` + 1 of them; whether input is left over).
+    def feed(self, data: bytes, body: bytearray, room: int) -> None:
+        """Append the decoded `data` to `body`, stopping once it holds more than `room`
+        new bytes (one over is enough for the caller to see the cap is exceeded).
 
-        One byte over `room` is enough for the caller to know the cap is exceeded."""
-        out = bytearray()
+        Pieces of at most PIECE bytes go straight into `body`, so decoding a bomb never
+        holds more than the cap plus one piece."""
+        limit = len(body) + room + 1
         pending = data
-        while pending and len(out) <= room:
+        while pending and len(body) < limit:
             try:
-                piece = self._zlib.decompress(pending, room + 1 - len(out))
+                body += self._zlib.decompress(pending, min(PIECE, limit - len(body)))
             except zlib.error as exc:
                 if self._coding == "deflate" and not self._started:
                     # Some servers send raw deflate without the zlib header.
@@ -86,14 +89,12 @@ class _Inflater:
                 msg = f"the {self._coding} body is not valid compressed data ({exc})"
                 raise BodyDecodingError(msg) from None
             self._started = True
-            out += piece
             if self._zlib.eof:
                 # Gzip allows several members back to back: the rest is another member.
                 pending = self._zlib.unused_data
                 self._zlib = zlib.decompressobj(self._wbits)
             else:
                 pending = self._zlib.unconsumed_tail
-        return bytes(out), bool(pending)
 
 
 def read_body(response: requests.Response, limit: BodyLimit, abandoned: threading.Event) -> bytes:
@@ -120,8 +121,7 @@ def read_body(response: requests.Response, limit: BodyLimit, abandoned: threadin
         if inflater is None:
             body += chunk[: room + 1]
         else:
-            decoded, _ = inflater.feed(chunk, room)
-            body += decoded
+            inflater.feed(chunk, body, room)
         if len(body) > limit.max_bytes or wire > limit.max_bytes:
             if limit.keep_start:
                 return bytes(body[: limit.max_bytes])
