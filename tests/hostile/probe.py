@@ -6,6 +6,7 @@ the outcome, the peak resident size before and after the request, and the wall t
 
     python tests/hostile/probe.py service URL      # HttpClient GET, the service's policy
     python tests/hostile/probe.py webhook URL      # webhook.deliver POST
+    python tests/hostile/probe.py requests URL     # plain requests .content (the old read)
 """
 
 from __future__ import annotations
@@ -47,6 +48,13 @@ def _webhook(url: str) -> dict[str, object]:
     return {"error": delivery.error, "status": delivery.status_code}
 
 
+def _plain_requests(url: str) -> dict[str, object]:
+    import requests
+
+    response = requests.get(url + "/bomb", timeout=(5, 30))
+    return {"status": response.status_code, "bytes": len(response.content)}
+
+
 def main() -> None:
     kind, url = sys.argv[1], sys.argv[2]
     # Import everything the request needs first, so the baseline includes the imports.
@@ -58,7 +66,8 @@ def main() -> None:
 
     before = _peak_kib()
     started = time.monotonic()
-    outcome = _service(url) if kind == "service" else _webhook(url)
+    probes = {"service": _service, "webhook": _webhook, "requests": _plain_requests}
+    outcome = probes[kind](url)
     outcome.update(
         seconds=round(time.monotonic() - started, 3),
         peak_before_kib=before,
