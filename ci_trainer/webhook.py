@@ -65,6 +65,8 @@ _EVENT_NAMESPACE = uuid.UUID("6f1c8f64-3d0b-5c55-9f6e-2b1a4c9d7e30")
 # Seconds all waits between attempts may add up to: a CI job should not idle for a
 # registry; a receiver asking for longer (Retry-After) is given up on at once.
 MAX_TOTAL_WAIT = 30.0
+# A delivery in flight may go on this long after a stop: a quick registry still hears
+STOP_GRACE = 2.0  # of the run, which ends well inside the runner's 7.5 s SIGTERM window.
 _BODY_SNIPPET = 200  # characters of a rejecting receiver's answer kept in the error
 # Bytes of the receiver's answer read at all: the status decides, the start is the snippet.
 _ANSWER_READ = BodyLimit(4096, keep_start=True)
@@ -292,14 +294,15 @@ def deliver(
 def webhook_policy(
     timeout: float, attempts: int, backoff: float, max_backoff: float
 ) -> RetryPolicy:
-    """The one HTTP policy with the webhook's own numbers: its timeout for connect and
-    read alike and their sum for the whole attempt (a silent receiver times out and is
-    tried again; one dripping its answer ends at the deadline), its attempts, a back-off without jitter (one CI run sends one event,
-    there is no herd to spread out) and waits that add up to MAX_TOTAL_WAIT at most."""
+    """The one HTTP policy with the webhook's numbers: its timeout for connect and read,
+    their sum for the whole attempt (a silent receiver is tried again, a dripping one
+    ends), its attempts, a back-off without jitter (one CI run sends one event, there is
+    no herd to spread out) and waits that add up to MAX_TOTAL_WAIT at most."""
     return RetryPolicy(
         connect_timeout=timeout,
         read_timeout=timeout,
         request_deadline=2 * timeout,
+        stop_grace=STOP_GRACE,
         max_attempts=max(1, attempts),
         backoff_base=backoff,
         backoff_cap=max_backoff,
@@ -417,12 +420,10 @@ def _send(
         outcome.delivered, outcome.error = True, None
         return outcome
     suffix = f" after {heard.count} attempts" if last.retry and heard.count > 1 else ""
-    note = (
-        f" (the receiver asked to retry in {refused:g} s; waits between attempts "
-        f"add up to at most {MAX_TOTAL_WAIT:g} s)"
-        if refused is not None
-        else ""
-    )
+    note = ""
+    if refused is not None:
+        note = f" (the receiver asked to retry in {refused:g} s; waits between attempts "
+        note += f"add up to at most {MAX_TOTAL_WAIT:g} s)"
     outcome.error = scrub(f"{last.error}{suffix}{note}")
     return outcome
 
@@ -495,6 +496,5 @@ def _judge_response(response: HttpResponse) -> _Attempt:
 
 def _snippet(response: HttpResponse) -> str:
     # Control characters (NULs of a binary answer, escape sequences) become spaces.
-    text = "".join(ch if ch.isprintable() else " " for ch in response.text)
-    text = " ".join(text.split())
+    text = " ".join("".join(c if c.isprintable() else " " for c in response.text).split())
     return text[:_BODY_SNIPPET] + ("..." if len(text) > _BODY_SNIPPET else "")

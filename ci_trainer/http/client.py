@@ -218,7 +218,7 @@ class HttpClient:
             limit,
         )
         try:
-            raw = exchange.wait(rules.request_deadline, self._stop)
+            raw = exchange.wait(rules.request_deadline, self._stop, rules.stop_grace)
         except Stopped:
             self._raise_interrupted(call)
         if isinstance(raw, requests.RequestException):

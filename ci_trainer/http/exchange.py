@@ -70,17 +70,25 @@ class Exchange:
         self._answer: Answer | None = None
         self._failure: BaseException | None = None
 
-    def wait(self, deadline: float, stop: threading.Event) -> Answer | requests.RequestException:
-        """The answer, or the transport failure; raises Stopped when `stop` is set first."""
+    def wait(
+        self, deadline: float, stop: threading.Event, grace: float = 0.0
+    ) -> Answer | requests.RequestException:
+        """The answer, or the transport failure; raises Stopped when `stop` is set first.
+
+        `grace`: seconds an exchange in flight may still take once `stop` is set (the
+        webhook's last word to the registry); 0 ends it at once."""
         worker = threading.Thread(target=self._run, name="ci-trainer-http", daemon=True)
         end = time.monotonic() + deadline
+        stopping = False
         worker.start()
         while not self._done.wait(min(STOP_CHECK_SECONDS, max(0.0, end - time.monotonic()))):
-            if stop.is_set():
-                self._abandon()
-                raise Stopped
+            if stop.is_set() and not stopping:
+                stopping = True
+                end = min(end, time.monotonic() + grace)
             if time.monotonic() >= end:
                 self._abandon()
+                if stopping:
+                    raise Stopped
                 return DeadlineExceeded(deadline)
         if self._answer is not None:
             return self._answer

@@ -57,6 +57,9 @@ class RetryPolicy:
     # The most an answer may weigh, on the wire and decoded (a snapshot download is the
     # biggest legitimate one); a bigger answer is refused, not held in memory.
     max_body_bytes: int = 64 * 1024 * 1024
+    # Seconds a request in flight may go on once the run is stopped: none for the
+    # training service; the webhook's last word to the registry gets a little.
+    stop_grace: float = 0.0
     # Statuses worth repeating for a SAFE call; a service may add its own (v2: 408, 500).
     retry_statuses: frozenset[int] = RETRY_STATUSES
     # Full jitter spreads many clients' retries apart; a single sender (the webhook's one
