@@ -51,6 +51,7 @@ FailureKind = Literal[
     "read-timeout",
     "deadline",
     "too-large",
+    "undecodable",
     "connection",
     "other",
 ]
@@ -344,6 +345,12 @@ class HttpClient:
                 "service, or a compressed body that expands without bound); check "
                 "COGNIGY_BASE_URL / the backend's base_url and quote the time to support"
             )
+        elif kind == "undecodable":
+            message = f"the answer from {host} could not be decoded{after}"
+            hint = (
+                "the service compressed its answer in a way ci-trainer did not ask for "
+                "(only gzip and deflate) or sent broken data; quote the detail to support"
+            )
         else:
             message = f"the connection to {host} failed before a complete answer{after}"
             hint = "a network or service problem; re-run the job later"
@@ -390,6 +397,8 @@ def failure_kind(exc: requests.RequestException) -> FailureKind:
         return "deadline"
     if isinstance(exc, BodyTooLarge):
         return "too-large"
+    if isinstance(exc, BodyDecodingError):
+        return "undecodable"
     if isinstance(exc, requests.exceptions.ConnectTimeout):
         return "connect-timeout"
     if never_sent(exc):

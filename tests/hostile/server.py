@@ -13,6 +13,8 @@ Each path is one misbehaviour (the issue-14 classes the HTTP layer must bound):
   strict JSON.
 - `/retry-after-2xx`: a 200 RUNNING status with `Retry-After: 7200` (two hours).
 - `/retry-after-hours`: a 503 with `Retry-After` two hours ahead (delta or HTTP date).
+- `/gzip-ok`, `/deflate-zlib`, `/deflate-raw`: a polite compressed answer (`PLAIN`).
+- `/brotli`, `/broken-gzip`: a coding we did not ask for; gzip that is not gzip.
 - `/big-error`: a 500 with a 5 MiB plain-text body.
 - `/huge-error`: a 500 declaring 256 MiB of text, written until the client hangs up;
   the bytes it managed to send are kept in `HostileServer.sent`.
@@ -32,6 +34,14 @@ DRIP_SECONDS = 0.25
 BOMB_MEMBER = 16 * 1024 * 1024
 BOMB_MEMBERS = 64  # 64 x 16 MiB = 1 GiB decoded
 HOURS = 7200
+
+
+PLAIN = b'{"status": "RUNNING", "progress": 0.25, "note": "' + b"ok " * 5000 + b'"}'
+
+
+def _pack(data: bytes, wbits: int) -> bytes:
+    packer = zlib.compressobj(6, zlib.DEFLATED, wbits)
+    return packer.compress(data) + packer.flush()
 
 
 @functools.lru_cache(maxsize=1)
@@ -156,6 +166,31 @@ class _Handler(BaseHTTPRequestHandler):
     def _route_retry_after_date(self) -> None:
         when = datetime.now(timezone.utc) + timedelta(seconds=HOURS)
         self._json(429, b'{"title": "slow down"}', Retry_After=format_datetime(when, usegmt=True))
+
+    def _encoded(self, coding: str, body: bytes) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Encoding", coding)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _route_gzip_ok(self) -> None:
+        # Two members: a reader that stops after the first would lose the second half.
+        half = len(PLAIN) // 2
+        self._encoded("gzip", _pack(PLAIN[:half], 31) + _pack(PLAIN[half:], 31))
+
+    def _route_deflate_zlib(self) -> None:
+        self._encoded("deflate", _pack(PLAIN, 15))
+
+    def _route_deflate_raw(self) -> None:
+        self._encoded("deflate", _pack(PLAIN, -15))
+
+    def _route_brotli(self) -> None:
+        self._encoded("br", b"\x0b\x02\x80" + PLAIN)
+
+    def _route_broken_gzip(self) -> None:
+        self._encoded("gzip", b"\x1f\x8b\x08\x00 this is not deflate data at all")
 
     def _route_big_error(self) -> None:
         body = b"x" * (5 * 1024 * 1024)
