@@ -36,6 +36,7 @@ from urllib.parse import SplitResult, parse_qsl, unquote, urlsplit
 from ci_trainer.decision import Decision
 from ci_trainer.errors import ApiError, Interrupted
 from ci_trainer.http.base_url import WebhookUrlError, target_of, webhook_target
+from ci_trainer.http.body import BodyLimit
 from ci_trainer.http.budget import RequestBudget
 from ci_trainer.http.client import Call, HttpClient, HttpResponse, Outcome, failure_kind
 from ci_trainer.http.policy import USER_AGENT, RetryMode, RetryPolicy
@@ -64,7 +65,11 @@ _EVENT_NAMESPACE = uuid.UUID("6f1c8f64-3d0b-5c55-9f6e-2b1a4c9d7e30")
 # Seconds all waits between attempts may add up to: a CI job should not idle for a
 # registry; a receiver asking for longer (Retry-After) is given up on at once.
 MAX_TOTAL_WAIT = 30.0
+# A delivery in flight may go on this long after a stop: a quick registry still hears
+STOP_GRACE = 2.0  # of the run, which ends well inside the runner's 7.5 s SIGTERM window.
 _BODY_SNIPPET = 200  # characters of a rejecting receiver's answer kept in the error
+# Bytes of the receiver's answer read at all: the status decides, the start is the snippet.
+_ANSWER_READ = BodyLimit(4096, keep_start=True)
 # A receiver that timed out, throttles or failed may take the same event again.
 RETRY_STATUSES = frozenset({408, 429, *range(500, 600)})
 
@@ -289,12 +294,15 @@ def deliver(
 def webhook_policy(
     timeout: float, attempts: int, backoff: float, max_backoff: float
 ) -> RetryPolicy:
-    """The one HTTP policy with the webhook's own numbers: its timeout for connect and
-    read alike, its attempts, a back-off without jitter (one CI run sends one event,
-    there is no herd to spread out) and waits that add up to MAX_TOTAL_WAIT at most."""
+    """The one HTTP policy with the webhook's numbers: its timeout for connect and read,
+    their sum for the whole attempt (a silent receiver is tried again, a dripping one
+    ends), its attempts, a back-off without jitter (one CI run sends one event, there is
+    no herd to spread out) and waits that add up to MAX_TOTAL_WAIT at most."""
     return RetryPolicy(
         connect_timeout=timeout,
         read_timeout=timeout,
+        request_deadline=2 * timeout,
+        stop_grace=STOP_GRACE,
         max_attempts=max(1, attempts),
         backoff_base=backoff,
         backoff_cap=max_backoff,
@@ -388,7 +396,12 @@ def _send(
     refused: float | None = None
     try:
         response = client.send(
-            call, retry=RetryMode.SAFE, headers=headers, content=body, on_attempt=heard
+            call,
+            retry=RetryMode.SAFE,
+            headers=headers,
+            content=body,
+            on_attempt=heard,
+            body_limit=_ANSWER_READ,
         )
         refused = response.refused_wait
     except Interrupted:
@@ -407,12 +420,10 @@ def _send(
         outcome.delivered, outcome.error = True, None
         return outcome
     suffix = f" after {heard.count} attempts" if last.retry and heard.count > 1 else ""
-    note = (
-        f" (the receiver asked to retry in {refused:g} s; waits between attempts "
-        f"add up to at most {MAX_TOTAL_WAIT:g} s)"
-        if refused is not None
-        else ""
-    )
+    note = ""
+    if refused is not None:
+        note = f" (the receiver asked to retry in {refused:g} s; waits between attempts "
+        note += f"add up to at most {MAX_TOTAL_WAIT:g} s)"
     outcome.error = scrub(f"{last.error}{suffix}{note}")
     return outcome
 
@@ -426,6 +437,10 @@ def _judge(outcome: Outcome, timeout: float) -> _Attempt:
         return _Attempt(retry=True, error=f"connection timed out after {timeout:g} s")
     if kind == "read-timeout":
         return _Attempt(retry=True, error=f"no answer within {timeout:g} s")
+    if kind == "deadline":
+        return _Attempt(
+            error=f"no complete answer within {2 * timeout:g} s (the attempt's deadline)"
+        )
     if kind == "tls":
         # A private CA: REQUESTS_CA_BUNDLE in the step's env, as for the training service.
         return _Attempt(error=f"TLS handshake failed ({tls_problem(outcome)})")
@@ -480,5 +495,6 @@ def _judge_response(response: HttpResponse) -> _Attempt:
 
 
 def _snippet(response: HttpResponse) -> str:
-    text = " ".join(response.text.split())
+    # Control characters (NULs of a binary answer, escape sequences) become spaces.
+    text = " ".join("".join(c if c.isprintable() else " " for c in response.text).split())
     return text[:_BODY_SNIPPET] + ("..." if len(text) > _BODY_SNIPPET else "")

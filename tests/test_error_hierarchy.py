@@ -36,6 +36,16 @@ ALLOWED_ROOTS = {
     "ci_trainer.backends.cognigy_v2.emulator.problems.V2Problem",
     "ci_trainer.backends.cognigy_v2.emulator.problems.TaskFailed",
     "ci_trainer.backends.cognigy_v2.emulator.problems.OAuthError",
+    # The HTTP layer's kinds of failed attempt: requests exceptions one attempt returns
+    # (never raises) to HttpClient.send, which turns each into an ApiError; Stopped
+    # becomes Interrupted there. StrictJsonError is the ValueError of
+    # HttpResponse.json(), which every decoder turns into a ContractError.
+    "ci_trainer.http.body.BodyTooLarge",
+    "ci_trainer.http.body.BodyDecodingError",
+    "ci_trainer.http.body.Abandoned",
+    "ci_trainer.http.exchange.DeadlineExceeded",
+    "ci_trainer.http.exchange.Stopped",
+    "ci_trainer.http.strict_json.StrictJsonError",
 }
 
 

@@ -2,14 +2,15 @@
 
 One `requests.Session` per client; every attempt counts against the run's
 `RequestBudget` and every repeat takes one of its retries; sleeps end at once when the
-run is cancelled. A transport failure leaves as a typed `ApiError` whose text is
-redacted; any answer, whatever its status, is returned for the caller to judge.
+run is cancelled. Each attempt has one wall-clock deadline and its answer a size cap
+(ci_trainer.http.exchange, ci_trainer.http.body), and a stop ends it within a fraction
+of a second. A transport failure leaves as a typed `ApiError` whose text is redacted;
+any answer, whatever its status, is returned for the caller to judge.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import random
 import re
@@ -25,7 +26,9 @@ import urllib3.exceptions
 from requests.structures import CaseInsensitiveDict
 
 from ci_trainer.errors import ApiError, Interrupted
+from ci_trainer.http.body import ACCEPT_ENCODING, BodyDecodingError, BodyLimit, BodyTooLarge
 from ci_trainer.http.budget import RequestBudget
+from ci_trainer.http.exchange import DeadlineExceeded, Exchange, Stopped
 from ci_trainer.http.policy import (
     ACCEPT,
     USER_AGENT,
@@ -34,13 +37,24 @@ from ci_trainer.http.policy import (
     no_netrc,
     parse_retry_after,
 )
+from ci_trainer.http.strict_json import loads_strict
 from ci_trainer.http.trust import TLS_HINT, tls_problem
 from ci_trainer.redact import Redactor, neutralise_commands
 
 log = logging.getLogger("ci_trainer.http")
 
 # Why no answer came back; callers with their own wording (the webhook) choose by it.
-FailureKind = Literal["tls", "connect-timeout", "refused", "read-timeout", "connection", "other"]
+FailureKind = Literal[
+    "tls",
+    "connect-timeout",
+    "refused",
+    "read-timeout",
+    "deadline",
+    "too-large",
+    "undecodable",
+    "connection",
+    "other",
+]
 
 
 @dataclass(frozen=True)
@@ -64,8 +78,10 @@ class HttpResponse:
     attempts: int
     call: Call
     retry_after: float | None = field(default=None)
-    # The wait a further retry needed when the policy's waiting limits refused it.
+    # The wait the service asked for (or a further retry needed) when the policy's
+    # waiting limits refused it, and the limit it exceeded.
     refused_wait: float | None = field(default=None)
+    wait_limit: float | None = field(default=None)
 
     @property
     def text(self) -> str:
@@ -76,8 +92,9 @@ class HttpResponse:
         return 200 <= self.status < 300
 
     def json(self) -> Any:
-        """The body as JSON; raises ValueError when it is not JSON."""
-        return json.loads(self.content.decode("utf-8"))
+        """The body as strict JSON; raises ValueError when it is not (StrictJsonError
+        for duplicate keys, NaN, Infinity or an oversized body)."""
+        return loads_strict(self.content)
 
 
 # What one attempt produced: an answer, or the transport failure instead of one.
@@ -114,6 +131,8 @@ class HttpClient:
         self._session = requests.Session()
         self._session.headers["User-Agent"] = USER_AGENT
         self._session.headers["Accept"] = ACCEPT
+        # Only codings we decode ourselves, within the size cap (not br or zstd).
+        self._session.headers["Accept-Encoding"] = ACCEPT_ENCODING
 
     def close(self) -> None:
         self._session.close()
@@ -131,16 +150,19 @@ class HttpClient:
         read_timeout: float | None = None,
         on_attempt: Callable[[Outcome], None] | None = None,
         policy: RetryPolicy | None = None,
+        body_limit: BodyLimit | None = None,
     ) -> HttpResponse:
         """Send `call`, retrying as `retry` allows; return the final response, any status.
 
         `files` (field -> (filename, content, media type)) makes a multipart body with
         `form` as its other fields; `content` sends those exact bytes. `on_attempt` hears
         every attempt's outcome; `policy` replaces the client's for this call (e.g. one
-        that also repeats a status only this call may see). Raises ApiError when no
-        response could be had, Interrupted when the run stops.
+        that also repeats a status only this call may see); `body_limit` replaces the
+        policy's size cap (e.g. only the start of the answer is needed). Raises ApiError
+        when no response could be had, Interrupted when the run stops.
         """
         rules = policy or self.policy
+        limit = body_limit or BodyLimit(rules.max_body_bytes)
         timeout = (rules.connect_timeout, read_timeout or rules.read_timeout)
         request = {
             "headers": dict(headers or {}),
@@ -154,48 +176,79 @@ class HttpClient:
             self._raise_if_stopped(call)
             self.budget.take_request(call.label)
             attempt += 1
-            outcome = self._attempt(call, request, attempt)
+            outcome = self._attempt(call, request, attempt, rules, limit)
             if on_attempt is not None:
                 on_attempt(outcome)
             if isinstance(outcome, requests.RequestException):
                 delay = self._backoff(attempt, rules)
                 if not self._may_retry_failure(outcome, retry):
                     raise self._transport_error(call, outcome, attempt, timeout)
-                again, refused = self._may_retry(rules, attempt, waited, delay, asked=None)
+                again, refused, _ = self._may_retry(rules, attempt, waited, delay, asked=None)
                 if not again:
                     raise self._transport_error(call, outcome, attempt, timeout, refused)
                 self._pause(rules, call, describe_failure(outcome), attempt, delay)
             else:
                 delay = self._status_delay(rules, outcome, attempt)
-                if outcome.status not in rules.retry_statuses or retry is not RetryMode.SAFE:
+                if outcome.status not in rules.retry_statuses:
+                    return self._capped_wait(rules, outcome)
+                if retry is not RetryMode.SAFE:
                     return outcome
                 asked = outcome.retry_after
-                again, refused = self._may_retry(rules, attempt, waited, delay, asked=asked)
+                again, refused, broken = self._may_retry(rules, attempt, waited, delay, asked=asked)
                 if not again:
-                    return dataclasses.replace(outcome, refused_wait=refused)
+                    return dataclasses.replace(outcome, refused_wait=refused, wait_limit=broken)
                 self._pause(rules, call, f"HTTP {outcome.status}", attempt, delay)
             waited += delay
 
-    def _attempt(self, call: Call, request: Mapping[str, Any], attempt: int) -> Outcome:
-        """One request; a transport failure is returned, not raised, so that retry waits
-        and the final error are not chained to requests' exception (URLs, reprs)."""
+    def _attempt(
+        self,
+        call: Call,
+        request: Mapping[str, Any],
+        attempt: int,
+        rules: RetryPolicy,
+        limit: BodyLimit,
+    ) -> Outcome:
+        """One request under the deadline; a transport failure is returned, not raised, so
+        that retry waits and the final error are not chained to requests' exception
+        (URLs, reprs). Raises Interrupted when the run stops meanwhile."""
+        exchange = Exchange(
+            self._session,
+            call.method,
+            self.base_url + call.path,
+            {**request, "allow_redirects": False, "auth": no_netrc},
+            limit,
+        )
         try:
-            raw = self._session.request(
-                call.method,
-                self.base_url + call.path,
-                allow_redirects=False,
-                auth=no_netrc,
-                **request,
-            )
-        except requests.RequestException as exc:
-            return exc
+            raw = exchange.wait(rules.request_deadline, self._stop, rules.stop_grace)
+        except Stopped:
+            self._raise_interrupted(call)
+        if isinstance(raw, requests.RequestException):
+            return raw
         return HttpResponse(
-            status=raw.status_code,
+            status=raw.status,
             headers=CaseInsensitiveDict(raw.headers),
             content=raw.content,
             attempts=attempt,
             call=call,
             retry_after=parse_retry_after(raw.headers.get("Retry-After"), self._now()),
+        )
+
+    def _capped_wait(self, rules: RetryPolicy, response: HttpResponse) -> HttpResponse:
+        """An answer that is not retried here may still ask for a wait (a 2xx status poll
+        saying when to look again): the caller sleeps at most the policy's Retry-After
+        limit, and hears which wait was refused."""
+        asked = response.retry_after
+        if asked is None or asked <= rules.max_retry_after:
+            return response
+        self._log(
+            f"{response.call.label}: the service asked to wait {asked:.0f} s (Retry-After on "
+            f"HTTP {response.status}); waiting at most {rules.max_retry_after:.0f} s"
+        )
+        return dataclasses.replace(
+            response,
+            retry_after=rules.max_retry_after,
+            refused_wait=asked,
+            wait_limit=rules.max_retry_after,
         )
 
     def _backoff(self, attempt: int, rules: RetryPolicy | None = None) -> float:
@@ -215,22 +268,25 @@ class HttpClient:
     def _may_retry_failure(self, exc: requests.RequestException, retry: RetryMode) -> bool:
         if isinstance(exc, requests.exceptions.SSLError | requests.exceptions.InvalidURL):
             return False  # a certificate or URL problem does not fix itself
+        if isinstance(exc, DeadlineExceeded | BodyTooLarge | BodyDecodingError):
+            # The same answer again would cost the same time or memory; it ends the call.
+            return False
         if retry is RetryMode.CONNECT_ONLY and not never_sent(exc):
             return False
         return isinstance(exc, _TRANSIENT)
 
     def _may_retry(
         self, rules: RetryPolicy, attempt: int, waited: float, delay: float, *, asked: float | None
-    ) -> tuple[bool, float | None]:
+    ) -> tuple[bool, float | None, float | None]:
         """(whether one more attempt may go, taking a retry from the budget; the wait
-        refused when the policy's waiting limits are why not)."""
+        refused and the limit it broke, when the policy's waiting limits are why not)."""
         if attempt >= rules.max_attempts:
-            return False, None
+            return False, None, None
         if asked is not None and asked > rules.max_retry_after:
-            return False, asked
+            return False, asked, rules.max_retry_after
         if waited + delay > rules.max_wait_per_call:
-            return False, delay
-        return self.budget.take_retry(), None
+            return False, delay, rules.max_wait_per_call
+        return self.budget.take_retry(), None, None
 
     def _pause(
         self, rules: RetryPolicy, call: Call, reason: str, attempt: int, delay: float
@@ -275,6 +331,28 @@ class HttpClient:
         elif kind == "read-timeout":
             message = f"no answer from {host} within {timeout[1]:g} s{after}"
             hint = "the service is slow or overloaded; re-run the job later"
+        elif kind == "deadline":
+            message = (
+                f"no complete answer from {host} within the {_deadline(exc):g} s deadline "
+                f"of one request (connect, headers and the whole body){after}"
+            )
+            hint = (
+                "the service answers too slowly or never finishes its answer; re-run the "
+                "job later and quote the time of the run to support"
+            )
+        elif kind == "too-large":
+            message = f"the answer from {host} was refused: {exc}{after}"
+            hint = (
+                "the service sent far more than any answer of this call needs (a broken "
+                "service, or a compressed body that expands without bound); check "
+                "COGNIGY_BASE_URL / the backend's base_url and quote the time to support"
+            )
+        elif kind == "undecodable":
+            message = f"the answer from {host} could not be decoded{after}"
+            hint = (
+                "the service compressed its answer in a way ci-trainer did not ask for "
+                "(only gzip and deflate) or sent broken data; quote the detail to support"
+            )
         else:
             message = f"the connection to {host} failed before a complete answer{after}"
             hint = "a network or service problem; re-run the job later"
@@ -317,6 +395,12 @@ def failure_kind(exc: requests.RequestException) -> FailureKind:
     """What kind of transport failure `exc` is, in the order its types overlap."""
     if isinstance(exc, requests.exceptions.SSLError):
         return "tls"
+    if isinstance(exc, DeadlineExceeded):
+        return "deadline"
+    if isinstance(exc, BodyTooLarge):
+        return "too-large"
+    if isinstance(exc, BodyDecodingError):
+        return "undecodable"
     if isinstance(exc, requests.exceptions.ConnectTimeout):
         return "connect-timeout"
     if never_sent(exc):
@@ -332,6 +416,8 @@ def describe_failure(exc: BaseException) -> str:
     """A short, stable description: the innermost cause, without urllib3's object reprs."""
     if isinstance(exc, requests.exceptions.SSLError):
         return tls_problem(exc)
+    if isinstance(exc, DeadlineExceeded | BodyTooLarge | BodyDecodingError):
+        return str(exc)
     if isinstance(exc, requests.exceptions.ReadTimeout):
         return "read timed out"
     if isinstance(exc, requests.exceptions.ConnectTimeout):
@@ -343,3 +429,7 @@ def describe_failure(exc: BaseException) -> str:
         if known in text:
             return f"connection closed by the server ({known})"
     return re.sub(r" object at 0x[0-9a-f]+", "", text)[:300]
+
+
+def _deadline(exc: BaseException) -> float:
+    return exc.deadline if isinstance(exc, DeadlineExceeded) else 0.0

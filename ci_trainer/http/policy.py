@@ -1,6 +1,7 @@
 """The one retry policy for every request a run sends: training service and webhook.
 
-(connect, read) timeouts on every request; retries on the policy's statuses and on
+(connect, read) timeouts and one wall-clock deadline on every request, a size cap on
+every answer; retries on the policy's statuses and on
 transport failures with capped exponential backoff (full jitter unless turned off), or
 exactly the wait a `Retry-After` header asks for; a limit per call on attempts and on
 waiting. Whether a call may be retried at all is the caller's statement (`RetryMode`),
@@ -50,6 +51,15 @@ class RetryPolicy:
     # A longer Retry-After ends the call with a clear error instead of stalling the job.
     max_retry_after: float = 300.0
     max_wait_per_call: float = 600.0
+    # One wall-clock bound per attempt: connect, headers and the whole body. The read
+    # timeout bounds each socket read only, which a body dripping a byte a second obeys.
+    request_deadline: float = 120.0
+    # The most an answer may weigh, on the wire and decoded (a snapshot download is the
+    # biggest legitimate one); a bigger answer is refused, not held in memory.
+    max_body_bytes: int = 64 * 1024 * 1024
+    # Seconds a request in flight may go on once the run is stopped: none for the
+    # training service; the webhook's last word to the registry gets a little.
+    stop_grace: float = 0.0
     # Statuses worth repeating for a SAFE call; a service may add its own (v2: 408, 500).
     retry_statuses: frozenset[int] = RETRY_STATUSES
     # Full jitter spreads many clients' retries apart; a single sender (the webhook's one

@@ -15,9 +15,11 @@ from typing import Any, TypeVar, overload
 from ci_trainer.errors import ApiError
 from ci_trainer.http.client import HttpResponse
 from ci_trainer.http.policy import RETRY_STATUSES
+from ci_trainer.http.strict_json import loads_lenient
 from ci_trainer.redact import MASK, Redactor
 
 BODY_LIMIT = 2000  # characters of a response body kept for support tickets
+_SCRUB_WINDOW = 64 * 1024  # characters of a body looked at before trimming to BODY_LIMIT
 _SECRET_KEY = re.compile(r"token|secret|password|authorization|api[_-]?key", re.IGNORECASE)
 
 # status -> (what happened, the fix)
@@ -68,12 +70,16 @@ def status_text(status: int, overrides: StatusTexts | None = None) -> tuple[str,
 
 def scrub_body(text: str, redactor: Redactor) -> str:
     """A response body safe to keep: secret-looking JSON fields masked, redacted, trimmed."""
+    if len(text) > _SCRUB_WINDOW:
+        # Only the start is kept; redacting all of a huge body would cost its size again.
+        # A secret that starts inside the kept part lies wholly inside the window.
+        text = text[:_SCRUB_WINDOW]
     try:
-        parsed = json.loads(text)
+        # Shown, never computed with: a NaN stays the word it was, not an error.
+        parsed = loads_lenient(text)
+        cleaned = json.dumps(_mask_secret_fields(parsed), ensure_ascii=False, allow_nan=False)
     except ValueError:
         cleaned = text
-    else:
-        cleaned = json.dumps(_mask_secret_fields(parsed), ensure_ascii=False)
     cleaned = redactor(cleaned)
     return cleaned if len(cleaned) <= BODY_LIMIT else cleaned[:BODY_LIMIT] + "...(trimmed)"
 
@@ -164,7 +170,12 @@ def error_from_response(
     text = message or default_message
     if response.attempts > 1:
         text += f" (after {response.attempts} attempts)"
-    if response.retry_after is not None and response.status in RETRY_STATUSES:
+    if response.refused_wait is not None and response.wait_limit is not None:
+        text += (
+            f"; it asked to wait {response.refused_wait:.0f} s before trying again, more "
+            f"than the {response.wait_limit:.0f} s ci-trainer waits (the wait was refused)"
+        )
+    elif response.retry_after is not None and response.status in RETRY_STATUSES:
         text += f"; it asked to wait {response.retry_after:.0f} s before trying again"
     if 300 <= response.status < 400 and response.headers.get("Location"):
         text += f" to {response.headers['Location']}"

@@ -10,6 +10,7 @@ from ci_trainer.backends.cognigy_v1 import contract
 from ci_trainer.errors import ContractError
 from ci_trainer.http.client import HttpResponse
 from ci_trainer.http.status import scrub_body
+from ci_trainer.http.strict_json import StrictJsonError
 from ci_trainer.redact import Redactor
 
 M = TypeVar("M", bound=BaseModel)
@@ -23,6 +24,17 @@ def json_body(response: HttpResponse, redactor: Redactor) -> Any:
     """The parsed body, or ContractError when it is not JSON."""
     try:
         return response.json()
+    except StrictJsonError as exc:
+        # Duplicate keys or NaN: Python would read it, but one of its figures is no figure.
+        raise ContractError(
+            call=response.call.label,
+            message_text=redactor(
+                f"the HTTP {response.status} response is not strict JSON (RFC 8259): {exc}"
+            ),
+            status=response.status,
+            body=scrub_body(response.text, redactor),
+            hint_text=_CONTRACT_HINT,
+        ) from None
     except ValueError:
         raise ContractError(
             call=response.call.label,

@@ -23,6 +23,7 @@ from urllib.parse import parse_qs, urlsplit
 from ci_trainer.errors import ApiError, AuthError, ContractError
 from ci_trainer.http.client import HttpResponse
 from ci_trainer.http.status import StatusTexts, error_from_response, problem_fields, scrub_body
+from ci_trainer.http.strict_json import StrictJsonError
 from ci_trainer.redact import Redactor
 
 TASK_STATUSES = frozenset({"queued", "active", "done", "cancelling", "cancelled", "error"})
@@ -108,6 +109,13 @@ def contract_error(response: HttpResponse, redactor: Redactor, what: str) -> Con
 def json_of(response: HttpResponse, redactor: Redactor) -> Any:
     try:
         return response.json()
+    except StrictJsonError as exc:
+        # Duplicate keys or NaN: Python would read it, but one of its figures is no figure.
+        raise contract_error(
+            response,
+            redactor,
+            redactor(f"the HTTP {response.status} response is not strict JSON (RFC 8259): {exc}"),
+        ) from None
     except ValueError:
         raise contract_error(
             response, redactor, f"the HTTP {response.status} response is not valid JSON"
