@@ -46,6 +46,10 @@ PAGE_LIMIT = 100  # the API's largest page
 MAX_PAGES = 100  # 10,000 items: more than any documented limit (2,500 intents per flow)
 V2_RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 MIN_SNAPSHOT_BYTES = 64  # smaller downloads are the known "csnap" placeholder
+# Cognigy packages snapshots of up to 256 MB (C15): a download may weigh that, and take
+# longer than an API call to arrive (about 2 MB/s over the whole deadline).
+MAX_SNAPSHOT_BYTES = 256 * 1024 * 1024 + 1024 * 1024
+SNAPSHOT_DEADLINE_SECONDS = 900.0
 DOWNLOAD_LINK_ATTEMPTS = 5  # 409 while packaging finishes (observed by pipelines)
 DEFAULT_RUN_LIMIT = 5000  # requests per run when the caller gives no budget
 
@@ -53,6 +57,15 @@ DEFAULT_RUN_LIMIT = 5000  # requests per run when the caller gives no budget
 def v2_policy(base: RetryPolicy | None = None) -> RetryPolicy:
     """The HTTP policy with v2's retry statuses (Cognigy's client retries 408 and 5xx)."""
     return dataclasses.replace(base or RetryPolicy(), retry_statuses=V2_RETRY_STATUSES)
+
+
+def download_policy(base: RetryPolicy) -> RetryPolicy:
+    """`base` with room for a whole snapshot: its size cap and its wall-clock deadline."""
+    return dataclasses.replace(
+        base,
+        max_body_bytes=max(base.max_body_bytes, MAX_SNAPSHOT_BYTES),
+        request_deadline=max(base.request_deadline, SNAPSHOT_DEADLINE_SECONDS),
+    )
 
 
 def packaging_policy(base: RetryPolicy) -> RetryPolicy:
@@ -372,7 +385,9 @@ class CognigyV2Client:
                 "GET",
                 path[len(own.path) :] if path.startswith(own.path) else path,
             )
-            response = self._authenticated(call, retry=RetryMode.SAFE)
+            response = self._authenticated(
+                call, retry=RetryMode.SAFE, policy=download_policy(self._policy)
+            )
         else:
             if parts.scheme != "https" and not is_loopback(parts.hostname or ""):
                 msg = "the snapshot download link is not https"
@@ -383,7 +398,7 @@ class CognigyV2Client:
                 f"{parts.scheme}://{parts.netloc}",
                 redactor=self.redactor,
                 stop=self._stop,
-                policy=self._policy,
+                policy=download_policy(self._policy),
                 budget=self.requests,
                 wait=self._wait,
                 rng=self._rng,

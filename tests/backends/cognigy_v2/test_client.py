@@ -453,3 +453,21 @@ def test_a_download_on_another_host_follows_redirects_without_the_key(
     assert content == b"x" * 100
     assert len(_Storage.seen) == 2
     assert all("X-API-Key" not in headers for headers in _Storage.seen)
+
+
+def test_a_snapshot_download_may_weigh_more_than_an_api_answer(emu: V2Emulator) -> None:
+    """The body cap guards every answer, but a snapshot may be up to 256 MB (C15): its
+    download gets a cap and a deadline of its own, so a real one is not refused."""
+    tiny = RetryPolicy(max_attempts=1, max_body_bytes=50)
+    client = make_client(emu, policy=tiny)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Storage)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        assert client.download(f"http://127.0.0.1:{server.server_port}/link") == b"x" * 100
+        with pytest.raises(ApiError, match="50"):
+            client.list_snapshots(PROJECT)  # an API answer of more than 50 bytes
+    finally:
+        server.shutdown()
+        server.server_close()
+        client.close()
