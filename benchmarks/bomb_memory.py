@@ -16,33 +16,22 @@ before the request and after it; the row is the difference, so imports do not co
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
-import subprocess
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
+from hostile.probe import measure  # noqa: E402
 from hostile.server import BOMB_MEMBER, BOMB_MEMBERS, HostileServer, bomb_wire_size  # noqa: E402
 
 MiB = 1024 * 1024
 
 
 def probe(kind: str, url: str) -> dict[str, object]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "tests" / "hostile" / "probe.py"), kind, url],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=600,
-        check=True,
-    )
-    outcome: dict[str, object] = json.loads(done.stdout)
-    return outcome
+    return measure(kind, url, timeout=600)
 
 
 def grown_mib(outcome: dict[str, object]) -> float:

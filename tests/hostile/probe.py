@@ -55,6 +55,25 @@ def _plain_requests(url: str) -> dict[str, object]:
     return {"status": response.status_code, "bytes": len(response.content)}
 
 
+def measure(kind: str, url: str, *, timeout: float) -> dict[str, object]:
+    """Run this probe in a fresh interpreter (so its peak memory is its own) and return
+    what it measured; the tests and benchmarks/bomb_memory.py both call it."""
+    import os
+    import subprocess
+
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, str(Path(__file__).resolve()), kind, url],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(root)},
+        timeout=timeout,
+        check=True,
+    )
+    outcome: dict[str, object] = json.loads(done.stdout)
+    return outcome
+
+
 def main() -> None:
     kind, url = sys.argv[1], sys.argv[2]
     # Import everything the request needs first, so the baseline includes the imports.

@@ -4,13 +4,8 @@ comes from strict JSON, and no Retry-After makes the run sleep past the cap."""
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 import threading
 import time
-from pathlib import Path
 
 import pytest
 
@@ -22,9 +17,9 @@ from ci_trainer.http.policy import RetryMode, RetryPolicy
 from ci_trainer.http.status import error_from_response
 from ci_trainer.polling import PollPolicy, PollSchedule, Watch, poll_until_final
 from ci_trainer.redact import Redactor
+from hostile.probe import measure
 from hostile.server import BOMB_MEMBER, BOMB_MEMBERS, DRIP_SECONDS, HOURS, HostileServer
 
-ROOT = Path(__file__).resolve().parents[2]
 FAILED_EXIT = 3
 
 
@@ -87,17 +82,7 @@ def test_the_stop_flag_ends_a_dripping_body_within_a_second(hostile: HostileServ
 
 
 def _probe(kind: str, url: str) -> dict[str, object]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "tests" / "hostile" / "probe.py"), kind, url],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        check=True,
-    )
-    outcome: dict[str, object] = json.loads(done.stdout)
-    return outcome
+    return measure(kind, url, timeout=120)
 
 
 def test_a_gzip_bomb_is_refused_after_the_cap_and_memory_stays_flat(
