@@ -247,3 +247,14 @@ def test_a_short_numeric_secret_does_not_corrupt_the_result(harness: Harness) ->
     assert result.started_at.year >= 2024  # still a real timestamp
     assert audit_records(result)[0]["decision"] == "approved"
     harness.guard.secrets.discard("2026")  # timestamps legitimately hold the year
+
+
+def test_a_model_id_that_would_leave_its_segment_makes_the_run_invalid(
+    harness: Harness,
+) -> None:
+    config = harness.project()
+    emu = harness.emulator(config)
+    result = harness.run(config, emu, env={"COGNIGY_MODEL_ID": "../other-model"})
+    assert result.decision is Decision.INVALID, result.reason
+    assert "COGNIGY_MODEL_ID" in result.reason
+    assert not [r for r in emu.state.requests if r.operation == "startTraining"]

@@ -48,9 +48,13 @@ def prefetch(env: Mapping[str, str]) -> bool:
 
 def build(request: BackendRequest) -> Backend:
     from ci_trainer.backends.cognigy_v1.backend import CognigyV1Backend
+    from ci_trainer.backends.cognigy_v1.client import id_problem
     from ci_trainer.http.base_url import resolve_base_url
 
     settings = request.settings
+    problem = id_problem(request.model_id)
+    if problem is not None:
+        raise _model_id_error(request, problem)
     return CognigyV1Backend(
         resolve_base_url(settings.tenant, settings.base_url),
         settings.client_id or "",
@@ -60,6 +64,21 @@ def build(request: BackendRequest) -> Backend:
         policy=request.retry_policy,
         wait=request.wait,
     )
+
+
+def _model_id_error(request: BackendRequest, problem: str) -> Exception:
+    """The model id goes into every path: a bad one is the user's mistake (invalid), at
+    its line in the config, or naming COGNIGY_MODEL_ID when that set it."""
+    from ci_trainer.config.messages import issue_at
+    from ci_trainer.errors import ConfigError, ConfigIssue
+
+    hint = "use the model's id as the training service shows it"
+    if request.settings.model_id:
+        message = f"COGNIGY_MODEL_ID {problem}"
+        return ConfigError([ConfigIssue("COGNIGY_MODEL_ID", None, None, "", message, hint)])
+    loaded = request.loaded
+    issue = issue_at(str(loaded.path), loaded.marks, ("model", "id"), problem, hint)
+    return ConfigError([issue])
 
 
 @contextmanager

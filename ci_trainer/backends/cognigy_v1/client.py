@@ -9,6 +9,7 @@ raises `FeatureUnavailable`, so callers can go on without that feature.
 from __future__ import annotations
 
 import random
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -58,9 +59,35 @@ PATHS: dict[str, tuple[str, str]] = {
 EXTENSIONS = frozenset({"cancelTraining", "getProductionVersion", "predict"})
 
 
+# The contract's Id (openapi.yaml, components.schemas.Id; a test keeps them equal). No
+# id may begin with a dot, so none can be a dot segment ("." or ".."), which clients and
+# servers remove from a path; "/", "?", "#" and "%" are not allowed either.
+ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")
+ID_MAX_LENGTH = 200
+
+
+def id_problem(value: str) -> str | None:
+    """Why `value` cannot go into a path as one id, or None when it can."""
+    if len(value) > ID_MAX_LENGTH:
+        return f"is longer than {ID_MAX_LENGTH} characters"
+    if not ID_PATTERN.fullmatch(value):
+        return "is not an id: a letter or digit, then letters, digits, '.', '_', ':' or '-'"
+    return None
+
+
 def make_call(operation_id: str, **ids: str) -> Call:
-    """The Call for an operation with its path ids filled in (each one URL-encoded)."""
+    """The Call for an operation with its path ids filled in. An id the contract does not
+    allow is refused before anything is sent, so no id can change which URL is called."""
     method, template = PATHS[operation_id]
+    for name, value in ids.items():
+        problem = id_problem(value)
+        if problem is not None:
+            shown = value[:40] + ("..." if len(value) > 40 else "")
+            raise ContractError(
+                call=operation_id,
+                message_text=f"{name} {shown!r} {problem}; nothing was sent",
+                hint_text="the id came from the service or the config; quote it to support",
+            )
     path = template.format(**{name: quote(value, safe="") for name, value in ids.items()})
     return Call(operation_id, method, path)
 
