@@ -33,7 +33,7 @@ from ci_trainer.backend_types import (
 from ci_trainer.backends.cognigy_v1 import models as wire
 from ci_trainer.backends.cognigy_v1.auth import REQUIRED_SCOPES
 from ci_trainer.backends.cognigy_v1.client import PREDICT_MAX_TEXTS, TrainingClient
-from ci_trainer.errors import FeatureUnavailable
+from ci_trainer.errors import ApiError, FeatureUnavailable
 from ci_trainer.http.base_url import resolve_base_url
 from ci_trainer.http.budget import RequestBudget
 from ci_trainer.http.policy import RetryPolicy
@@ -152,6 +152,9 @@ class CognigyV1Backend:
         )
         # Extensions found missing (404): asked again, they answer at once without a request.
         self._absent: dict[str, FeatureUnavailable] = {}
+        # Extensions that answered once: a later 404 from one of them is an error about
+        # what was asked (a version, a training), never "this service has no such endpoint".
+        self._present: set[str] = set()
 
     @classmethod
     def from_settings(
@@ -274,11 +277,22 @@ class CognigyV1Backend:
     @contextmanager
     def _noting_absence(self, feature: str) -> Iterator[None]:
         """Remember `feature` as absent when its endpoint raises FeatureUnavailable, and
-        raise the same at once when it is asked for again."""
+        raise the same at once when it is asked for again; but once the endpoint has
+        answered, a 404 from it is an ApiError about the call, not a missing feature."""
         if feature in self._absent:
             raise self._absent[feature]
         try:
             yield
         except FeatureUnavailable as absent:
-            self._absent[feature] = absent
-            raise
+            if feature not in self._present:
+                self._absent[feature] = absent
+                raise
+            msg = f"{absent} (it answered earlier in this run, so what it was asked for is unknown)"
+            raise ApiError(
+                call=feature,
+                message_text=msg,
+                status=404,
+                hint_text="check the id the service reported; the run did not treat the "
+                f"{feature} endpoint as missing",
+            ) from None
+        self._present.add(feature)
