@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import dataclasses
 import random
+import re
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from types import TracebackType
 from typing import Any
-from urllib.parse import quote, urlencode, urljoin, urlsplit
+from urllib.parse import urlencode, urljoin, urlsplit
 
 from ci_trainer.backends.cognigy_v2.auth import ApiKeyAuth, ClientSecret, OAuth2Auth, V2Auth
 from ci_trainer.backends.cognigy_v2.wire import (
@@ -89,8 +90,21 @@ def split_base_url(base_url: str, setting: str = "COGNIGY_BASE_URL") -> V2BaseUr
     return v2_base_url(base_url, setting)
 
 
+# Cognigy's path ids (C14). An answer's id goes into the next path, so one of another
+# shape (a dot segment, a "/" or "?") is refused before it can change the URL.
+_OBJECT_ID = re.compile(r"^[a-z0-9]{24}$")
+
+
 def _id(value: str) -> str:
-    return quote(value, safe="")
+    if not _OBJECT_ID.fullmatch(value):
+        shown = value[:40] + ("..." if len(value) > 40 else "")
+        raise ContractError(
+            call="path id",
+            message_text=f"{shown!r} is not a Cognigy id (24 lower-case letters or digits); "
+            "nothing was sent",
+            hint_text="the id came from the service or the config; quote it to support",
+        )
+    return value
 
 
 class CognigyV2Client:

@@ -471,3 +471,17 @@ def test_a_snapshot_download_may_weigh_more_than_an_api_answer(emu: V2Emulator) 
         server.shutdown()
         server.server_close()
         client.close()
+
+
+@pytest.mark.parametrize("bad", ["..", ".", "../projects", "a" * 23 + "/", "A" * 24, "x?y=1"])
+def test_an_id_that_is_not_cognigys_never_reaches_a_path(
+    emu: V2Emulator, client: CognigyV2Client, bad: str
+) -> None:
+    """Ids from an answer go into the next path (a task, a snapshot): one of another
+    shape than C14's is refused before it could change the URL."""
+    seen = len(emu.app.log)
+    with pytest.raises(ContractError, match="nothing was sent"):
+        client.read_task(bad)
+    with pytest.raises(ContractError, match="nothing was sent"):
+        client.delete_snapshot(bad)
+    assert len(emu.app.log) == seen
