@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from ci_trainer.backends.cognigy_v1.backend import CognigyV1Backend
 from ci_trainer.backends.cognigy_v1.client import TrainingClient
 from ci_trainer.http.policy import RetryPolicy
 from ci_trainer.redact import Redactor
@@ -86,3 +87,20 @@ def make_client(
 @pytest.fixture
 def client(make_client: Callable[..., TrainingClient]) -> TrainingClient:
     return make_client()
+
+
+@pytest.fixture
+def backend(server: ScriptedServer, waits: Waits) -> Iterator[CognigyV1Backend]:
+    made = CognigyV1Backend(
+        server.url,
+        CLIENT_ID,
+        CLIENT_SECRET,
+        MODEL,
+        Redactor(),
+        None,
+        FAST,
+        wait=waits,
+        rng=random.Random(1),
+    )
+    yield made
+    made.close()

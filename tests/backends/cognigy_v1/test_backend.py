@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import random
-from collections.abc import Iterator
 from datetime import datetime, timezone
 
 import pytest
@@ -15,7 +13,7 @@ from ci_trainer.errors import FeatureUnavailable
 from ci_trainer.redact import Redactor
 from ci_trainer.settings import Settings
 
-from .conftest import CLIENT_ID, CLIENT_SECRET, FAST, MODEL, Waits
+from .conftest import CLIENT_ID, CLIENT_SECRET, MODEL
 from .server import Reply, ScriptedServer
 from .test_client import GOOD_METRICS
 
@@ -26,23 +24,6 @@ JOB = TrainingJob(
     idempotency_key="run-1-attempt-1",
     started_at=datetime(2026, 1, 1, tzinfo=timezone.utc),
 )
-
-
-@pytest.fixture
-def backend(server: ScriptedServer, waits: Waits) -> Iterator[CognigyV1Backend]:
-    made = CognigyV1Backend(
-        server.url,
-        CLIENT_ID,
-        CLIENT_SECRET,
-        MODEL,
-        Redactor(),
-        None,
-        FAST,
-        wait=waits,
-        rng=random.Random(1),
-    )
-    yield made
-    made.close()
 
 
 def test_it_is_a_backend_with_one_target_the_model(backend: CognigyV1Backend) -> None:

@@ -3,9 +3,6 @@ moments before is never read as a missing extension (issue 14, item 4, for cogni
 
 from __future__ import annotations
 
-import random
-from collections.abc import Iterator
-
 import pytest
 
 from ci_trainer.backend_types import Target
@@ -13,9 +10,8 @@ from ci_trainer.backends.cognigy_v1 import contract
 from ci_trainer.backends.cognigy_v1.backend import CognigyV1Backend
 from ci_trainer.backends.cognigy_v1.client import ID_MAX_LENGTH, ID_PATTERN, make_call
 from ci_trainer.errors import ApiError, ContractError, FeatureUnavailable
-from ci_trainer.redact import Redactor
 
-from .conftest import CLIENT_ID, CLIENT_SECRET, FAST, MODEL, Waits
+from .conftest import MODEL
 from .server import Reply, ScriptedServer
 
 TARGET = Target(id=MODEL, label=f"model {MODEL}")
@@ -33,23 +29,6 @@ HOSTILE_IDS = [
     "",
     "v\n1",
 ]
-
-
-@pytest.fixture
-def backend(server: ScriptedServer, waits: Waits) -> Iterator[CognigyV1Backend]:
-    made = CognigyV1Backend(
-        server.url,
-        CLIENT_ID,
-        CLIENT_SECRET,
-        MODEL,
-        Redactor(),
-        None,
-        FAST,
-        wait=waits,
-        rng=random.Random(1),
-    )
-    yield made
-    made.close()
 
 
 def test_the_client_id_rule_is_the_contracts() -> None:
