@@ -191,7 +191,8 @@ class HttpClient:
                 delay = self._status_delay(rules, outcome, attempt)
                 if outcome.status not in rules.retry_statuses:
                     return self._capped_wait(rules, outcome)
-                if retry is not RetryMode.SAFE:
+                # A 429 is refused before any processing: even a write may go again.
+                if retry is not RetryMode.SAFE and outcome.status != 429:
                     return outcome
                 asked = outcome.retry_after
                 again, refused, broken = self._may_retry(rules, attempt, waited, delay, asked=asked)
@@ -356,7 +357,13 @@ class HttpClient:
         else:
             message = f"the connection to {host} failed before a complete answer{after}"
             hint = "a network or service problem; re-run the job later"
-        extra: dict[str, object] = {"attempts": attempts}
+        # "sent": whether the request may have reached the service, so that a caller of a
+        # write can tell "nothing happened" from "it may have happened" (reconcile).
+        extra: dict[str, object] = {
+            "attempts": attempts,
+            "failure": kind,
+            "sent": not never_sent(exc),
+        }
         if refused_wait is not None:
             extra["refused_wait"] = refused_wait
         return ApiError(

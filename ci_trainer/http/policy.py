@@ -37,7 +37,9 @@ class RetryMode(enum.Enum):
     """How far a call may be repeated without risk of doing something twice."""
 
     SAFE = "safe"  # idempotent (GET, keyed POST /train): retry statuses and transport failures
-    CONNECT_ONLY = "connect-only"  # only when the request provably never reached the server
+    # Only when the request provably never reached the server: no connection was made,
+    # or a 429 refused it before any processing. Never on a 5xx or a timeout.
+    CONNECT_ONLY = "connect-only"
 
 
 @dataclass(frozen=True)

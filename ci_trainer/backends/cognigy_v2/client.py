@@ -3,7 +3,10 @@
 Every request carries its credentials (`X-API-Key`, or an OAuth2 token: `auth.py`) and
 `Accept: application/json` (without it list answers come back as HAL), never a body on
 GET, and goes through the one HTTP policy (`ci_trainer.http.policy`) with 408, 429 and
-5xx (but 501 and 511) retried as Cognigy's own client does, honouring `Retry-After`.
+5xx (but 501 and 511) retried as Cognigy's own client does, honouring `Retry-After`, but
+only for reads (C1): a `POST` or `PATCH` goes again only when it provably never reached
+the service (no connection, or a 429). A write that may have been applied is reconciled
+by its caller (`writes.py`), never re-sent blindly.
 The run's `RequestBudget` counts every attempt and, with its rate limit, keeps the run
 well under the tenant's limit. Lists are read page by page (`limit`/`skip`, or the
 `next` cursor).
@@ -31,6 +34,7 @@ from ci_trainer.backends.cognigy_v2.wire import (
     parse_page,
     parse_scores,
     parse_task,
+    parse_task_item,
     v2_error,
 )
 from ci_trainer.errors import ApiError, ContractError, Interrupted
@@ -204,14 +208,17 @@ class CognigyV2Client:
         json_body: Any = None,
         form: Mapping[str, str] | None = None,
         files: Mapping[str, tuple[str, bytes, str]] | None = None,
-        retry: RetryMode = RetryMode.SAFE,
+        retry: RetryMode | None = None,
         policy: RetryPolicy | None = None,
     ) -> HttpResponse:
         """One call: budget, headers, policy (the client's, or `policy` for this call); a
-        final non-2xx status raises."""
+        final non-2xx status raises. `retry` defaults by method as Cognigy's client does
+        (C1): reads, `PUT` and `DELETE` are retried; `POST` and `PATCH` only when unsent."""
         if method == "GET" and (json_body is not None or form or files):
             msg = "a GET must not carry a body (Cognigy answers 403)"
             raise ValueError(msg)
+        if retry is None:
+            retry = RetryMode.CONNECT_ONLY if method in ("POST", "PATCH") else RetryMode.SAFE
         full = self.prefix + path + (f"?{urlencode(query)}" if query else "")
         call = Call(operation, method, full)
         response = self._authenticated(
@@ -332,16 +339,29 @@ class CognigyV2Client:
         )
         return self._task(response)
 
-    def read_task(self, task_id: str, project_id: str | None = None) -> Task:
-        query = {"projectId": project_id} if project_id else None
-        return self._task(self.send("readTask", "GET", f"/tasks/{_id(task_id)}", query=query))
+    def read_task(self, task_id: str) -> Task:
+        """A Task by id. The API takes no `projectId` here (C3): a Task of an upload or a
+        restore lives in the target project, and the id alone finds it."""
+        return self._task(self.send("readTask", "GET", f"/tasks/{_id(task_id)}"))
+
+    def list_tasks(self, project_id: str) -> list[Task]:
+        """The project's Tasks (`indexTasks`): what a write that may have been applied
+        left behind (C1)."""
+        return [
+            parse_task_item(item, self.redactor)
+            for item in self.pages(
+                "indexTasks", "/tasks", "tasks", "taskId", {"projectId": project_id}
+            )
+        ]
 
     def cancel_task(self, task_id: str) -> None:
-        self.send("cancelTask", "POST", f"/tasks/{_id(task_id)}/cancel")
+        # Cancelling twice does no harm: the one POST that may be repeated after a 5xx.
+        self.send("cancelTask", "POST", f"/tasks/{_id(task_id)}/cancel", retry=RetryMode.SAFE)
 
     def nlu_scores(
         self, project_id: str, sentence: str, flow_reference_id: str, locale_reference_id: str
     ) -> list[Score]:
+        # Scoring a sentence changes nothing: this POST is a read, retried as one.
         response = self.send(
             "generateNluScores",
             "POST",
@@ -351,6 +371,7 @@ class CognigyV2Client:
                 "flowReferenceId": flow_reference_id,
                 "localeReferenceId": locale_reference_id,
             },
+            retry=RetryMode.SAFE,
         )
         return parse_scores(response, self.redactor)
 
@@ -379,8 +400,13 @@ class CognigyV2Client:
     def snapshot_download_link(self, snapshot_id: str) -> str:
         """The `.csnap` URL; a 409 right after packaging is retried a few times."""
         path = f"/snapshots/{_id(snapshot_id)}/downloadlink"
+        # Composing a link of a packaged snapshot creates nothing: retried as a read.
         response = self.send(
-            "composeSnapshotDownloadLink", "POST", path, policy=packaging_policy(self._policy)
+            "composeSnapshotDownloadLink",
+            "POST",
+            path,
+            policy=packaging_policy(self._policy),
+            retry=RetryMode.SAFE,
         )
         link = object_of(response, self.redactor).get("downloadLink")
         if not isinstance(link, str) or not link:
@@ -476,7 +502,7 @@ class CognigyV2Client:
     def update_endpoint(self, endpoint_id: str, changes: Mapping[str, str]) -> None:
         """PATCH the endpoint (e.g. `entrypoint`, `flowId`, `localeId`); the body that
         comes back, if any, is ignored (the contract says it is empty)."""
-        # Setting the same fields twice has the same effect: safe to retry.
+        # Not re-sent on a 5xx (C1): the caller reads the endpoint back instead.
         self.send(
             "updateEndpoint", "PATCH", f"/endpoints/{_id(endpoint_id)}", json_body=dict(changes)
         )

@@ -46,7 +46,7 @@ class TaskWaits:
         answers = iter([task])  # the created Task is the first answer: no read for it
 
         def fetch() -> Task:
-            return next(answers, None) or self._client.read_task(task.id, self._options.project_id)
+            return next(answers, None) or self._client.read_task(task.id)
 
         def interrupted() -> Exception:
             self.cancel_quietly(task)

@@ -119,7 +119,7 @@ class TrainingFanOut:
         """Read every live Task once; start more when some ended; sum up."""
         run = self.run(job)
         for target_id, task in list(run.live.items()):
-            latest = self._client.read_task(task.id, self._options.project_id)
+            latest = self._client.read_task(task.id)
             if latest.terminal:
                 run.final[target_id] = latest
                 del run.live[target_id]

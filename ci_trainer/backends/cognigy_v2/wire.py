@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -80,6 +81,7 @@ class Task:
     fail_reason: str | None = None
     progress: float | None = None  # 0..1 from currentStep/totalStep
     data: dict[str, Any] = field(default_factory=dict)
+    created_at: float | None = None  # epoch seconds, when the answer says
 
     @property
     def terminal(self) -> bool:
@@ -199,18 +201,31 @@ def _hal_next(body: Mapping[str, Any]) -> tuple[str | None, int | None]:
 
 
 def parse_task(response: HttpResponse, redactor: Redactor) -> Task:
-    body = object_of(response, redactor)
+    return _task_of(object_of(response, redactor), response, redactor)
+
+
+def parse_task_item(item: Mapping[str, Any], redactor: Redactor) -> Task:
+    """One Task of a task list (its item has the read shape)."""
+    return _task_of(item, None, redactor)
+
+
+def _task_of(body: Mapping[str, Any], response: HttpResponse | None, redactor: Redactor) -> Task:
+    def refused(what: str) -> ContractError:
+        if response is not None:
+            return contract_error(response, redactor, what)
+        return ContractError(call="indexTasks", message_text=what, hint_text=_SHAPE_HINT)
+
     task_id = body.get("_id", body.get("taskId"))
     status = body.get("status")
     if not isinstance(task_id, str) or not task_id:
-        raise contract_error(response, redactor, "the task has no '_id'")
+        msg = "the task has no '_id'"
+        raise refused(msg)
     if status not in TASK_STATUSES:
-        raise contract_error(
-            response,
-            redactor,
+        msg = (
             f"unknown task status {str(status)[:40]!r} (expected one of "
-            f"{', '.join(sorted(TASK_STATUSES))})",
+            f"{', '.join(sorted(TASK_STATUSES))})"
         )
+        raise refused(msg)
     kind = body.get("name", body.get("type"))
     data = body.get("data", body.get("parameters"))
     reason = body.get("failReason")
@@ -221,7 +236,23 @@ def parse_task(response: HttpResponse, redactor: Redactor) -> Task:
         fail_reason=redactor(reason) if isinstance(reason, str) and reason else None,
         progress=_progress(body),
         data=data if isinstance(data, dict) else {},
+        created_at=_epoch(body.get("createdAt", body.get("lastCreatedAt"))),
     )
+
+
+def _epoch(value: object) -> float | None:
+    """A timestamp as the API sends it (epoch seconds or milliseconds, or ISO 8601)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        seconds = float(value)
+        return seconds / 1000.0 if seconds > 1e11 else seconds
+    if isinstance(value, str) and value:
+        try:
+            return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+        except ValueError:
+            return None
+    return None
 
 
 def _progress(body: Mapping[str, Any]) -> float | None:

@@ -38,7 +38,7 @@ def finish(client: CognigyV2Client, task: Task) -> Task:
     deadline = time.monotonic() + 20
     while not task.terminal and time.monotonic() < deadline:
         time.sleep(0.02)
-        task = client.read_task(task.id, PROJECT)
+        task = client.read_task(task.id)
     return task
 
 

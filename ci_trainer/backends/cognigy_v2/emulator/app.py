@@ -71,6 +71,7 @@ def _rules() -> list[Rule]:
         ("/flows/<flow_id>/intents", "GET", "indexIntents"),
         ("/flows/<flow_id>/intents/import", "POST", "importIntents"),
         ("/flows/<flow_id>/intents/train", "POST", "trainIntents"),
+        ("/tasks", "GET", "indexTasks"),
         ("/tasks/<task_id>", "GET", "readTask"),
         ("/tasks/<task_id>/cancel", "POST", "cancelTask"),
         ("/projects/<project_id>/nlu/scores", "POST", "generateNluScores"),
@@ -125,6 +126,7 @@ class V2App:
             "indexIntents": self._index_intents,
             "importIntents": self._import_intents,
             "trainIntents": self._train_intents,
+            "indexTasks": self._index_tasks,
             "readTask": self._read_task,
             "cancelTask": self._cancel_task,
             "generateNluScores": self._nlu_scores,
@@ -145,7 +147,10 @@ class V2App:
     def fail_next(
         self, operation: str, status: int, *, retry_after: str | None = None, style: str = "problem"
     ) -> None:
-        """The next call of `operation` answers `status` (tests: retries, error shapes)."""
+        """The next call of `operation` answers `status` (tests: retries, error shapes).
+
+        `style="applied"` does the call's work first and then answers `status`: the 502
+        of a gateway that lost the service's answer to a write it applied (C1)."""
         with self._lock:
             self.faults.append(HttpFault(operation, status, retry_after, style))
 
@@ -197,6 +202,8 @@ class V2App:
                 self._authenticate(request)
             self._limits(request)
             fault = self._take_fault(str(endpoint))
+            if fault is not None and fault.style == "applied":
+                self._handlers[str(endpoint)](request, dict(args))
             if fault is not None:
                 return fault_response(request, fault)
             return self._handlers[str(endpoint)](request, dict(args))
@@ -367,6 +374,16 @@ class V2App:
             args["flow_id"], body.get("localeId"), str(body.get("mode", "full"))
         )
         return self._created(task)
+
+    def _index_tasks(self, request: Request, args: dict[str, str]) -> Response:
+        project_id = required_arg(request, "projectId")
+        with self.service.lock:
+            self.service.project(project_id)
+            tasks = [t for t in self.service.tasks.values() if t.project_id == project_id]
+            # Newest first; the API documents no order, so the client sorts for itself.
+            tasks.sort(key=lambda t: t.created_at, reverse=True)
+            items = [t.render_read() for t in tasks]
+        return self._page(request, items, "tasks", "taskId")
 
     def _read_task(self, request: Request, args: dict[str, str]) -> Response:
         with self.service.lock:

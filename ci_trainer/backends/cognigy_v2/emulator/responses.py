@@ -20,7 +20,7 @@ class HttpFault:
     operation: str
     status: int
     retry_after: str | None = None
-    style: str = "problem"  # or "oauth"
+    style: str = "problem"  # or "oauth", or "applied" (the work is done, then the fault)
 
 
 def flow_body(flow: Flow, locale: Locale) -> dict[str, Any]:
