@@ -33,6 +33,14 @@ class CiTrainerError(Exception):
         return f"{self.message} ({self.hint})" if self.hint else self.message
 
 
+class IncompleteCredentials(CiTrainerError):
+    """Some credentials are set but not all: a misnamed or missing secret, which must not
+    pass as the fork case ("no credentials at all", skipped) and give a green run that
+    trained nothing."""
+
+    decision = Decision.INVALID
+
+
 class FeatureUnavailable(CiTrainerError):
     """An optional part of the service is not offered (by this backend, tenant or plan).
 

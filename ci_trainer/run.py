@@ -28,8 +28,8 @@ from ci_trainer.pipeline.findings import Findings, Verdict
 from ci_trainer.pipeline.flow import Pipeline
 from ci_trainer.progress import Reporter
 from ci_trainer.redact import Redactor, map_strings
-from ci_trainer.result import RunResult
-from ci_trainer.settings import Settings
+from ci_trainer.result import Mode, RunResult
+from ci_trainer.settings import Settings, incomplete_credentials
 from ci_trainer.signals import CANCEL_DEADLINE_SECONDS, call_with_deadline, run_until_stopped
 from ci_trainer.sinks import append_audit, sync_webhook
 from ci_trainer.startup import warm_up_late_imports
@@ -175,6 +175,9 @@ class _Run:
         backend = plugin(loaded.config.backend)
         missing = backend.missing_credentials(self.settings)
         if missing:
+            given = backend.given_credentials(self.settings)
+            if given and self.settings.mode is not Mode.VALIDATE:
+                raise incomplete_credentials(given, missing)
             return None, list(missing)
         check_ca_bundle(self.settings.env)
         request = BackendRequest(

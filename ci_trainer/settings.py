@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ci_trainer.config.model import AuditSection, WebhookSection
-from ci_trainer.errors import ConfigError, ConfigIssue
+from ci_trainer.errors import ConfigError, ConfigIssue, IncompleteCredentials
 from ci_trainer.result import Mode, Provenance
 
 if TYPE_CHECKING:
@@ -216,6 +216,31 @@ def parse_mode_input(value: str) -> Mode:
             "mode", f"must be one of {choices}, got {value!r}", f"use one of {choices}"
         )
         raise error from None
+
+
+def _with_input(env_name: str) -> str:
+    """`COGNIGY_CLIENT_SECRET (action input client-secret)`: both names a user may have
+    used for one setting."""
+    head, _, rest = env_name.partition(" ")
+    inputs = [name for name, env in INPUT_TO_ENV.items() if env == head]
+    if not inputs:
+        return env_name
+    return f"{head} (action input {inputs[0]})" + (f" {rest}" if rest else "")
+
+
+def incomplete_credentials(given: list[str], missing: list[str]) -> IncompleteCredentials:
+    """The error of a run with some credentials but not all (not the fork case)."""
+    are = "is" if len(given) == 1 else "are"
+    msg = (
+        f"{' and '.join(given)} {are} set, but the run also needs "
+        f"{'; '.join(_with_input(name) for name in missing)}: nothing was trained"
+    )
+    return IncompleteCredentials(
+        msg,
+        hint="check the secret's name in the workflow (a misspelt or missing secret is "
+        "passed as an empty value); for pull requests from forks, which get no secrets, pass "
+        "every credential from a secret so that such runs are skipped instead",
+    )
 
 
 def input_error(name: str, message: str, hint: str) -> ConfigError:

@@ -76,6 +76,11 @@ class BackendPlugin(Protocol):
         reach its service."""
         ...
 
+    def given_credentials(self, settings: Settings) -> list[str]:
+        """The environment names of this backend's credentials that are set: with some
+        missing too, the run is `invalid` rather than `skipped`."""
+        ...
+
     def prefetch(self, env: Mapping[str, str]) -> bool:
         """Send the run's first request early, before the pipeline's imports, when the
         environment says for sure what it will be; True when one went out. Must be cheap

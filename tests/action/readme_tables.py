@@ -22,7 +22,7 @@ DECISIONS = {
     "approved": "the candidate passed the gate and was not promoted (mode `train`)",
     "promoted": "mode `promote`: the candidate passed and is now in production",
     "rejected": "a dataset check or the gate failed; `reason` says which",
-    "invalid": "the config, a dataset file or an input cannot be used (file, line, fix)",
+    "invalid": "the config, a dataset file or an input cannot be used (file, line, fix), or only some of the credentials are set",
     "failed": "the service failed after retries, training failed or timed out, or the run was cancelled",
     "skipped": "no credentials (e.g. a fork's pull request): validated only, no training",
 }

@@ -39,6 +39,21 @@ def missing_credentials(settings: Settings) -> list[str]:
     return missing
 
 
+def given_credentials(settings: Settings) -> list[str]:
+    """Which of the four settings a v1 run needs are set (the tenant counts: a run that
+    names its service but lacks the client is a mistake, not a fork)."""
+    return [
+        name
+        for name, value in (
+            ("COGNIGY_TENANT", settings.tenant),
+            ("COGNIGY_BASE_URL", settings.base_url),
+            ("COGNIGY_CLIENT_ID", settings.client_id),
+            ("COGNIGY_CLIENT_SECRET", settings.client_secret),
+        )
+        if value
+    ]
+
+
 def prefetch(env: Mapping[str, str]) -> bool:
     """Send the OAuth2 token request now, from a thread (see `token_prefetch.py`)."""
     from ci_trainer.backends.cognigy_v1 import token_prefetch

@@ -36,6 +36,19 @@ def missing_credentials(settings: Settings) -> list[str]:
         return []
 
 
+def given_credentials(settings: Settings) -> list[str]:
+    """Which credentials are set (the base URL is the config's, not a credential)."""
+    return [
+        name
+        for name, value in (
+            ("COGNIGY_API_KEY", settings.api_key),
+            ("COGNIGY_CLIENT_ID", settings.client_id),
+            ("COGNIGY_CLIENT_SECRET", settings.client_secret),
+        )
+        if value
+    ]
+
+
 def prefetch(env: Mapping[str, str]) -> bool:
     """Nothing to send early: the v2 token request waits for the config's base URL."""
     return False
