@@ -38,11 +38,39 @@ def test_every_input_and_output_is_documented() -> None:
         assert f"| `{name}` |" in text, name
 
 
+WORKFLOWS = (
+    "cognigy-v2/nlu-pull-request.yml",
+    "cognigy-v2/nlu-main.yml",
+    "nlu-pull-request.yml",
+    "nlu-main.yml",
+)
+
+
 def test_example_workflows_are_in_the_readme_verbatim() -> None:
     text = readme()
-    for name in ("nlu-pull-request.yml", "nlu-main.yml"):
+    for name in WORKFLOWS:
         example = (REPO / "examples" / name).read_text(encoding="utf-8").rstrip()
         assert f"```yaml\n{example}\n```" in text, name
+
+
+def test_the_readme_leads_with_cognigy_v2() -> None:
+    """A Cognigy team reads the v2 path first: the backend table, then the v2
+    workflows, and only then the tutorial's v1 contract."""
+    text = readme()
+    positions = [
+        text.index("## Which backend"),
+        *(
+            text.index((REPO / "examples" / name).read_text(encoding="utf-8")[:200])
+            for name in WORKFLOWS[:2]
+        ),
+        text.index("## Use it with a service of the v1 contract"),
+    ]
+    assert positions == sorted(positions)
+    first_workflow = text.split("```yaml\n", 1)[1]
+    assert "api-key:" in first_workflow.split("```", 1)[0]
+    table = text.split("## Which backend", 1)[1].split("\n## ", 1)[0]
+    assert "| A **Cognigy.AI** tenant" in table and "`cognigy-v2`" in table
+    assert "`cognigy-v1`" in table and "emulator" in table
 
 
 def test_troubleshooting_covers_what_the_issue_lists() -> None:
