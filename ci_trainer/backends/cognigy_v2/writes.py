@@ -73,9 +73,9 @@ class Write(Generic[T]):
     """One write that a blind repeat could apply twice.
 
     `find(sent_at)` returns what a send at `sent_at` (epoch seconds) created, or None if
-    nothing it created is there. `check` tells a user where to look when neither
-    is known ("the Tasks of project P: kind trainIntents, flow F, locale L"). `name`
-    names what was found ("Task 65f0...").
+    nothing it created is there. `check` names where a user can see for themselves
+    whether it was applied, for when ci-trainer cannot tell ("the trainIntents Tasks of
+    project P for flowId F, localeId L"). `name` names what was found ("Task ...").
     """
 
     operation: str
@@ -160,8 +160,8 @@ def _reworded(error: ApiError, message: str, check: str) -> ApiError:
     return dataclasses.replace(
         error,
         message_text=message,
-        hint_text=f"check {check} in Cognigy.AI before re-running: cancel or wait for a "
-        "Task that is there, then re-run the job",
+        hint_text=f"check {check} in Cognigy.AI before re-running: if it is there, let it "
+        "finish or cancel it, then re-run the job",
         extra={**error.extra, "may_have_applied": True},
     )
 
@@ -232,20 +232,25 @@ def created_task(
 
 
 def task_write(
-    client: CognigyV2Client, query: TaskQuery, what: str, send: Callable[[], Task]
+    client: CognigyV2Client,
+    query: TaskQuery,
+    what: str,
+    send: Callable[[], Task],
+    *,
+    clock: Callable[[], float] = time.time,
 ) -> Write[Task]:
     """A write that creates a Task (`send`), looked for by `query` in the task list."""
     shown = ", ".join(f"{key} {value}" for key, value in query.echoes.items())
 
     def find(sent_at: float) -> Task | None:
-        return created_task(client.list_tasks(query.project_id), query, sent_at, time.time())
+        return created_task(client.list_tasks(query.project_id), query, sent_at, clock())
 
     return Write(
         operation=query.kind,
         what=what,
         send=send,
         find=find,
-        check=f"the Tasks of project {query.project_id} (kind {query.kind}"
-        + (f", {shown})" if shown else ")"),
+        check=f"the {query.kind} Tasks of project {query.project_id}"
+        + (f" for {shown}" if shown else ""),
         name=lambda task: f"Task {task.id} ({task.status})",
     )

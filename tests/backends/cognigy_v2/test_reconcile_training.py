@@ -201,7 +201,7 @@ def test_two_lost_answers_with_nothing_listed_fail_naming_where_to_look(
     error = caught.value
     assert error.status == 503  # the last answer, for the support ticket
     assert "failed twice without an answer (HTTP 502, then HTTP 503)" in str(error)
-    assert f"the Tasks of project {PROJECT} (kind trainIntents, flowId {SHOP_FLOW}" in str(error)
+    assert f"the trainIntents Tasks of project {PROJECT} for flowId {SHOP_FLOW}" in str(error)
     assert error.extra["may_have_applied"] is True
 
 
@@ -218,7 +218,7 @@ def test_a_task_list_that_cannot_be_read_fails_without_a_second_send(
     assert caught.value.status == 502
     assert "could not be looked up" in str(caught.value)
     assert "may or may not have applied it" in str(caught.value)
-    assert f"check the Tasks of project {PROJECT}" in str(caught.value)
+    assert f"check the trainIntents Tasks of project {PROJECT}" in str(caught.value)
 
 
 def test_a_429_is_sent_again_without_a_look_at_the_task_list(
