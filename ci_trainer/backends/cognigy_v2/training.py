@@ -13,6 +13,7 @@ from ci_trainer.backends.cognigy_v2.client import CognigyV2Client
 from ci_trainer.backends.cognigy_v2.options import V2Options, V2Target
 from ci_trainer.backends.cognigy_v2.tasks import TaskWaits
 from ci_trainer.backends.cognigy_v2.wire import Task
+from ci_trainer.backends.cognigy_v2.writes import TaskQuery, send_reconciled, task_write
 from ci_trainer.errors import ApiError, TrainingFailed
 
 _STATES = {
@@ -51,6 +52,7 @@ class TrainingFanOut:
         self._label = label
         self._runs: dict[str, TrainingRun] = {}
         self.import_tasks: dict[str, str] = {}  # target id -> the import Task's id
+        self._started: set[str] = set()  # every Task id this fan-out started or adopted
 
     def payload(self, members: list[V2Target]) -> dict[str, Any]:
         """The import and train calls `start` makes, one per member in order."""
@@ -90,15 +92,15 @@ class TrainingFanOut:
         if spec.intents_file is None:
             return
         content = spec.intents_file.read_bytes()
-        task = self._client.import_intents(
-            spec.flow_id,
-            spec.locale_id,
-            spec.intents_file.name,
-            content,
-            self._options.import_mode or "overwrite",
+        name, mode = spec.intents_file.name, self._options.import_mode or "overwrite"
+        task = self._start_task(
+            spec,
+            "importIntents",
+            f"the import of {name} into {self._label(spec)}",
+            lambda: self._client.import_intents(spec.flow_id, spec.locale_id, name, content, mode),
         )
         self.import_tasks[spec.id] = task.id
-        what = f"importing {spec.intents_file.name} into {self._label(spec)}"
+        what = f"importing {name} into {self._label(spec)}"
         final = self._tasks.wait(task, what)
         if final.status != "done":
             raise TrainingFailed(
@@ -111,9 +113,27 @@ class TrainingFanOut:
         """Start pending trainings while fewer than `max_parallel` are live."""
         while run.pending and len(run.live) < max(1, self._options.max_parallel):
             spec = run.pending.pop(0)
-            run.live[spec.id] = self._client.train_intents(
+            run.live[spec.id] = self._train(spec)
+
+    def _train(self, spec: V2Target) -> Task:
+        return self._start_task(
+            spec,
+            "trainIntents",
+            f"the training of {self._label(spec)}",
+            lambda: self._client.train_intents(
                 spec.flow_id, spec.locale_id, self._options.train_mode
-            )
+            ),
+        )
+
+    def _start_task(self, spec: V2Target, kind: str, what: str, send: Callable[[], Task]) -> Task:
+        """`send` a write that creates a Task. If its answer is lost, adopt the Task it
+        created instead of starting a second one (C1, `writes.py`)."""
+        echoes = {"flowId": spec.flow_id, "localeId": spec.locale_id}
+        query = TaskQuery(self._options.project_id, kind, echoes, frozenset(self._started))
+        write = task_write(self._client, query, what, send)
+        task = send_reconciled(write, redactor=self._client.redactor)
+        self._started.add(task.id)
+        return task
 
     def status(self, job: TrainingJob) -> JobStatus:
         """Read every live Task once; start more when some ended; sum up."""

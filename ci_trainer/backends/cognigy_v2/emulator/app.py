@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hmac
 import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -145,14 +146,22 @@ class V2App:
         }
 
     def fail_next(
-        self, operation: str, status: int, *, retry_after: str | None = None, style: str = "problem"
+        self,
+        operation: str,
+        status: int,
+        *,
+        retry_after: str | None = None,
+        style: str = "problem",
+        delay: float = 0.0,
     ) -> None:
         """The next call of `operation` answers `status` (tests: retries, error shapes).
 
         `style="applied"` does the call's work first and then answers `status`: the 502
-        of a gateway that lost the service's answer to a write it applied (C1)."""
+        of a gateway that lost the service's answer to a write it applied (C1).
+        `style="applied-slow"` does the work and answers only after `delay` seconds: a
+        client whose read timeout is shorter gives up on a write that was applied."""
         with self._lock:
-            self.faults.append(HttpFault(operation, status, retry_after, style))
+            self.faults.append(HttpFault(operation, status, retry_after, style, delay))
 
     def calls(self, operation_path_part: str) -> list[RequestRecord]:
         return self.log.with_path_part(operation_path_part)
@@ -202,8 +211,10 @@ class V2App:
                 self._authenticate(request)
             self._limits(request)
             fault = self._take_fault(str(endpoint))
-            if fault is not None and fault.style == "applied":
+            if fault is not None and fault.style in ("applied", "applied-slow"):
                 self._handlers[str(endpoint)](request, dict(args))
+            if fault is not None and fault.style == "applied-slow":
+                time.sleep(fault.delay)  # this request's thread only (a threaded server)
             if fault is not None:
                 return fault_response(request, fault)
             return self._handlers[str(endpoint)](request, dict(args))

@@ -20,7 +20,10 @@ class HttpFault:
     operation: str
     status: int
     retry_after: str | None = None
-    style: str = "problem"  # or "oauth", or "applied" (the work is done, then the fault)
+    # or "oauth"; "applied": the work is done, then the fault; "applied-slow": the work
+    # is done, then the fault after `delay` seconds (a client's read timeout ends first)
+    style: str = "problem"
+    delay: float = 0.0
 
 
 def flow_body(flow: Flow, locale: Locale) -> dict[str, Any]:
