@@ -111,6 +111,13 @@ def _compare_on_holdout(
     )
     comparison = comparison.model_copy(update=threshold_counts(candidate_pred, production_pred))
     ctx.recorder.record(champion=comparison)
+    if comparison.score_threshold is not None:
+        ctx.reporter.info(
+            f"holdout held to the service's score threshold {comparison.score_threshold:g}: "
+            f"{comparison.candidate_below_threshold} candidate and "
+            f"{comparison.production_below_threshold} production predictions below it "
+            "(no intent)"
+        )
     ctx.reporter.info(comparison.sentence)
     return list(champion_rules(comparison, ctx.config.gate.champion))
 

@@ -195,7 +195,8 @@ class CognigyV2Backend:
                 f"holdout predictions are the raw nlu/scores top intents ({SETTING}: false); "
                 "the live bot maps a top score below the flow's intent threshold to no intent"
             ]
-        spec = self.options.targets[min(self.options.holdout_target, len(self.options.targets) - 1)]
+        targets = self.options.targets
+        spec = targets[min(self.options.holdout_target, len(targets) - 1)]
         if self._threshold(spec) is None:
             return [
                 f"flow {spec.flow_id}'s settings carry no intentThreshold: holdout predictions "
