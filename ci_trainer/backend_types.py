@@ -141,8 +141,17 @@ class ModelVersion(_Model):
 
 
 class Prediction(_Model):
+    """The top intent of one text, as the service's live bot would take it.
+
+    `threshold` is the service's own cut-off the prediction was held to, when it has one
+    (Cognigy.AI: the flow's intent threshold); a top score below it is `below_threshold`,
+    with `intent` None (the bot maps no intent) and `confidence` the raw top score.
+    """
+
     intent: str | None
     confidence: float | None = None
+    threshold: float | None = None
+    below_threshold: bool = False
 
 
 class PromotionStep(_Model):

@@ -123,6 +123,11 @@ class ChampionComparison(_Model):
     alpha: float | None = None  # significance level of McNemar and the per-intent tests
     min_support: int | None = None  # intents with fewer holdout examples were not tested
     intent_changes: list[IntentChange] = Field(default_factory=list)  # every tested intent
+    # The service's cut-off for a top score when the predictions were held to it (the
+    # live bot maps a score below it to no intent), and how many fell below it per side.
+    score_threshold: float | None = None
+    candidate_below_threshold: int | None = None
+    production_below_threshold: int | None = None
 
 
 class TrainingAttempt(_Model):

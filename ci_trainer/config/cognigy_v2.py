@@ -132,6 +132,13 @@ class CognigyV2Section(BackendSection):
         ge=0,
         description="Index into the flow x locale targets (in order) that `holdout` belongs to.",
     )
+    apply_intent_threshold: bool = Field(
+        default=True,
+        description="Score the holdout as the live bot maps it: a top `nlu/scores` score below "
+        "the holdout flow's reconfirmation threshold (its settings' `intentThreshold.lower`) "
+        "counts as no intent, for the candidate and production alike; false compares the raw "
+        "top intents.",
+    )
     task_timeout_minutes: float = Field(
         default=15.0,
         gt=0,

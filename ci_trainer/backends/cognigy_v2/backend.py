@@ -21,7 +21,11 @@ What the pipeline sees, and how it maps onto v2 (docs/cognigy-v2.md):
   `findings` for the run's messages.
 - Predictions: `projects/{projectId}/nlu/scores`, one request per utterance, within the
   client's request budget. A version id is `<projectId>:<what>`; the candidate is scored
-  in the project it was trained in, production in the promotion target project.
+  in the project it was trained in, production in the promotion target project. Both
+  are held to the holdout flow's intent threshold as read in the source project
+  (`threshold.py`): that flow's settings travel in the snapshot, so they are what
+  production runs with once the candidate is promoted, and one rule for both keeps the
+  comparison about the models.
 - Promotion (`promotion.py`): a snapshot, as steps: (evict the oldest ci-trainer snapshot when at the
   10-snapshot limit and allowed) -> create (Task) -> find its id by name -> package
   (Task) -> [download -> evict in target -> upload (Task) -> find by name -> restore
@@ -62,6 +66,12 @@ from ci_trainer.backends.cognigy_v2.options import (
 )
 from ci_trainer.backends.cognigy_v2.promotion import SnapshotPromotion
 from ci_trainer.backends.cognigy_v2.tasks import TaskWaits
+from ci_trainer.backends.cognigy_v2.threshold import (
+    SETTING,
+    IntentThreshold,
+    parse_intent_threshold,
+    prediction,
+)
 from ci_trainer.backends.cognigy_v2.training import TrainingFanOut
 from ci_trainer.errors import ApiError, ContractError, FeatureUnavailable
 from ci_trainer.http.base_url import BaseUrlError
@@ -97,6 +107,7 @@ class CognigyV2Backend:
         tasks = TaskWaits(client, options, wait=wait or stop.wait, clock=clock)
         self._references: dict[str, tuple[str, str]] = {}  # target id -> (flow ref, locale ref)
         self._names: dict[str, str] = {}  # target id -> "Flow/locale"
+        self._thresholds: dict[str, IntentThreshold | None] = {}  # flow _id -> its threshold
         self._training = TrainingFanOut(client, options, tasks, self._label)
         self._analyzer = IntentAnalyzer(client, options, self._label)
         self._promotion = SnapshotPromotion(client, options, tasks, self._reference)
@@ -174,7 +185,33 @@ class CognigyV2Backend:
         if self.options.target_project_id:
             self.client.read_project(self.options.target_project_id)
         # v2 has no scopes: the key (or the OAuth2 client) acts as its user.
-        return AccessCheck(notices=list(self.client.notices))
+        return AccessCheck(notices=[*self.client.notices, *self._threshold_notices()])
+
+    def _threshold_notices(self) -> list[str]:
+        """Read the holdout flow's threshold now (a malformed one fails before training)
+        and say when holdout predictions will be raw scores."""
+        if not self.options.apply_intent_threshold:
+            return [
+                f"holdout predictions are the raw nlu/scores top intents ({SETTING}: false); "
+                "the live bot maps a top score below the flow's intent threshold to no intent"
+            ]
+        targets = self.options.targets
+        spec = targets[min(self.options.holdout_target, len(targets) - 1)]
+        if self._threshold(spec) is None:
+            return [
+                f"flow {spec.flow_id}'s settings carry no intentThreshold: holdout predictions "
+                "are the raw nlu/scores top intents"
+            ]
+        return []
+
+    def _threshold(self, spec: V2Target) -> IntentThreshold | None:
+        """The flow's intent threshold, read once per run (None when not applied)."""
+        if not self.options.apply_intent_threshold:
+            return None
+        if spec.flow_id not in self._thresholds:
+            settings = self.client.read_flow_settings(spec.flow_id)
+            self._thresholds[spec.flow_id] = parse_intent_threshold(spec.flow_id, settings)
+        return self._thresholds[spec.flow_id]
 
     def dataset_stats(self, dataset_id: str) -> DatasetStats:
         # Sentences are a sub-resource per intent: counting them costs a request per
@@ -228,19 +265,18 @@ class CognigyV2Backend:
     # ------------------------------------------------------------------ predictions
 
     def predict(self, target: Target, version_id: str, texts: Sequence[str]) -> list[Prediction]:
-        """Top intent per text through `nlu/scores` (one request per text)."""
+        """Top intent per text through `nlu/scores` (one request per text), no intent
+        when the top score is below the flow's intent threshold (the source project's,
+        for either version)."""
         members = self._members(target)
         spec = members[min(self.options.holdout_target, len(members) - 1)]
         project = version_id.split(":", 1)[0] or self.options.project_id
         flow_ref, locale_ref = self._reference(spec)
-        predictions: list[Prediction] = []
-        for text in texts:
-            scores = self.client.nlu_scores(project, text, flow_ref, locale_ref)
-            top = scores[0] if scores else None
-            predictions.append(
-                Prediction(intent=top.name if top else None, confidence=top.score if top else None)
-            )
-        return predictions
+        threshold = self._threshold(spec)
+        return [
+            prediction(self.client.nlu_scores(project, text, flow_ref, locale_ref), threshold)
+            for text in texts
+        ]
 
     # ------------------------------------------------------------------ promotion
 

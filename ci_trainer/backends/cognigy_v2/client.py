@@ -303,17 +303,22 @@ class CognigyV2Client:
         )
         return object_of(response, self.redactor)
 
+    def read_flow_settings(self, flow_id: str) -> dict[str, Any]:
+        """The flow's settings; their `intentThreshold` is what the live bot maps by (C11)."""
+        response = self.send("readFlowSettings", "GET", f"/flows/{_id(flow_id)}/settings")
+        return object_of(response, self.redactor)
+
     def list_intents(self, flow_id: str, locale_id: str) -> list[dict[str, Any]]:
-        """Every intent of the flow in the locale, each with its `feedbackReport`."""
-        return list(
-            self.pages(
-                "indexIntents",
-                f"/flows/{_id(flow_id)}/intents",
-                "intents",
-                "intentId",
-                {"preferredLocaleId": locale_id, "includeFeedbackReport": "true"},
-            )
-        )
+        """Every intent of the flow in the locale, each with its `feedbackReport`. Child
+        intents of a hierarchy are asked for: the default of `includeChildren` is not
+        documented (C13), and a child left out would drop out of the metrics."""
+        query = {
+            "preferredLocaleId": locale_id,
+            "includeFeedbackReport": "true",
+            "includeChildren": "true",
+        }
+        path = f"/flows/{_id(flow_id)}/intents"
+        return list(self.pages("indexIntents", path, "intents", "intentId", query))
 
     # ------------------------------------------------------------------ intents and training
 

@@ -42,6 +42,8 @@ class V2Options:
     train_mode: str = "full"
     max_parallel: int = 2
     holdout_target: int = 0  # index into `targets` the holdout set belongs to
+    # A holdout top score below the flow's intent threshold counts as no intent (C11).
+    apply_intent_threshold: bool = True
     snapshot_name: str = "ci-trainer"
     snapshot_prefix: str = "ci-trainer-"  # only snapshots named so may be evicted
     target_project_id: str | None = None
@@ -84,6 +86,7 @@ def options_from_config(loaded: LoadedConfig, run_label: str) -> V2Options:
         import_mode=None if section.import_mode == "none" else section.import_mode,
         max_parallel=section.max_parallel,
         holdout_target=section.holdout_target,
+        apply_intent_threshold=section.apply_intent_threshold,
         snapshot_name=f"{promotion.snapshot_prefix}{run_label}"[:60],
         snapshot_prefix=promotion.snapshot_prefix,
         target_project_id=promotion.target_project_id,

@@ -26,6 +26,7 @@ from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
+from ci_trainer.backends.cognigy_v2.emulator.intents import intent_item, listed_intents
 from ci_trainer.backends.cognigy_v2.emulator.oauth import TOKEN_PATH, TokenIssuer
 from ci_trainer.backends.cognigy_v2.emulator.problems import OAuthError, RateLimited, V2Problem
 from ci_trainer.backends.cognigy_v2.emulator.responses import (
@@ -35,6 +36,7 @@ from ci_trainer.backends.cognigy_v2.emulator.responses import (
     fault_response,
     flag,
     flow_body,
+    flow_settings,
     int_arg,
     json_body,
     json_response,
@@ -69,6 +71,7 @@ def _rules() -> list[Rule]:
         ("/projects/<project_id>", "GET", "readProject"),
         ("/locales", "GET", "indexLocales"),
         ("/flows/<flow_id>", "GET", "readFlow"),
+        ("/flows/<flow_id>/settings", "GET", "readFlowSettings"),
         ("/flows/<flow_id>/intents", "GET", "indexIntents"),
         ("/flows/<flow_id>/intents/import", "POST", "importIntents"),
         ("/flows/<flow_id>/intents/train", "POST", "trainIntents"),
@@ -124,6 +127,7 @@ class V2App:
             "readProject": self._read_project,
             "indexLocales": self._index_locales,
             "readFlow": self._read_flow,
+            "readFlowSettings": self._read_flow_settings,
             "indexIntents": self._index_intents,
             "importIntents": self._import_intents,
             "trainIntents": self._train_intents,
@@ -337,6 +341,11 @@ class V2App:
                 body["feedbackReport"] = self._feedback(group.flow_report if group else None)
         return json_response(body)
 
+    def _read_flow_settings(self, request: Request, args: dict[str, str]) -> Response:
+        with self.service.lock:
+            _, flow = self.service.flow(args["flow_id"])
+            return json_response(flow_settings(flow))
+
     def _index_intents(self, request: Request, args: dict[str, str]) -> Response:
         with self.service.lock:
             _, flow, locale = self.service.flow_locale(
@@ -344,20 +353,8 @@ class V2App:
             )
             group = flow.groups.get(locale.reference_id)
             items = []
-            for intent in flow.intents.values():
-                if not intent.sentences.get(locale.reference_id):
-                    continue  # no localization in this locale
-                item: dict[str, Any] = {
-                    "_id": intent.id,
-                    "referenceId": intent.reference_id,
-                    "name": intent.name,
-                    "description": "",
-                    "tags": list(intent.tags),
-                    "isRejectIntent": intent.is_reject,
-                    "isDisabled": intent.is_disabled,
-                    "localeReference": locale.id,
-                    "parentIntentId": None,
-                }
+            for intent in listed_intents(flow, locale, flag(request, "includeChildren")):
+                item = intent_item(flow, intent, locale)
                 if flag(request, "includeFeedbackReport"):
                     item["feedbackReport"] = (
                         group.intent_reports.get(intent.name) if group else None

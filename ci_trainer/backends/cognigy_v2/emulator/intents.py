@@ -1,9 +1,12 @@
 """Intents in the v2 emulator: a committed file imported into a flow's locale (modes
-overwrite, merge, skip), and the sentences a training of that locale learns from."""
+overwrite, merge, skip), the sentences a training of that locale learns from, and the
+intent list's items (child intents of a hierarchy only with `includeChildren`)."""
 
 from __future__ import annotations
 
-from ci_trainer.backends.cognigy_v2.emulator.model import Flow, Intent, new_id
+from typing import Any
+
+from ci_trainer.backends.cognigy_v2.emulator.model import Flow, Intent, Locale, new_id
 from ci_trainer.datasets import Dataset
 
 IMPORT_MODES = frozenset({"skip", "overwrite", "merge"})
@@ -50,3 +53,30 @@ def training_data(flow: Flow, locale_ref: str) -> tuple[list[str], list[str]]:
             texts.append(sentence)
             labels.append(intent.name)
     return texts, labels
+
+
+def listed_intents(flow: Flow, locale: Locale, include_children: bool) -> list[Intent]:
+    """The intents the list shows in the locale (those localized in it). Without
+    `includeChildren` only top-level intents: the API leaves that default undocumented
+    (C13), and the hierarchy's parent-first view is what a client without it would see."""
+    return [
+        intent
+        for intent in flow.intents.values()
+        if intent.sentences.get(locale.reference_id) and (include_children or intent.parent is None)
+    ]
+
+
+def intent_item(flow: Flow, intent: Intent, locale: Locale) -> dict[str, Any]:
+    """An intent as the list answers it (without its feedbackReport)."""
+    parent = flow.intents.get(intent.parent) if intent.parent else None
+    return {
+        "_id": intent.id,
+        "referenceId": intent.reference_id,
+        "name": intent.name,
+        "description": "",
+        "tags": list(intent.tags),
+        "isRejectIntent": intent.is_reject,
+        "isDisabled": intent.is_disabled,
+        "localeReference": locale.id,
+        "parentIntentId": parent.id if parent else None,
+    }

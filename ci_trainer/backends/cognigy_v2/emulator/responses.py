@@ -40,6 +40,22 @@ def flow_body(flow: Flow, locale: Locale) -> dict[str, Any]:
     }
 
 
+def flow_settings(flow: Flow) -> dict[str, Any]:
+    """The flow's settings (`GET /flows/{id}/settings`): the parts the client reads,
+    with a few neighbours of the documented shape."""
+    body: dict[str, Any] = {
+        "_id": flow.id,
+        "flowIntentMappingOrder": "joint",
+        "useAttachedFlowThresholds": False,
+        "learnNewExampleSentences": False,
+        "yesNoLogic": "yesNoIntents",
+        "localeSettings": [],
+    }
+    if flow.intent_threshold is not None:
+        body["intentThreshold"] = dict(flow.intent_threshold)
+    return body
+
+
 def json_response(body: Any, status: int = 200, *, hal: bool = False) -> Response:
     return Response(
         json.dumps(body),

@@ -146,6 +146,21 @@ class V2Emulator(ServedApp):
             locale_ref=locale.reference_id,
         )
 
+    def set_intent_threshold(self, flow_id: str, lower: float, upper: float) -> None:
+        """The flow settings' `intentThreshold` (tests: the cut-off the bot maps by)."""
+        with self.service.lock:
+            _, flow = self.service.flow(flow_id)
+            flow.intent_threshold = {"lower": lower, "upper": upper}
+
+    def set_parent_intent(self, flow_id: str, child: str, parent: str) -> None:
+        """Make the intent `child` a child of `parent` in the flow's hierarchy."""
+        with self.service.lock:
+            _, flow = self.service.flow(flow_id)
+            if child not in flow.intents or parent not in flow.intents:
+                msg = f"the flow has no intent {child!r} or {parent!r}"
+                raise ValueError(msg)
+            flow.intents[child].parent = parent
+
     def seed(
         self,
         project_id: str,
