@@ -388,9 +388,22 @@ class CognigyV2Client:
         body = {"projectId": project_id, "name": name, "description": description}
         return self._task(self.send("createSnapshot", "POST", "/snapshots", json_body=body))
 
-    def delete_snapshot(self, snapshot_id: str) -> None:
-        # The TS type says a task comes back; pipelines treat it as done at once.
-        self.send("deleteSnapshot", "DELETE", f"/snapshots/{_id(snapshot_id)}")
+    def delete_snapshot(self, snapshot_id: str) -> Task:
+        """A Task (C4): the snapshot is gone, and its room free, only once it is done."""
+        return self._task(self.send("deleteSnapshot", "DELETE", f"/snapshots/{_id(snapshot_id)}"))
+
+    def list_snapshot_resources(self, snapshot_id: str, resource_type: str) -> list[dict[str, Any]]:
+        """What the snapshot holds of one type (`flow`, `locale`, ...), e.g. to check that
+        an endpoint's flow is in it before re-pointing (C6)."""
+        return list(
+            self.pages(
+                "indexResourcesInSnapshot",
+                f"/snapshots/{_id(snapshot_id)}/resources",
+                "resources",
+                "resourceId",
+                {"resourceType": resource_type},
+            )
+        )
 
     def package_snapshot(self, snapshot_id: str) -> Task:
         return self._task(
@@ -497,6 +510,12 @@ class CognigyV2Client:
             self.pages(
                 "indexEndpoints", "/endpoints", "endpoints", "endpointId", {"projectId": project_id}
             )
+        )
+
+    def read_endpoint(self, endpoint_id: str) -> dict[str, Any]:
+        """One endpoint with its `entrypoint`, which the list leaves out (C5)."""
+        return object_of(
+            self.send("readEndpoint", "GET", f"/endpoints/{_id(endpoint_id)}"), self.redactor
         )
 
     def update_endpoint(self, endpoint_id: str, changes: Mapping[str, str]) -> None:
