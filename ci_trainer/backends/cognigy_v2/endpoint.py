@@ -72,7 +72,8 @@ class EndpointSteps:
                 name="check endpoint",
                 status="done",
                 id=str(listed["_id"]),
-                detail=f"{endpoint.get('name', listed.get('name', '?'))}: {_serves(endpoint)}",
+                detail=f"{_short(endpoint.get('name', listed.get('name', '?')))}: "
+                f"{_serves(endpoint)}",
             )
         )
         return {**listed, **endpoint, "_id": str(listed["_id"])}
@@ -85,7 +86,7 @@ class EndpointSteps:
         flow_ref, locale_ref = self._served_references(endpoint)
         self._check_flow(snapshot_id, flow_ref, steps)
         changes = {"entrypoint": snapshot_id, "flowId": flow_ref, "localeId": locale_ref}
-        detail = f"entrypoint {snapshot_id}, flow {flow_ref}, locale {locale_ref}"
+        detail = f"entrypoint {snapshot_id}, flow {_short(flow_ref)}, locale {_short(locale_ref)}"
         try:
             self._patch(endpoint_id, changes)
         except ApiError as exc:
@@ -140,11 +141,14 @@ class EndpointSteps:
                     name="check flow in snapshot",
                     status="failed",
                     id=snapshot_id,
-                    detail=f"flow {flow_ref} is not among its {len(flows)} flows; "
+                    detail=f"flow {_short(flow_ref)} is not among its {len(flows)} flows; "
                     "the endpoint was not changed",
                 )
             )
-            msg = f"snapshot {snapshot_id} has no flow {flow_ref}, which the endpoint is to serve"
+            msg = (
+                f"snapshot {snapshot_id} has no flow {_short(flow_ref)}, which the endpoint "
+                "is to serve"
+            )
             raise TrainingFailed(
                 msg,
                 hint="the endpoint serves a flow this project does not have: point it at a "
@@ -155,7 +159,7 @@ class EndpointSteps:
                 name="check flow in snapshot",
                 status="done",
                 id=snapshot_id,
-                detail=f"flow {found.get('name', '?')} ({flow_ref})",
+                detail=f"flow {_short(found.get('name', '?'))} ({_short(flow_ref)})",
             )
         )
 
@@ -204,10 +208,16 @@ def _shows(endpoint: dict[str, Any], changes: dict[str, str]) -> bool:
     return all(endpoint.get(key) == value for key, value in changes.items())
 
 
+def _short(value: object) -> str:
+    """A service's value as printed: trimmed (it is untrusted, C14)."""
+    text = str(value)
+    return text if len(text) <= 60 else text[:60] + "..."
+
+
 def _serves(endpoint: dict[str, Any]) -> str:
     entrypoint = endpoint.get("entrypoint")
-    shown = str(entrypoint)[:40] if entrypoint else "no entrypoint in its read"
+    shown = _short(entrypoint) if entrypoint else "no entrypoint in its read"
     return (
-        f"serves entrypoint {shown}, flow {str(endpoint.get('flowId'))[:40]}, "
-        f"locale {str(endpoint.get('localeId'))[:40]}"
+        f"serves entrypoint {shown}, flow {_short(endpoint.get('flowId'))}, "
+        f"locale {_short(endpoint.get('localeId'))}"
     )

@@ -26,6 +26,7 @@ from ci_trainer.errors import ApiError, ContractError, TrainingFailed
 
 SNAPSHOT_LIMIT = 10
 FIND_READS = 15  # list reads, at the Task pace, before a done snapshot counts as missing
+_ADOPTED = "ci-trainer adopted snapshot"  # marks a stand-in for a Task no longer listed
 
 
 def may_have_applied(exc: ApiError) -> bool:
@@ -40,6 +41,8 @@ def record_task(steps: list[PromotionStep], name: str, task: Task, subject: str)
     """A step for a final Task; one that did not end `done` fails the promotion."""
     status = "done" if task.status == "done" else "failed"
     detail = f"task {task.id} {task.status}" + (f": {task.fail_reason}" if task.fail_reason else "")
+    if task.data.get(_ADOPTED) == task.id:
+        detail = f"snapshot {task.id} adopted: the answer was lost and its task is not listed"
     steps.append(PromotionStep(name=name, status=status, id=subject, detail=detail))
     if status != "done":
         raise TrainingFailed(
@@ -98,7 +101,10 @@ class SnapshotSteps:
             try:
                 entrypoint = self._client.read_endpoint(endpoint_id).get("entrypoint")
             except ApiError as exc:
-                msg = f"could not read endpoint {endpoint_id} of project {project_id} ({exc}), so no snapshot is deleted"
+                msg = (
+                    f"could not read endpoint {endpoint_id} of project {project_id} ({exc}), "
+                    "so no snapshot is deleted"
+                )
                 raise TrainingFailed(
                     msg, hint="re-run the promotion, or delete a snapshot in Cognigy"
                 ) from exc
@@ -126,7 +132,7 @@ class SnapshotSteps:
         ours = self.ci_snapshots(project_id)
         candidates = [s for s in ours if str(s.get("_id")) not in served]
         kept = [
-            f"{s.get('name')} (endpoint {served[str(s['_id'])]})"
+            f"{str(s.get('name'))[:60]} (endpoint {served[str(s['_id'])]})"
             for s in ours
             if str(s.get("_id")) in served
         ]
@@ -142,7 +148,7 @@ class SnapshotSteps:
         oldest = candidates[0]
         snapshot_id = str(oldest["_id"])
         task = self._tasks.wait(
-            self._client.delete_snapshot(snapshot_id), f"deleting snapshot {oldest.get('name')}"
+            self._client.delete_snapshot(snapshot_id), f"deleting snapshot {snapshot_id}"
         )
         step = "delete oldest ci-trainer snapshot"
         record_task(steps, step, task, snapshot_id)
@@ -210,7 +216,7 @@ class SnapshotSteps:
             return max(new, key=lambda t: t.created_at or 0.0)
         existing = self._named(project_id, name)
         if existing is not None:
-            return Task(id=existing, status="done", kind=kind)
+            return Task(id=existing, status="done", kind=kind, data={_ADOPTED: existing})
         return None
 
 
