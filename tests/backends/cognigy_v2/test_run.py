@@ -218,10 +218,11 @@ def test_main_run_re_points_the_configured_endpoint(project: Path) -> None:
     steps = result.promotion.steps
     assert (steps[0].name, steps[0].id) == ("check endpoint", ENDPOINT)
     assert (steps[-1].name, steps[-1].status, steps[-1].id) == (
-        "re-point endpoint",
+        "verify endpoint",
         "done",
         ENDPOINT,
     )
+    assert f"entrypoint {result.promotion.version_id}" in (steps[-1].detail or "")
     assert endpoint.entrypoint == result.promotion.version_id  # the uploaded snapshot
     audit = (project.parent / "cognigy_training_audit.log").read_text(encoding="utf-8")
     record = json.loads(audit.splitlines()[-1])

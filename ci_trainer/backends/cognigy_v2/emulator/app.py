@@ -8,8 +8,11 @@ Behaviour taken from the contract notes (docs/cognigy-v2.md):
   is no path prefix, so `<host>/openapi/new/v2.0/...` is a 404 as on a tenant;
 - lists are HAL (`_embedded`, `<singular>Id`, `_links.next.href`) unless the request
   accepts `application/json`, then `{items, total, nextCursor|next, previousCursor}`;
-- a GET with a body is refused with 403 (as Trial does), JSON bodies over 60 kB and
-  uploads over 2 MB with 413, `limit` outside 1..100 with 400;
+- a GET with a body is refused with 403 (as Trial does), JSON bodies over 60 kB,
+  intent files over 2 MB and snapshot packages over 256 MB (C15) with 413, `limit`
+  outside 1..100 with 400;
+- the endpoint list has no `entrypoint` (C5; `GET /endpoints/{id}` has it), a snapshot
+  delete is a Task (C4), an upload shows in the list a few reads late (C7);
 - created tasks and read tasks have their different shapes.
 """
 
@@ -19,7 +22,6 @@ import hmac
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from typing import Any
 
 from werkzeug.exceptions import HTTPException, NotFound
@@ -45,25 +47,14 @@ from ci_trainer.backends.cognigy_v2.emulator.responses import (
     required_arg,
 )
 from ci_trainer.backends.cognigy_v2.emulator.service import V2Service
+from ci_trainer.backends.cognigy_v2.emulator.variants import V2Variants as V2Variants
 from ci_trainer.emulator.ratelimit import SlidingWindow
 from ci_trainer.emulator.requestlog import RequestLog, RequestRecord
 
 MAX_JSON_BYTES = 60 * 1024
-MAX_UPLOAD_BYTES = 2 * 1024 * 1024
+MAX_UPLOAD_BYTES = 2 * 1024 * 1024  # intent files (C15)
+MAX_SNAPSHOT_UPLOAD_BYTES = 256 * 1024 * 1024  # snapshot packages (C15)
 PREFIXES = ("/new/v2.0", "/v2.0")
-
-
-@dataclass(frozen=True)
-class V2Variants:
-    """Where public sources disagree, which shape this emulator answers with."""
-
-    page_cursor_key: str = "nextCursor"  # or "next" (older spec pages)
-    scores_shape: str = "array"  # or "object": {"scores": [...]}
-    created_task_time: str = "createdAt"  # or "lastCreatedAt"
-    flow_accuracy: bool = True  # feedbackReport.info.accuracy (TS type only)
-    default_page_limit: int = 25
-    hal_always: bool = False  # answer lists as HAL even to `Accept: application/json`
-    endpoint_entrypoint: bool = True  # the endpoint list shows `entrypoint` (unconfirmed)
 
 
 def _rules() -> list[Rule]:
@@ -89,6 +80,7 @@ def _rules() -> list[Rule]:
         ("/snapshots/<snapshot_id>/downloadLink", "POST", "composeSnapshotDownloadLink"),
         ("/snapshots/<snapshot_id>/download", "GET", "downloadSnapshot"),
         ("/snapshots/<snapshot_id>/restore", "POST", "restoreSnapshot"),
+        ("/snapshots/<snapshot_id>/resources", "GET", "indexResourcesInSnapshot"),
         ("/endpoints", "GET", "indexEndpoints"),
         ("/endpoints/<endpoint_id>", "GET", "readEndpoint"),
         ("/endpoints/<endpoint_id>", "PATCH", "updateEndpoint"),
@@ -144,6 +136,7 @@ class V2App:
             "composeSnapshotDownloadLink": self._download_link,
             "downloadSnapshot": self._download,
             "restoreSnapshot": self._restore_snapshot,
+            "indexResourcesInSnapshot": self._index_resources,
             "indexEndpoints": self._index_endpoints,
             "readEndpoint": self._read_endpoint,
             "updateEndpoint": self._update_endpoint,
@@ -213,7 +206,7 @@ class V2App:
                 return self._issue_token(request)
             if endpoint != "downloadSnapshot":
                 self._authenticate(request)
-            self._limits(request)
+            self._limits(request, str(endpoint))
             fault = self._take_fault(str(endpoint))
             if fault is not None and fault.style in ("applied", "applied-slow"):
                 self._handlers[str(endpoint)](request, dict(args))
@@ -243,13 +236,16 @@ class V2App:
         if not hmac.compare_digest(given.encode(), self.api_key.encode()):
             raise V2Problem(401, "the API key is not valid", 401)
 
-    def _limits(self, request: Request) -> None:
+    def _limits(self, request: Request, operation: str) -> None:
         if request.method == "GET" and request.content_length:
             raise V2Problem(403, "a GET request must not have a body", 403)
         size = request.content_length or 0
         multipart = request.mimetype == "multipart/form-data"
-        if multipart and size > MAX_UPLOAD_BYTES:
-            raise V2Problem(413, f"the upload exceeds {MAX_UPLOAD_BYTES} bytes", 413)
+        cap = (
+            MAX_SNAPSHOT_UPLOAD_BYTES if operation == "uploadSnapshotPackage" else MAX_UPLOAD_BYTES
+        )
+        if multipart and size > cap:
+            raise V2Problem(413, f"the upload exceeds {cap} bytes", 413)
         if not multipart and size > MAX_JSON_BYTES:
             raise V2Problem(413, f"the request body exceeds {MAX_JSON_BYTES} bytes", 413)
         wait = self._window.take("") if self._window is not None else 0.0
@@ -420,12 +416,14 @@ class V2App:
         )
 
     def _index_snapshots(self, request: Request, args: dict[str, str]) -> Response:
-        with self.service.lock:
-            project = self.service.project(required_arg(request, "projectId"))
-            items = [
-                s.render() for s in sorted(project.snapshots.values(), key=lambda s: s.created_at)
-            ]
-        return self._page(request, items, "snapshots", "snapshotId")
+        listed = self.service.listed_snapshots(required_arg(request, "projectId"))
+        return self._page(request, [s.render() for s in listed], "snapshots", "snapshotId")
+
+    def _index_resources(self, request: Request, args: dict[str, str]) -> Response:
+        items = self.service.snapshot_resources(
+            args["snapshot_id"], required_arg(request, "resourceType")
+        )
+        return self._page(request, items, "resources", "resourceId")
 
     def _create_snapshot(self, request: Request, args: dict[str, str]) -> Response:
         body = json_body(request)

@@ -130,6 +130,7 @@ class Snapshot:
     created_at: float = field(default_factory=time.time)
     is_packaged: bool = False
     package_expires_at: float | None = None
+    hidden_reads: int = 0  # list reads still to miss it (an upload's lag, C7)
 
     def render(self) -> dict[str, Any]:
         return {

@@ -71,7 +71,14 @@ class V2Emulator(ServedApp):
         self.tokens = TokenIssuer(
             client_id, client_secret or secrets.token_urlsafe(24), token_seconds=token_seconds
         )
-        self.service = V2Service(task_seconds=task_seconds, epochs=epochs, workers=workers)
+        shapes = variants or V2Variants()
+        self.service = V2Service(
+            task_seconds=task_seconds,
+            epochs=epochs,
+            workers=workers,
+            delete_at_once=shapes.snapshot_delete_at_once,
+            upload_list_lag=shapes.upload_list_lag,
+        )
         self.app: V2App = V2App(self.service, self.api_key, variants, rate_limit, self.tokens)
         super().__init__(host, port, tls=tls)
 
