@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import dataclasses
 import random
-import re
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
@@ -31,6 +30,7 @@ from ci_trainer.backends.cognigy_v2.downloads import (
     fetch_elsewhere,
     packaging_policy,
 )
+from ci_trainer.backends.cognigy_v2.ids import path_id as _id
 from ci_trainer.backends.cognigy_v2.wire import (
     Page,
     Score,
@@ -68,23 +68,6 @@ def split_base_url(base_url: str, setting: str = "COGNIGY_BASE_URL") -> V2BaseUr
     `<host>/new/v2.0`, `<host>/v2.0`, or `<host>/openapi` (the docs' reference page,
     stripped with a notice). `setting` names where it came from, for the messages."""
     return v2_base_url(base_url, setting)
-
-
-# Cognigy's path ids (C14). An answer's id goes into the next path, so one of another
-# shape (a dot segment, a "/" or "?") is refused before it can change the URL.
-_OBJECT_ID = re.compile(r"^[a-z0-9]{24}$")
-
-
-def _id(value: str) -> str:
-    if not _OBJECT_ID.fullmatch(value):
-        shown = value[:40] + ("..." if len(value) > 40 else "")
-        raise ContractError(
-            call="path id",
-            message_text=f"{shown!r} is not a Cognigy id (24 lower-case letters or digits); "
-            "nothing was sent",
-            hint_text="the id came from the service or the config; quote it to support",
-        )
-    return value
 
 
 class CognigyV2Client:

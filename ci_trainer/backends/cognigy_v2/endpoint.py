@@ -15,7 +15,7 @@ from typing import Any
 from ci_trainer.backend_types import PromotionStep
 from ci_trainer.backends.cognigy_v2.client import CognigyV2Client
 from ci_trainer.backends.cognigy_v2.options import V2Options, V2Target
-from ci_trainer.backends.cognigy_v2.snapshots import may_have_applied
+from ci_trainer.backends.cognigy_v2.writes import may_have_applied
 from ci_trainer.errors import ApiError, ContractError, TrainingFailed
 
 _HINT = (

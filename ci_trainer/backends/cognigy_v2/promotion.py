@@ -22,6 +22,7 @@ from ci_trainer.backends.cognigy_v2.endpoint import EndpointSteps
 from ci_trainer.backends.cognigy_v2.options import V2Options, V2Target
 from ci_trainer.backends.cognigy_v2.snapshots import SnapshotSteps, record_task, timestamp
 from ci_trainer.backends.cognigy_v2.tasks import TaskWaits
+from ci_trainer.backends.cognigy_v2.writes import TaskQuery, send_reconciled, task_write
 from ci_trainer.errors import CiTrainerError, FeatureUnavailable, Interrupted
 
 
@@ -139,7 +140,16 @@ class SnapshotPromotion:
             )
         )
         if self._options.restore:
-            task = self._client.restore_snapshot(uploaded, target_project)
+            # A restore that ran twice would only redo itself, but it is a write like the
+            # others (C1): a lost answer is looked up among the project's Tasks first.
+            query = TaskQuery(target_project, "restoreSnapshot", {"snapshotId": uploaded})
+            write = task_write(
+                self._client,
+                query,
+                f"the restore of snapshot {uploaded} into project {target_project}",
+                lambda: self._client.restore_snapshot(uploaded, target_project),
+            )
+            task = send_reconciled(write, redactor=self._client.redactor)
             record_task(
                 steps,
                 "restore in target project",

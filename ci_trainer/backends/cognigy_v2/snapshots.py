@@ -22,19 +22,12 @@ from ci_trainer.backends.cognigy_v2.client import CognigyV2Client
 from ci_trainer.backends.cognigy_v2.options import V2Options
 from ci_trainer.backends.cognigy_v2.tasks import TaskWaits
 from ci_trainer.backends.cognigy_v2.wire import Task
+from ci_trainer.backends.cognigy_v2.writes import may_have_applied
 from ci_trainer.errors import ApiError, ContractError, TrainingFailed
 
 SNAPSHOT_LIMIT = 10
 FIND_READS = 15  # list reads, at the Task pace, before a done snapshot counts as missing
 _ADOPTED = "ci-trainer adopted snapshot"  # marks a stand-in for a Task no longer listed
-
-
-def may_have_applied(exc: ApiError) -> bool:
-    """Whether a write that failed may still have been carried out: a gateway error or
-    timeout, or a transport failure after the request went out. A refusal (4xx) was not."""
-    if exc.status is None:
-        return exc.extra.get("sent") is not False
-    return exc.status == 408 or exc.status >= 500
 
 
 def record_task(steps: list[PromotionStep], name: str, task: Task, subject: str) -> None:
