@@ -90,7 +90,8 @@ class V2PromotionSection(_Section):
     delete_oldest_snapshot: bool = Field(
         default=False,
         description="At the 10-snapshots-per-project limit, delete the oldest snapshot named "
-        "with `snapshot_prefix` (else promotion fails and says so).",
+        "with `snapshot_prefix` that no endpoint serves, and wait for its deletion (else "
+        "promotion fails and says so).",
     )
     endpoint_id: ObjectId | None = Field(
         default=None,
