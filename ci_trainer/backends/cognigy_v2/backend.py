@@ -26,12 +26,15 @@ What the pipeline sees, and how it maps onto v2 (docs/cognigy-v2.md):
   (`threshold.py`): that flow's settings travel in the snapshot, so they are what
   production runs with once the candidate is promoted, and one rule for both keeps the
   comparison about the models.
-- Promotion (`promotion.py`): a snapshot, as steps: (evict the oldest ci-trainer snapshot when at the
-  10-snapshot limit and allowed) -> create (Task) -> find its id by name -> package
-  (Task) -> [download -> evict in target -> upload (Task) -> find by name -> restore
-  (Task)] when a target project is configured -> [re-point the configured endpoint
-  at the snapshot (`PATCH /endpoints/{id}`)]. The endpoint is looked up before anything
-  is created, so a wrong id changes nothing. Every step lands in `Promotion.steps`.
+- Promotion (`promotion.py`, `snapshots.py`, `endpoint.py`): a snapshot, in steps. The
+  endpoint is read by id before anything is created, so a wrong id changes nothing; at
+  the 10-snapshot limit the oldest ci-trainer snapshot that no endpoint serves is
+  deleted and its delete Task waited for; create (Task) -> find by name -> package
+  (Task) -> [download -> upload (Task) -> find by name, within a bound -> restore
+  (Task)] when a target project is configured -> [check the flow in the snapshot's
+  resources -> re-point the endpoint -> read it back]. `promoted` rests on that
+  read-back. A write whose answer was lost is looked up, never repeated blindly
+  (`writes.py`). Every step lands in `Promotion.steps`.
 """
 
 from __future__ import annotations
