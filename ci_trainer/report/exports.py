@@ -19,9 +19,9 @@ def exports_section(result: RunResult) -> str | None:
     headers = ["Target", "On the service", "Import adds", "Import changes", "Import deletes"]
     paths = [e.path for e in result.service_exports if e.path]
     kept = (
-        "What each target held before this run is kept in the intents export"
-        + (f"{'s' if len(paths) > 1 else ''} " + ", ".join(f"`{escape(p)}`" for p in paths))
-        + "; importing that file (mode overwrite) restores it."
+        "What each target held before this run is kept in its intents export ("
+        + ", ".join(escape(path) for path in paths)
+        + "); importing one with mode overwrite restores its flow x locale."
         if paths
         else "The service's intents were compared but not kept as files."
     )
