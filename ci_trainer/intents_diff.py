@@ -18,6 +18,7 @@ from ci_trainer.result import SentenceChanges, ServiceExport
 
 MAX_LISTED = 20
 """Intent names and sentences kept per list; the counts stay whole."""
+MAX_CHARS = 200  # per listed name or sentence: the service's text is not ours to bound
 
 
 def sentences_by_intent(dataset: Dataset) -> dict[str, list[str]]:
@@ -47,8 +48,8 @@ def compare(dataset_id: str, committed: Dataset, copy: ServiceCopy) -> ServiceEx
         intent_count=len(theirs),
         example_count=sum(len(texts) for texts in theirs.values()),
         training_out_of_date=copy.training_out_of_date,
-        intents_added=added[:MAX_LISTED],
-        intents_deleted=deleted[:MAX_LISTED],
+        intents_added=_listed(added),
+        intents_deleted=_listed(deleted),
         intents_changed=changed[:MAX_LISTED],
         intents_added_count=len(added),
         intents_deleted_count=len(deleted),
@@ -65,9 +66,9 @@ def _sentence_changes(
     added = sorted((mine - yours).elements())
     removed = sorted((yours - mine).elements())
     return SentenceChanges(
-        intent=intent,
-        added=added[:MAX_LISTED],
-        removed=removed[:MAX_LISTED],
+        intent=_trim(intent),
+        added=_listed(added),
+        removed=_listed(removed),
         added_count=len(added),
         removed_count=len(removed),
     )
@@ -100,6 +101,14 @@ def totals(exports: Sequence[ServiceExport]) -> Mapping[str, int]:
         "deleted": sum(e.intents_deleted_count for e in exports),
         "changed": sum(e.intents_changed_count for e in exports),
     }
+
+
+def _listed(texts: Sequence[str]) -> list[str]:
+    return [_trim(text) for text in texts[:MAX_LISTED]]
+
+
+def _trim(text: str) -> str:
+    return text if len(text) <= MAX_CHARS else text[: MAX_CHARS - 3] + "..."
 
 
 def _s(count: int) -> str:

@@ -7,7 +7,7 @@ from ci_trainer.backend_types import DatasetStats, ServiceCopy
 from ci_trainer.checks import DatasetInput, check_service_mismatch, service_exports
 from ci_trainer.config.model import DatasetRef, ValidationSection
 from ci_trainer.datasets import Dataset, parse_dataset
-from ci_trainer.intents_diff import MAX_LISTED, compare
+from ci_trainer.intents_diff import MAX_CHARS, MAX_LISTED, compare
 from ci_trainer.result import CheckStatus
 
 FILE = "track:\n  - where is it\n  - track it\n  - my parcel\ncancel:\n  - stop it\n"
@@ -65,12 +65,14 @@ def test_a_mismatch_fails_when_configured() -> None:
     assert result.status is CheckStatus.FAILED
 
 
-def test_long_lists_are_cut_and_counted() -> None:
-    tenant = copy({f"old_{i:03}": ["x"] for i in range(MAX_LISTED + 5)})
+def test_long_lists_and_long_texts_are_cut_and_counted() -> None:
+    tenant = copy({f"old_{i:03}": ["x"] for i in range(MAX_LISTED + 5)} | {"cancel": ["y" * 5000]})
     export = compare("ds", committed(), tenant)
     assert len(export.intents_deleted) == MAX_LISTED
     assert export.intents_deleted_count == MAX_LISTED + 5
-    assert export.intents_added_count == 2 and export.differs
+    assert export.intents_added_count == 1 and export.differs
+    (cancel,) = export.intents_changed
+    assert cancel.removed_count == 1 and len(cancel.removed[0]) == MAX_CHARS
 
 
 def test_the_records_keep_where_each_copy_is() -> None:
