@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from ci_trainer.backend_types import ServiceCopy
-from ci_trainer.backends.cognigy_v2.client import CognigyV2Client, _id
+from ci_trainer.backends.cognigy_v2.client import CognigyV2Client
+from ci_trainer.backends.cognigy_v2.ids import path_id
 from ci_trainer.backends.cognigy_v2.intents_compare import file_matches, sentences_of
 from ci_trainer.backends.cognigy_v2.options import V2Target
 from ci_trainer.backends.cognigy_v2.tasks import TaskWaits
@@ -185,7 +186,7 @@ def request_export(
     response = client.send(
         EXPORT_OPERATION,
         "POST",
-        f"/flows/{_id(flow_id)}/intents/export",
+        f"/flows/{path_id(flow_id)}/intents/export",
         json_body={"localeId": locale_id, "format": "json"},
         retry=RetryMode.SAFE,
     )

@@ -37,7 +37,7 @@ def export_items(flow: Flow, locale_ref: str) -> list[dict[str, Any]]:
             "disambiguationSentence": "",
             "childFeatures": False,
             "biasTowardsParentOrChildIntents": "parents",
-            "parent": "",
+            "parent": intent.parent or "",  # the parent intent by name (notes 4.2)
             "defaultReply": {},
             "entryPoint": "",
             "isRejectIntent": intent.is_reject,
