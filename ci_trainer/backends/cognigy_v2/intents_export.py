@@ -89,11 +89,6 @@ class IntentsExports:
         self._label = label
         self._made: dict[str, IntentsExport] = {}
 
-    @property
-    def paths(self) -> list[str]:
-        """Every artifact written in this run, in the order they were made."""
-        return [str(e.path) for e in self._made.values() if e.path is not None]
-
     def made(self, target: V2Target) -> IntentsExport | None:
         return self._made.get(target.id)
 
