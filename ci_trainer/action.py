@@ -65,8 +65,23 @@ def main(env: Mapping[str, str] | None = None) -> int:
         give_to_workspace_owner([Path(result.audit_log)], env)
         relative = workspace_relative(result.audit_log, env)
         result = result.model_copy(update={"audit_log": relative})
+    result = _exports_for_the_host(result, env)
     publish(result, env=env, output_dir=None, commands=commands)
     return exit_code(result, fail_on_reject=inputs.fail_on_reject)
+
+
+def _exports_for_the_host(result: RunResult, env: Mapping[str, str]) -> RunResult:
+    """The intents exports given to the workspace's owner, their paths relative to the
+    workspace (what a later step's upload-artifact resolves), as the audit log's."""
+    paths = [Path(e.path) for e in result.service_exports if e.path]
+    if not paths:
+        return result
+    give_to_workspace_owner(paths, env)
+    exports = [
+        e.model_copy(update={"path": workspace_relative(e.path, env)}) if e.path else e
+        for e in result.service_exports
+    ]
+    return result.model_copy(update={"service_exports": exports})
 
 
 def read_inputs(env: Mapping[str, str]) -> tuple[ActionInputs, ConfigError | None]:

@@ -39,12 +39,26 @@ class AccessCheck(_Model):
     notices: list[str] = Field(default_factory=list)
 
 
+class ServiceCopy(_Model):
+    """A dataset as the service holds it for one of its targets, sentence by sentence
+    (v2: a flow x locale's intents export, kept as a file so it can be restored)."""
+
+    target: str
+    sentences: dict[str, list[str]]  # intent name -> example sentences
+    artifact: str | None = None  # where the backend kept the service's copy
+    artifact_sha256: str | None = None
+    training_out_of_date: bool | None = None
+
+
 class DatasetStats(_Model):
     dataset_id: str
     example_count: int
     intent_count: int
     intent_distribution: dict[str, int]
     average_annotation_score: float | None = None
+    # The sentences themselves, per target, when the service gives them (v2's exports);
+    # the counts above are then the first copy's.
+    copies: list[ServiceCopy] = Field(default_factory=list)
 
 
 class TrainingRequest(_Model):
@@ -80,6 +94,8 @@ class JobStatus(_Model):
     cpu_percent: float | None = None
     memory_percent: float | None = None
     retry_after_seconds: float | None = None
+    # What the user should hear about a completed job (e.g. a target left untrained).
+    notices: list[str] = Field(default_factory=list)
 
 
 class IntentScore(_Model):

@@ -12,10 +12,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from ci_trainer.backend_types import DatasetStats
+from ci_trainer.backend_types import DatasetStats, ServiceCopy
 from ci_trainer.config.model import DatasetRef, HoldoutSection, TrainingConfig, ValidationSection
 from ci_trainer.datasets import Dataset, Example, normalise_text
-from ci_trainer.result import CheckResult, CheckStatus
+from ci_trainer.intents_diff import compare, describe, totals
+from ci_trainer.result import CheckResult, CheckStatus, ServiceExport
 
 IMBALANCE = "imbalance_ratio"
 ANNOTATION_SCORE = "annotation_score"
@@ -67,6 +68,18 @@ def run_checks(
         check_holdout_leakage(datasets, holdout, rules, configured=config.holdout, index=index)
     )
     return results
+
+
+def service_exports(datasets: list[DatasetInput]) -> list[ServiceExport]:
+    """Every service copy the backend gave (v2's exports), with what the import changes."""
+    return [
+        compare(item.ref.id, item.local, copy)
+        if item.local is not None
+        else ServiceExport(dataset_id=item.ref.id, target=copy.target, path=copy.artifact)
+        for item in datasets
+        if item.service is not None
+        for copy in item.service.copies
+    ]
 
 
 def blocking(results: Iterable[CheckResult]) -> list[CheckResult]:
@@ -187,6 +200,8 @@ def check_service_mismatch(item: DatasetInput, rules: ValidationSection) -> Chec
             status=CheckStatus.SKIPPED,
             message=f"skipped: {missing} to compare with",
         )
+    if item.service.copies:
+        return _sentence_mismatch(item, item.local, item.service.copies, rules)
     differences = distribution_differences(item.local.intent_distribution, item.service)
     if not differences:
         return CheckResult(
@@ -213,6 +228,37 @@ def check_service_mismatch(item: DatasetInput, rules: ValidationSection) -> Chec
         )
         + "; the service may be training on data that is not in git",
         details=_names(found.text for found in differences),
+    )
+
+
+def _sentence_mismatch(
+    item: DatasetInput, local: Dataset, copies: list[ServiceCopy], rules: ValidationSection
+) -> CheckResult:
+    """The v2 form: the service's copies (exports) against the file, sentence by sentence."""
+    exports = [compare(item.ref.id, local, copy) for copy in copies]
+    differing = [export for export in exports if export.differs]
+    where = ", ".join(export.target for export in exports)
+    if not differing:
+        return CheckResult(
+            check=SERVICE_MISMATCH,
+            dataset_id=item.ref.id,
+            status=CheckStatus.PASSED,
+            value=0,
+            threshold=0,
+            message=f"the service holds exactly the committed intents and sentences ({where})",
+        )
+    count = totals(differing)
+    return CheckResult(
+        check=SERVICE_MISMATCH,
+        dataset_id=item.ref.id,
+        status=CheckStatus.FAILED if rules.fail_on_service_mismatch else CheckStatus.WARNING,
+        value=sum(count.values()),
+        threshold=0,
+        message=f"importing '{local.path}' would add {count['added']}, change "
+        f"{count['changed']} and delete {count['deleted']} intents on the service "
+        f"({', '.join(export.target for export in differing)}); what it held is kept "
+        "in the intents export",
+        details=_names(line for export in differing for line in describe(export)),
     )
 
 

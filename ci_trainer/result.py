@@ -70,6 +70,43 @@ class DatasetRecord(_Model):
     service_intent_count: int | None = None
 
 
+class SentenceChanges(_Model):
+    """One intent whose example sentences an import of the committed file changes."""
+
+    intent: str
+    added: list[str] = Field(default_factory=list)  # the first few; the counts say how many
+    removed: list[str] = Field(default_factory=list)
+    added_count: int = 0
+    removed_count: int = 0
+
+
+class ServiceExport(_Model):
+    """A target's data as the service held it before this run changed it (v2: the flow x
+    locale's intents export, kept as a file that restores it), and what importing the
+    committed file adds, changes and deletes there. Name lists are bounded; the counts
+    are whole."""
+
+    dataset_id: str
+    target: str
+    path: str | None = None
+    sha256: str | None = None
+    intent_count: int = 0
+    example_count: int = 0
+    training_out_of_date: bool | None = None
+    intents_added: list[str] = Field(default_factory=list)
+    intents_deleted: list[str] = Field(default_factory=list)
+    intents_changed: list[SentenceChanges] = Field(default_factory=list)
+    intents_added_count: int = 0
+    intents_deleted_count: int = 0
+    intents_changed_count: int = 0
+
+    @property
+    def differs(self) -> bool:
+        return bool(
+            self.intents_added_count or self.intents_deleted_count or self.intents_changed_count
+        )
+
+
 class GateRule(_Model):
     """One rule of the promotion gate and how the candidate fared."""
 
@@ -230,6 +267,8 @@ class RunResult(_Model):
 
     datasets: list[DatasetRecord] = Field(default_factory=list)
     checks: list[CheckResult] = Field(default_factory=list)
+    # What the service held before this run imported into it (v2's intents exports).
+    service_exports: list[ServiceExport] = Field(default_factory=list)
 
     status: str | None = None  # the service's final training status, e.g. COMPLETED
     training_id: str | None = None

@@ -93,6 +93,12 @@ def append_audit(
         reporter.info(outcome.line)
     if not outcome.primary_error:
         reporter.info(f"audit record appended to {outcome.path}")
+        for kept in result.service_exports:
+            if kept.path and outcome.path is not None:
+                reporter.info(
+                    f"{kept.target}: the export artifact {kept.path} (what it held before "
+                    "this run) is in the audit record"
+                )
         return result
     where = f"; written to {outcome.path} instead" if outcome.path else ""
     # The error names the path already.

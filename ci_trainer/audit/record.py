@@ -53,6 +53,7 @@ def build_record(
         "thresholds": _plain(result.thresholds),
         "datasets": _plain(result.datasets),
         "checks": [_check_entry(check) for check in result.checks],
+        "intentsExports": _plain(result.service_exports),
         "gate": _plain(result.gate),
         "production": _plain(result.production),
         "champion": _plain(result.champion),

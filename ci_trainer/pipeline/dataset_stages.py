@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from ci_trainer.backend_types import AccessCheck, DatasetStats
 from ci_trainer.backends.base import Backend
-from ci_trainer.checks import DatasetInput, blocking, run_checks
+from ci_trainer.checks import DatasetInput, blocking, run_checks, service_exports
 from ci_trainer.datasets import Dataset, load_dataset
 from ci_trainer.decision import Decision
 from ci_trainer.errors import AuthError, FeatureUnavailable
@@ -86,11 +86,16 @@ def fetch_service_stats(ctx: StageContext, backend: Backend, data: Datasets) -> 
         for record in ctx.recorder.snapshot().datasets:
             try:
                 stats = backend.dataset_stats(record.id)
-            except FeatureUnavailable:
-                # cognigy-v2 has no dataset statistics: the local checks stand alone.
-                ctx.reporter.info("the service reports no dataset statistics")
-                return
+            except FeatureUnavailable as exc:
+                # Nothing to compare this dataset with: the local checks stand alone.
+                ctx.reporter.info(f"{record.id}: {exc}")
+                continue
             data.service[record.id] = stats
+            for copy in stats.copies:
+                if copy.artifact:
+                    ctx.reporter.info(
+                        f"{copy.target}: the service's intents kept in {copy.artifact}"
+                    )
             counts: dict[str, object] = {
                 "service_example_count": stats.example_count,
                 "service_intent_count": stats.intent_count,
@@ -117,7 +122,7 @@ def check_datasets(ctx: StageContext, data: Datasets) -> Ruling | None:
             for ref in ctx.config.datasets
         ]
         checks = run_checks(ctx.config, inputs, data.holdout)
-        ctx.recorder.record(checks=checks)
+        ctx.recorder.record(checks=checks, service_exports=service_exports(inputs))
         for check in checks:
             where = f"{check.dataset_id}: " if check.dataset_id else ""
             ctx.reporter.info(f"{check.status.value:>7}  {check.check}: {where}{check.message}")

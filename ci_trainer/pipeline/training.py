@@ -40,6 +40,8 @@ def train(
                     on_started = None
                 final = _wait(ctx, backend, job, deadline)
             if final.state is JobState.COMPLETED:
+                for text in final.notices:
+                    ctx.message("notice", text, title="Training")
                 return job
             if final.state is JobState.FAILED and attempt <= retry.attempts:
                 batch_size = max(MIN_BATCH_SIZE, round(batch_size * retry.batch_size_factor))

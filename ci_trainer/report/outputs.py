@@ -77,5 +77,7 @@ def build_outputs(result: RunResult) -> dict[str, str]:
         "reason": one_line(result.reason),
         "metrics": _metrics_json(result),
         "audit-log": result.audit_log or "",
+        # One path per line: every intents export this run kept (cognigy-v2).
+        "intents-export": "\n".join(e.path for e in result.service_exports if e.path),
         "summary": summary_line(result),
     }

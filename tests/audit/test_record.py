@@ -279,6 +279,7 @@ RECORD_KEY_OF = {
     "provenance": "provenance",
     "datasets": "datasets",
     "checks": "checks",
+    "service_exports": "intentsExports",
     "status": "status",
     "training_id": "trainingId",
     "version_id": "versionId",

@@ -42,6 +42,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ci_trainer.backend_types import (
@@ -58,6 +59,7 @@ from ci_trainer.backend_types import (
 )
 from ci_trainer.backends.cognigy_v2.auth import ClientSecret
 from ci_trainer.backends.cognigy_v2.client import CognigyV2Client
+from ci_trainer.backends.cognigy_v2.intents_export import IntentsExports
 from ci_trainer.backends.cognigy_v2.metrics import Finding, IntentAnalyzer
 from ci_trainer.backends.cognigy_v2.options import (
     COMBINED_TARGET_ID,
@@ -111,7 +113,9 @@ class CognigyV2Backend:
         self._references: dict[str, tuple[str, str]] = {}  # target id -> (flow ref, locale ref)
         self._names: dict[str, str] = {}  # target id -> "Flow/locale"
         self._thresholds: dict[str, IntentThreshold | None] = {}  # flow _id -> its threshold
-        self._training = TrainingFanOut(client, options, tasks, self._label)
+        self._out_of_date: dict[str, bool | None] = {}  # target id -> as the flow said
+        self.exports = IntentsExports(client, tasks, options.artifact_dir, self._label)
+        self._training = TrainingFanOut(client, options, tasks, self._label, self.exports)
         self._analyzer = IntentAnalyzer(client, options, self._label)
         self._promotion = SnapshotPromotion(client, options, tasks, self._reference)
 
@@ -182,6 +186,8 @@ class CognigyV2Backend:
                     hint_text="quote this to support",
                 )
             self._references[spec.id] = (flow_ref, locale_ref)
+            out_of_date = flow.get("isTrainingOutOfDate")
+            self._out_of_date[spec.id] = out_of_date if isinstance(out_of_date, bool) else None
             self._names[spec.id] = (
                 f"{flow.get('name', spec.flow_id)}/{locale.get('name', spec.locale_id)}"
             )
@@ -217,10 +223,30 @@ class CognigyV2Backend:
         return self._thresholds[spec.flow_id]
 
     def dataset_stats(self, dataset_id: str) -> DatasetStats:
-        # Sentences are a sub-resource per intent: counting them costs a request per
-        # intent, so the service/git comparison is left to the committed files.
-        msg = "cognigy-v2 has no dataset statistics endpoint"
-        raise FeatureUnavailable(msg)
+        """The dataset as each flow x locale that trains it holds it: its intents export
+        (C9), kept as a run artifact before anything is imported."""
+        members = [t for t in self.options.targets if t.dataset_id == dataset_id and t.intents_file]
+        if not members:
+            msg = "no cognigy_v2 target trains this dataset, so nothing was exported"
+            raise FeatureUnavailable(msg)
+        copies = []
+        for spec in members:
+            try:
+                export = self.exports.export(spec)
+            except (ApiError, ContractError, OSError) as exc:
+                if self.options.import_mode == "overwrite":
+                    raise  # no overwrite import without its backup (C10)
+                msg = f"the intents export of {self._label(spec)} failed ({exc}); not compared"
+                raise FeatureUnavailable(msg) from exc
+            copies.append(export.copy(self._out_of_date.get(spec.id)))
+        first = copies[0].sentences
+        return DatasetStats(
+            dataset_id=dataset_id,
+            example_count=sum(len(texts) for texts in first.values()),
+            intent_count=len(first),
+            intent_distribution={name: len(texts) for name, texts in first.items()},
+            copies=copies,
+        )
 
     def _reference(self, spec: V2Target) -> tuple[str, str]:
         """The (flow, locale) referenceIds of a target, read with the access check."""
@@ -302,8 +328,9 @@ def backend_from_config(
     wait: Callable[[float], bool] | None = None,
     stop: threading.Event | None = None,
     policy: RetryPolicy | None = None,
+    artifact_dir: Path | None = None,
 ) -> CognigyV2Backend:
-    """The v2 backend of a run. `base_url` (COGNIGY_BASE_URL) overrides the config's;
+    """The v2 backend of a run; its intents exports are kept in `artifact_dir`. `base_url` (COGNIGY_BASE_URL) overrides the config's;
     `api_key` or `client` (OAuth2 client credentials, C8) authenticate it.
 
     As for v1, the client's waits wake on `wait`'s event but the client is not stopped
@@ -311,7 +338,7 @@ def backend_from_config(
     backend cannot use raises a located `ConfigError`.
     """
     section = v2_section(loaded)
-    options = options_from_config(loaded, run_label)
+    options = options_from_config(loaded, run_label, artifact_dir)
     budget = RequestBudget(
         window_limit=section.max_requests_per_window,
         run_limit=section.max_requests_per_run,

@@ -390,15 +390,16 @@ class CognigyV2Client:
             raise contract_error(response, self.redactor, "no 'downloadLink' in the answer")
         return link
 
-    def download(self, link: str, *, redirects: int = 3) -> bytes:
-        """GET a download link. The credentials go only to the API's own origin; a redirect
-        (e.g. to a presigned storage URL) is followed, without them, a few times."""
+    def download(
+        self, link: str, *, redirects: int = 3, operation: str = "downloadSnapshot"
+    ) -> bytes:
+        """GET a download link; the key only to the API's own origin, redirects without it."""
         parts = urlsplit(link)
         own = urlsplit(self.http.base_url)
         path = parts.path + (f"?{parts.query}" if parts.query else "")
         if (parts.scheme, parts.netloc) == (own.scheme, own.netloc):
             call = Call(
-                "downloadSnapshot",
+                operation,
                 "GET",
                 path[len(own.path) :] if path.startswith(own.path) else path,
             )
@@ -416,10 +417,11 @@ class CognigyV2Client:
                 rng=self._rng,
                 now=self._now,
             )
-            response = fetch_elsewhere(elsewhere, parts.scheme, parts.hostname, path)
+            response = fetch_elsewhere(elsewhere, parts.scheme, parts.hostname, path, operation)
         location = response.headers.get("Location")
         if 300 <= response.status < 400 and location and redirects > 0:
-            return self.download(urljoin(link, location), redirects=redirects - 1)
+            nxt = urljoin(link, location)
+            return self.download(nxt, redirects=redirects - 1, operation=operation)
         if not response.ok:
             raise self._failed(response)
         return response.content

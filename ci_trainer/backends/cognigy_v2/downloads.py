@@ -43,15 +43,20 @@ def packaging_policy(base: RetryPolicy) -> RetryPolicy:
     )
 
 
-def fetch_elsewhere(http: HttpClient, scheme: str, hostname: str | None, path: str) -> HttpResponse:
+def fetch_elsewhere(
+    http: HttpClient,
+    scheme: str,
+    hostname: str | None,
+    path: str,
+    operation: str = "downloadSnapshot",
+) -> HttpResponse:
     """GET `path` with `http` (a client for the link's own origin, without credentials),
-    then close it. Only https, or loopback (the emulator), is fetched."""
+    then close it. Only https, or loopback (the emulator), is fetched. `operation` names
+    the download (a snapshot's or an intents export's) in errors."""
     try:
         if scheme != "https" and not is_loopback(hostname or ""):
-            msg = "the snapshot download link is not https"
-            raise ApiError(
-                call="downloadSnapshot", message_text=msg, hint_text="quote it to support"
-            )
-        return http.send(Call("downloadSnapshot", "GET", path), retry=RetryMode.SAFE)
+            msg = "the download link is not https"
+            raise ApiError(call=operation, message_text=msg, hint_text="quote it to support")
+        return http.send(Call(operation, "GET", path), retry=RetryMode.SAFE)
     finally:
         http.close()

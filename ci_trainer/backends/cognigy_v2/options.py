@@ -28,6 +28,7 @@ class V2Target:
     flow_id: str
     locale_id: str
     intents_file: Path | None = None
+    dataset_id: str | None = None  # the `datasets` entry the intents file is
 
     @property
     def id(self) -> str:
@@ -52,6 +53,8 @@ class V2Options:
     endpoint_id: str | None = None  # re-pointed at the promoted snapshot when set
     task_poll_seconds: float = 2.0
     task_timeout_seconds: float = 900.0
+    # Where the intents exports are kept (a run's files); None keeps them in memory only.
+    artifact_dir: Path | None = None
 
 
 def run_label(provenance: Provenance, now: datetime | None = None) -> str:
@@ -61,7 +64,9 @@ def run_label(provenance: Provenance, now: datetime | None = None) -> str:
     return (now or datetime.now(timezone.utc)).strftime("%Y%m%d-%H%M%S")
 
 
-def options_from_config(loaded: LoadedConfig, run_label: str) -> V2Options:
+def options_from_config(
+    loaded: LoadedConfig, run_label: str, artifact_dir: Path | None = None
+) -> V2Options:
     """The backend options for a loaded config with a `cognigy_v2` section.
 
     Each target's `dataset` names a `datasets` entry; its path is the intents file.
@@ -75,6 +80,7 @@ def options_from_config(loaded: LoadedConfig, run_label: str) -> V2Options:
             flow_id=target.flow_id,
             locale_id=locale,
             intents_file=loaded.resolve(path) if (path := paths.get(target.dataset)) else None,
+            dataset_id=target.dataset,
         )
         for target in section.targets
         for locale in target.locales
@@ -97,6 +103,7 @@ def options_from_config(loaded: LoadedConfig, run_label: str) -> V2Options:
         # least every 2 s (the pace of Cognigy's own CLI).
         task_poll_seconds=min(config.training.poll_interval_floor_seconds, 2.0),
         task_timeout_seconds=section.task_timeout_minutes * 60.0,
+        artifact_dir=artifact_dir,
     )
 
 

@@ -28,6 +28,7 @@ from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
+from ci_trainer.backends.cognigy_v2.emulator.exports import IntentExports
 from ci_trainer.backends.cognigy_v2.emulator.intents import intent_item, listed_intents
 from ci_trainer.backends.cognigy_v2.emulator.oauth import TOKEN_PATH, TokenIssuer
 from ci_trainer.backends.cognigy_v2.emulator.problems import OAuthError, RateLimited, V2Problem
@@ -55,6 +56,7 @@ MAX_JSON_BYTES = 60 * 1024
 MAX_UPLOAD_BYTES = 2 * 1024 * 1024  # intent files (C15)
 MAX_SNAPSHOT_UPLOAD_BYTES = 256 * 1024 * 1024  # snapshot packages (C15)
 PREFIXES = ("/new/v2.0", "/v2.0")
+_LINKS = frozenset({"downloadSnapshot", "downloadIntentsExport"})
 
 
 def _rules() -> list[Rule]:
@@ -65,6 +67,8 @@ def _rules() -> list[Rule]:
         ("/flows/<flow_id>/settings", "GET", "readFlowSettings"),
         ("/flows/<flow_id>/intents", "GET", "indexIntents"),
         ("/flows/<flow_id>/intents/import", "POST", "importIntents"),
+        ("/flows/<flow_id>/intents/export", "POST", "exportIntents"),
+        ("/intents/exports/<token>", "GET", "downloadIntentsExport"),
         ("/flows/<flow_id>/intents/train", "POST", "trainIntents"),
         ("/tasks", "GET", "indexTasks"),
         ("/tasks/<task_id>", "GET", "readTask"),
@@ -115,6 +119,7 @@ class V2App:
         self.faults: list[HttpFault] = []
         self._window = SlidingWindow(*rate_limit) if rate_limit else None
         self._lock = threading.Lock()
+        exports = IntentExports(service, self.variants.intents_export)
         self._handlers: dict[str, Callable[[Request, dict[str, str]], Response]] = {
             "readProject": self._read_project,
             "indexLocales": self._index_locales,
@@ -122,6 +127,8 @@ class V2App:
             "readFlowSettings": self._read_flow_settings,
             "indexIntents": self._index_intents,
             "importIntents": self._import_intents,
+            "exportIntents": exports.export,
+            "downloadIntentsExport": exports.download,
             "trainIntents": self._train_intents,
             "indexTasks": self._index_tasks,
             "readTask": self._read_task,
@@ -204,7 +211,7 @@ class V2App:
         try:
             if endpoint == "issueOAuth2Token":
                 return self._issue_token(request)
-            if endpoint != "downloadSnapshot":
+            if endpoint not in _LINKS:  # a download link is its own credential
                 self._authenticate(request)
             self._limits(request, str(endpoint))
             fault = self._take_fault(str(endpoint))

@@ -4,6 +4,7 @@ intent list's items (child intents of a hierarchy only with `includeChildren`)."
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from ci_trainer.backends.cognigy_v2.emulator.model import Flow, Intent, Locale, new_id
@@ -20,8 +21,33 @@ def sentences_by_intent(dataset: Dataset) -> dict[str, list[str]]:
     return by_intent
 
 
-def apply_import(flow: Flow, locale_ref: str, by_intent: dict[str, list[str]], mode: str) -> None:
-    """Import `by_intent` into the flow's locale as Cognigy does in `mode`."""
+def intent_tags(text: str, filename: str) -> dict[str, list[str]]:
+    """Intent name -> its `tags`, from a JSON intents file (CSV files carry none): what
+    an export gives back besides the sentences."""
+    if not filename.lower().endswith(".json"):
+        return {}
+    try:
+        items = json.loads(text)
+    except ValueError:
+        return {}
+    if not isinstance(items, list):
+        return {}
+    return {
+        str(item["name"]).strip(): [str(tag) for tag in item["tags"]]
+        for item in items
+        if isinstance(item, dict) and "name" in item and isinstance(item.get("tags"), list)
+    }
+
+
+def apply_import(
+    flow: Flow,
+    locale_ref: str,
+    by_intent: dict[str, list[str]],
+    mode: str,
+    tags: dict[str, list[str]] | None = None,
+) -> None:
+    """Import `by_intent` into the flow's locale as Cognigy does in `mode` (with the
+    file's `tags`, when it has them)."""
     if mode == "overwrite":
         # Intents are per flow, their sentences per locale: an overwrite replaces this
         # locale's data, and an intent left without sentences in any locale goes.
@@ -39,6 +65,8 @@ def apply_import(flow: Flow, locale_ref: str, by_intent: dict[str, list[str]], m
             known = intent.sentences.setdefault(locale_ref, [])
             known.extend(s for s in sentences if s not in known)
         # skip: an existing intent keeps what it has
+        if tags and name in tags and (mode != "skip" or intent is None):
+            flow.intents[name].tags = list(tags[name])
     flow.group(locale_ref).out_of_date = True
 
 

@@ -19,6 +19,7 @@ from ci_trainer.backends.cognigy_v2.emulator.analyzer import all_scores, feedbac
 from ci_trainer.backends.cognigy_v2.emulator.intents import (
     IMPORT_MODES,
     apply_import,
+    intent_tags,
     sentences_by_intent,
     training_data,
 )
@@ -230,8 +231,9 @@ class V2Service(SnapshotsAndEndpoints):
                 msg = f"import error: {exc}"
                 raise TaskFailed(msg) from None
             by_intent = sentences_by_intent(dataset)
+            tags = intent_tags(text, filename or "upload.txt")
             with self.lock:
-                apply_import(flow, locale.reference_id, by_intent, mode)
+                apply_import(flow, locale.reference_id, by_intent, mode, tags)
 
         params = {"flowId": flow.id, "localeId": locale.id, "mode": mode}
         return self.start_task("importIntents", project.id, params, work)
