@@ -220,7 +220,7 @@ def _task_of(body: Mapping[str, Any], response: HttpResponse | None, redactor: R
     if not isinstance(task_id, str) or not task_id:
         msg = "the task has no '_id'"
         raise refused(msg)
-    if status not in TASK_STATUSES:
+    if not isinstance(status, str) or status not in TASK_STATUSES:
         msg = (
             f"unknown task status {str(status)[:40]!r} (expected one of "
             f"{', '.join(sorted(TASK_STATUSES))})"

@@ -83,11 +83,18 @@ def test_main_run_promotes_a_snapshot_into_the_second_project(
     result = run(project, emu, Mode.PROMOTE, GITHUB_SHA="0123456789abcdef", GITHUB_RUN_ID="42")
     assert result.decision is Decision.PROMOTED, (result.reason, result.error)
     steps = [step.name for step in result.promotion.steps]
-    assert steps[-1] == "restore in target project"
+    # The sample re-points its endpoint; `promoted` rests on reading it back (C5).
+    assert steps[0] == "check endpoint"
+    assert steps[-3:] == ["check flow in snapshot", "re-point endpoint", "verify endpoint"]
+    assert "restore in target project" in steps
     assert all(step.status == "done" for step in result.promotion.steps)
     section = yaml.safe_load(project.read_text(encoding="utf-8"))["cognigy_v2"]
     target = emu.service.projects[section["promotion"]["target_project_id"]]
-    assert {snap.name for snap in target.snapshots.values()} == {result.promotion.steps[0].id}
+    [created] = [s for s in result.promotion.steps if s.name == "create snapshot"]
+    assert {snap.name for snap in target.snapshots.values()} == {created.id}
+    endpoint = emu.service.endpoint(section["promotion"]["endpoint_id"])[1]
+    assert endpoint.entrypoint == result.promotion.version_id
+    assert result.promotion.version_id in result.promotion.steps[-1].detail
     assert len(target.content.flows) == 2  # the restored flows, trained
     assert all(
         g.model is not None for f in target.content.flows.values() for g in f.groups.values()
@@ -95,6 +102,14 @@ def test_main_run_promotes_a_snapshot_into_the_second_project(
     audit = (project.parent / "cognigy_training_audit.log").read_text(encoding="utf-8")
     record = json.loads(audit.splitlines()[-1])
     assert [s["name"] for s in record["promotion"]["steps"]] == steps
+    assert record["promotion"]["steps"][-1]["detail"].startswith("read back: serves entrypoint")
+    # What the flows held before the overwrite imports is kept, one file per target.
+    exports = record["intentsExports"]
+    assert len(exports) == 3
+    assert all(
+        (project.parent / str(e["path"])).is_file() or Path(str(e["path"])).is_file()
+        for e in exports
+    )
     assert API_KEY not in audit
 
     # The next pull request is compared with what is now in the target project.
