@@ -471,6 +471,8 @@ class V2App:
     def _restore_snapshot(self, request: Request, args: dict[str, str]) -> Response:
         body = json_body(request) if request.content_length else {}
         project_id = body.get("projectId")
+        if not isinstance(project_id, str) and not self.variants.restore_without_project:
+            raise V2Problem(400, "Validation failed: body property projectId is required", 1000)
         return self._created(
             self.service.start_restore(
                 args["snapshot_id"], project_id if isinstance(project_id, str) else None

@@ -20,4 +20,5 @@ class V2Variants:
     endpoint_entrypoint: bool = False  # the endpoint list shows `entrypoint` (C5: it does not)
     snapshot_delete_at_once: bool = False  # DELETE is done before it answers (C4: a Task)
     upload_list_lag: int = 2  # list reads an uploaded snapshot is missing from (C7)
+    restore_without_project: bool = False  # a restore without {projectId} (C17: required)
     intents_export: str = "direct"  # or "task": a Task, then a download link (exports.py)
