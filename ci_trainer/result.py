@@ -46,6 +46,14 @@ class CheckStatus(str, enum.Enum):
     SKIPPED = "skipped"  # could not be evaluated (e.g. no annotation scores)
 
 
+class Location(_Model):
+    """One place in a dataset file that a check points at, and what is wrong there."""
+
+    file: str
+    line: int | None = None
+    text: str
+
+
 class CheckResult(_Model):
     """One dataset quality check: what was measured against what."""
 
@@ -56,6 +64,8 @@ class CheckResult(_Model):
     threshold: float | int | str | None = None
     message: str
     details: list[str] = Field(default_factory=list)
+    # The offending examples with their file and line (the first few; `value` counts all).
+    locations: list[Location] = Field(default_factory=list)
 
 
 class DatasetRecord(_Model):
