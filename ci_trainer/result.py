@@ -166,6 +166,9 @@ class ChampionComparison(_Model):
     intents_worse: list[str] = Field(default_factory=list)
     intents_better: list[str] = Field(default_factory=list)
     verdict: str  # "better", "no significant change", "worse"
+    # The `verdict` output: better, worse, no-significant-change, or inconclusive (no
+    # significant change, but a loss beyond the margin is not ruled out: a hold).
+    conclusion: str | None = None
     sentence: str
     alpha: float | None = None  # significance level of McNemar and the per-intent tests
     min_support: int | None = None  # intents with fewer holdout examples were not tested
@@ -294,6 +297,7 @@ class RunResult(_Model):
     gate: list[GateRule] = Field(default_factory=list)
     champion: ChampionComparison | None = None
     champion_note: str | None = None  # why the comparison was skipped, when it was
+    held: bool = False  # rejected only because the holdout cannot rule out a loss
 
     promotion: PromotionRecord = Field(
         default_factory=lambda: PromotionRecord(attempted=False, promoted=False)

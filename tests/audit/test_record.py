@@ -295,6 +295,7 @@ RECORD_KEY_OF = {
     "gate": "gate",
     "champion": "champion",
     "champion_note": "championNote",
+    "held": "held",
     "promotion": "promotion",
     "webhook": "webhook",
     "support": "support",
