@@ -22,6 +22,7 @@ from ci_trainer.errors import ConfigError
 from ci_trainer.github import (
     Commands,
     GithubReporter,
+    destinations,
     give_to_workspace_owner,
     publish,
     workspace_relative,
@@ -67,6 +68,8 @@ def main(env: Mapping[str, str] | None = None) -> int:
         result = result.model_copy(update={"audit_log": relative})
     result = _exports_for_the_host(result, env)
     publish(result, env=env, output_dir=None, commands=commands)
+    for line in destinations(result, [], env):
+        commands.echo(line)
     return exit_code(result, fail_on_reject=inputs.fail_on_reject)
 
 

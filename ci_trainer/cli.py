@@ -161,7 +161,7 @@ def run_cli(args: argparse.Namespace) -> int:
     """`ci-trainer run` / `ci-trainer validate`: returns the exit code of the decision."""
     # Imported here: the lifecycle pulls in the HTTP client and the pipeline, which the
     # other commands never need.
-    from ci_trainer.github import publish
+    from ci_trainer.github import destinations, publish
     from ci_trainer.redact import one_line
     from ci_trainer.run import execute
     from ci_trainer.settings import Settings
@@ -183,8 +183,10 @@ def run_cli(args: argparse.Namespace) -> int:
         result = execute(settings, reporter, stop=stop)
     finally:
         restore()
-    publish(result, env=env, output_dir=settings.output_dir)
+    written = publish(result, env=env, output_dir=settings.output_dir)
     _close(reporter)
+    for line in destinations(result, written, env):
+        print(one_line(line))
     # One line whatever the reason holds (it may quote the service), never a command.
     print(one_line(f"ci-trainer: {result.decision.value} - {result.reason}"), flush=True)
     return result.exit_code

@@ -46,6 +46,14 @@ class CheckStatus(str, enum.Enum):
     SKIPPED = "skipped"  # could not be evaluated (e.g. no annotation scores)
 
 
+class Location(_Model):
+    """One place in a dataset file that a check points at, and what is wrong there."""
+
+    file: str
+    line: int | None = None
+    text: str
+
+
 class CheckResult(_Model):
     """One dataset quality check: what was measured against what."""
 
@@ -56,6 +64,8 @@ class CheckResult(_Model):
     threshold: float | int | str | None = None
     message: str
     details: list[str] = Field(default_factory=list)
+    # The offending examples with their file and line (the first few; `value` counts all).
+    locations: list[Location] = Field(default_factory=list)
 
 
 class DatasetRecord(_Model):
@@ -156,6 +166,9 @@ class ChampionComparison(_Model):
     intents_worse: list[str] = Field(default_factory=list)
     intents_better: list[str] = Field(default_factory=list)
     verdict: str  # "better", "no significant change", "worse"
+    # The `verdict` output: better, worse, no-significant-change, or inconclusive (no
+    # significant change, but a loss beyond the margin is not ruled out: a hold).
+    conclusion: str | None = None
     sentence: str
     alpha: float | None = None  # significance level of McNemar and the per-intent tests
     min_support: int | None = None  # intents with fewer holdout examples were not tested
@@ -284,6 +297,7 @@ class RunResult(_Model):
     gate: list[GateRule] = Field(default_factory=list)
     champion: ChampionComparison | None = None
     champion_note: str | None = None  # why the comparison was skipped, when it was
+    held: bool = False  # rejected only because the holdout cannot rule out a loss
 
     promotion: PromotionRecord = Field(
         default_factory=lambda: PromotionRecord(attempted=False, promoted=False)

@@ -65,3 +65,13 @@ def resolve_inside(relative: str | Path, *, base: Path, workspace: Path) -> Path
         msg = f"'{text}' resolves to {resolved}, outside the workspace {root}"
         raise OutsideWorkspace(msg)
     return resolved
+
+
+def shown_path(path: str, cwd: Path | None = None) -> str:
+    """`path` as a person (and the runner's annotations) want it: relative to the current
+    folder when it lies inside it, else as given."""
+    try:
+        here = (cwd or Path.cwd()).resolve()
+        return Path(path).resolve().relative_to(here).as_posix()
+    except (OSError, ValueError, RuntimeError):
+        return path

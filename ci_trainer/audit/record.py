@@ -58,6 +58,7 @@ def build_record(
         "production": _plain(result.production),
         "champion": _plain(result.champion),
         "championNote": _plain(result.champion_note),
+        "held": result.held,
         "weakestIntents": _plain(result.weakest_intents),
         "attempts": _plain(result.attempts),
         "resources": _plain(result.resources),

@@ -27,6 +27,9 @@ REQUIRED_SCOPES: dict[Mode, tuple[str, ...]] = {
 # Skipped checks worth a notice: the data lacks what the check needs. Other skips follow
 # from the run itself (no service stats without credentials) and are explained there.
 _NOTICE_WHEN_SKIPPED = frozenset({"annotation_score"})
+# Offending examples shown one by one per check (console, annotations, summary); the
+# rest are counted, since GitHub shows only 10 annotations of a kind per step anyway.
+LOCATED_MESSAGES = 10
 
 
 @dataclass
@@ -129,6 +132,7 @@ def check_datasets(ctx: StageContext, data: Datasets) -> Ruling | None:
             level = _announcement(check)
             if level is not None:
                 ctx.message(level, where + check.message, title=f"Dataset check {check.check}")
+            _point_at_examples(ctx, check)
     failed = blocking(checks)
     if not failed:
         return None
@@ -153,6 +157,26 @@ def in_background(call: Callable[[], AccessCheck]) -> Future[AccessCheck]:
 
     threading.Thread(target=work, name="ci-trainer-access", daemon=True).start()
     return pending
+
+
+def _point_at_examples(ctx: StageContext, check: CheckResult) -> None:
+    """The offending examples of a failed or warning check, each where it is (an error or
+    warning at file:line), the first few and then how many more: the check's own message
+    only counts them."""
+    if check.status not in (CheckStatus.FAILED, CheckStatus.WARNING) or not check.locations:
+        return
+    level = "error" if check.status is CheckStatus.FAILED else "warning"
+    title = f"Dataset check {check.check}"
+    for location in check.locations[:LOCATED_MESSAGES]:
+        ctx.message(level, location.text, title=title, file=location.file, line=location.line)
+    total = check.value if isinstance(check.value, int) else len(check.locations)
+    if total > LOCATED_MESSAGES:
+        ctx.message(
+            level,
+            f"{total - LOCATED_MESSAGES} more for {check.check} than shown here; the audit "
+            f"record lists the first {len(check.locations)} with file and line",
+            title=title,
+        )
 
 
 def _announcement(check: CheckResult) -> str | None:

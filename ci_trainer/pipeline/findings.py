@@ -53,6 +53,7 @@ class Findings(BaseModel):
     gate: list[GateRule] = Field(default_factory=list)
     champion: ChampionComparison | None = None
     champion_note: str | None = None
+    held: bool = False
     promotion: PromotionRecord = Field(
         default_factory=lambda: PromotionRecord(attempted=False, promoted=False)
     )

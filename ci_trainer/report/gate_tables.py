@@ -60,7 +60,13 @@ def champion_section(result: RunResult) -> str | None:
         f"{champion.mcnemar_production_only} only production got right).",
         f"- Intents significantly worse: {_names(champion.intents_worse)}.",
         f"- Intents significantly better: {_names(champion.intents_better)}.",
-        f"- Verdict: **{escape(champion.verdict)}**.",
+        f"- Verdict: **{escape(champion.verdict)}**"
+        + (
+            f", but a loss larger than the {fmt(champion.margin)} margin is not ruled out "
+            "(inconclusive: the candidate is held)."
+            if champion.conclusion == "inconclusive"
+            else "."
+        ),
     ]
     if champion.score_threshold is not None:
         facts.insert(0, _threshold_fact(champion))
