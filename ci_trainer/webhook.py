@@ -139,16 +139,18 @@ def deliver(
     max_backoff: float = 8.0,
     event_id: str | None = None,
     budget: RequestBudget | None = None,
+    deadline: float | None = None,
 ) -> WebhookDelivery:
     """POST the run's event to `url`; retry 5xx, 408, 429 and connection errors with a
     capped exponential back-off (or the receiver's Retry-After); stop early when `stop`
     is set. Never raises: the outcome is the returned WebhookDelivery. `budget` is the
-    run's request budget, when the caller shares one."""
+    run's request budget, when the caller shares one; `deadline` bounds each attempt's
+    wall time (default: twice `timeout`)."""
     url = url.strip()  # env values often carry a stray newline
     scrub = _Scrubber(url, secret, redactor)
     event_id = event_id or event_id_for(result)
     try:
-        policy = webhook_policy(timeout, attempts, backoff, max_backoff)
+        policy = webhook_policy(timeout, attempts, backoff, max_backoff, deadline)
         return _deliver(
             result, url, secret or None, event_id, policy, budget, stop, scrub, redactor
         )
@@ -164,16 +166,20 @@ def deliver(
 
 
 def webhook_policy(
-    timeout: float, attempts: int, backoff: float, max_backoff: float
+    timeout: float,
+    attempts: int,
+    backoff: float,
+    max_backoff: float,
+    deadline: float | None = None,
 ) -> RetryPolicy:
     """The one HTTP policy with the webhook's numbers: its timeout for connect and read,
-    their sum for the whole attempt (a silent receiver is tried again, a dripping one
-    ends), its attempts, a back-off without jitter (one CI run sends one event, there is
+    their sum (or `deadline`) for the whole attempt (a silent receiver is tried again, a
+    dripping one ends), its attempts, a back-off without jitter (one CI run sends one event, there is
     no herd to spread out) and waits that add up to MAX_TOTAL_WAIT at most."""
     return RetryPolicy(
         connect_timeout=timeout,
         read_timeout=timeout,
-        request_deadline=2 * timeout,
+        request_deadline=deadline or 2 * timeout,
         stop_grace=STOP_GRACE,
         max_attempts=max(1, attempts),
         backoff_base=backoff,
@@ -246,14 +252,14 @@ def _basic_auth(parts: SplitResult) -> dict[str, str]:
 class _Attempts:
     """Hears every attempt of the delivery and keeps the last in the webhook's words."""
 
-    def __init__(self, timeout: float) -> None:
-        self.timeout = timeout
+    def __init__(self, policy: RetryPolicy) -> None:
+        self.policy = policy
         self.count = 0
         self.last = _Attempt(error="not sent")
 
     def __call__(self, outcome: Outcome) -> None:
         self.count += 1
-        self.last = _judge(outcome, self.timeout)
+        self.last = _judge(outcome, self.policy)
 
 
 def _send(
@@ -264,7 +270,7 @@ def _send(
     scrub: _Scrubber,
     outcome: WebhookDelivery,
 ) -> WebhookDelivery:
-    heard = _Attempts(client.policy.read_timeout)
+    heard = _Attempts(client.policy)
     refused: float | None = None
     try:
         response = client.send(
@@ -300,18 +306,19 @@ def _send(
     return outcome
 
 
-def _judge(outcome: Outcome, timeout: float) -> _Attempt:
+def _judge(outcome: Outcome, policy: RetryPolicy) -> _Attempt:
     if isinstance(outcome, HttpResponse):
         return _judge_response(outcome)
     # Exception texts from requests embed the full URL (query included): never use them.
     kind = failure_kind(outcome)
+    timeout = policy.read_timeout
     if kind == "connect-timeout":
         return _Attempt(retry=True, error=f"connection timed out after {timeout:g} s")
     if kind == "read-timeout":
         return _Attempt(retry=True, error=f"no answer within {timeout:g} s")
     if kind == "deadline":
         return _Attempt(
-            error=f"no complete answer within {2 * timeout:g} s (the attempt's deadline)"
+            error=f"no complete answer within {policy.request_deadline:g} s (the attempt's deadline)"
         )
     if kind == "tls":
         # A private CA: REQUESTS_CA_BUNDLE in the step's env, as for the training service.
