@@ -36,10 +36,10 @@ STATUS_TEXT: StatusTexts = {
         "not found",
         "check model.id / COGNIGY_MODEL_ID, the dataset ids and COGNIGY_BASE_URL",
     ),
+    # What a conflict means depends on the call: a backend names it per call (texts=).
     409: (
-        "conflict with an earlier request",
-        "a request with the same Idempotency-Key but a different body was sent before; "
-        "re-run the job to get a new key",
+        "the service refused the call in its current state (conflict)",
+        "see the detail for what conflicts; quote the traceId to support",
     ),
     429: (
         "rate limited by the service",
