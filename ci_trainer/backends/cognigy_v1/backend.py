@@ -37,6 +37,7 @@ from ci_trainer.errors import ApiError, FeatureUnavailable
 from ci_trainer.http.base_url import resolve_base_url
 from ci_trainer.http.budget import RequestBudget
 from ci_trainer.http.policy import RetryPolicy
+from ci_trainer.http.service_text import optional_service_text
 from ci_trainer.redact import Redactor
 
 if TYPE_CHECKING:
@@ -65,13 +66,13 @@ def training_body(request: TrainingRequest) -> dict[str, object]:
     }
 
 
-def job_status(status: wire.TrainingStatus) -> JobStatus:
+def job_status(status: wire.TrainingStatus, redactor: Redactor | None = None) -> JobStatus:
     usage = status.resource_utilization
     return JobStatus(
         state=JobState(status.status.lower()),
         raw_status=status.status,
         progress=None if status.progress is None else status.progress / 100.0,
-        message=status.message,
+        message=optional_service_text(status.message, redactor),
         cpu_percent=usage.cpu if usage else None,
         memory_percent=usage.memory if usage else None,
         retry_after_seconds=status.retry_after,
@@ -227,7 +228,8 @@ class CognigyV1Backend:
         )
 
     def training_status(self, job: TrainingJob) -> JobStatus:
-        return job_status(self._client.training_status(job.target.id, job.training_id))
+        status = self._client.training_status(job.target.id, job.training_id)
+        return job_status(status, self._client.redactor)
 
     def cancel_training(self, job: TrainingJob) -> bool:
         try:
