@@ -25,14 +25,14 @@ from ci_trainer.backend_types import (
     ModelVersion,
     Prediction,
     Promotion,
-    PromotionStep,
     Target,
     TrainingJob,
     TrainingRequest,
 )
 from ci_trainer.backends.cognigy_v1 import models as wire
 from ci_trainer.backends.cognigy_v1.auth import REQUIRED_SCOPES
-from ci_trainer.backends.cognigy_v1.client import PREDICT_MAX_TEXTS, TrainingClient
+from ci_trainer.backends.cognigy_v1.client import PREDICT_MAX_TEXTS, TrainingClient, make_call
+from ci_trainer.backends.cognigy_v1.promotion import checked_promotion
 from ci_trainer.errors import ApiError, FeatureUnavailable
 from ci_trainer.http.base_url import resolve_base_url
 from ci_trainer.http.budget import RequestBudget
@@ -208,6 +208,7 @@ class CognigyV1Backend:
         return ModelVersion(
             version_id=version.version_id,
             promoted_at=version.promoted_at,
+            environment=version.environment,
             metrics=eval_metrics(version.metrics) if version.metrics else None,
         )
 
@@ -254,19 +255,11 @@ class CognigyV1Backend:
         return predictions
 
     def promote(self, target: Target, version_id: str, environment: str) -> Promotion:
-        promoted = self._client.promote(target.id, version_id, environment)
-        detail = (
-            f"previous version {promoted.previous_version_id}"
-            if promoted.previous_version_id
-            else None
-        )
-        return Promotion(
-            version_id=promoted.version_id,
-            environment=promoted.environment or environment,
-            promoted=True,
-            steps=[
-                PromotionStep(name="promote", status="done", id=promoted.version_id, detail=detail)
-            ],
+        """Promote, then hold the answer to what was asked and read production back."""
+        answer = self._client.promote(target.id, version_id, environment)
+        call = make_call("promoteVersion", modelId=target.id, versionId=version_id).label
+        return checked_promotion(
+            answer, version_id, environment, lambda: self.production_version(target), call
         )
 
     def warnings(self) -> list[str]:
