@@ -1,5 +1,7 @@
 """The production version: read before training, re-read before promoting (a concurrent
-promotion blocks ours), and the promotion itself, confirmed when its answer was lost."""
+promotion blocks ours), and the promotion itself, reported only when production shows
+it: a promote whose outcome is unknown is confirmed by re-reading production, and one
+that stays unconfirmed says it may still take effect."""
 
 from __future__ import annotations
 
@@ -72,7 +74,8 @@ def promote(ctx: StageContext, backend: Backend, target: Target, reasons: list[s
         record = record.model_copy(update={"message": promotion.steps[-1].detail})
     if not promotion.promoted:
         message = f"the service did not promote version {version_id} to {environment}"
-        # A multi-step promotion (v2) says which step failed and why; that is the fix.
+        # The failed step says what the service did: the answer it gave (v1), or which
+        # step of a multi-step promotion failed and why (v2). That is the fix.
         failed_step = next((st for st in promotion.steps if st.status == "failed"), None)
         if failed_step is not None and failed_step.detail:
             named = f" {failed_step.id}" if failed_step.id else ""
