@@ -95,9 +95,9 @@ OPERATIONS = (
     "promoteVersion",
 )
 BURST_STATUS = dict(zip(OPERATIONS, (503, 502) * 4, strict=True))
-# Seconds after which a held promote is applied: later than the confirmation window
+# Seconds after which a held promote is applied: well after the confirmation window
 # (promotion.CONFIRM_DELAYS_SECONDS, 5.75 s) plus the read timeout the client gave up at.
-AFTER_WINDOW = 7.0
+AFTER_WINDOW = 8.5
 MEGABYTE = "m" * 1_000_000  # a service message of a megabyte
 # A training that runs for 5 s, so a cancel reaches it while it still runs.
 STRETCH = {"time_scale": 1.0, "training_seconds": 5.0}
