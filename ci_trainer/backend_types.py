@@ -153,6 +153,13 @@ class EvalMetrics(_Model):
 class ModelVersion(_Model):
     version_id: str
     promoted_at: datetime | None = None
+    environment: str | None = None  # where the service says it is served, if it says
+
+    def shows(self, version_id: str, environment: str) -> bool:
+        """Whether this is `version_id` in `environment` (a version that names no
+        environment is taken to be where it was asked to be)."""
+        return self.version_id == version_id and self.environment in (None, environment)
+
     metrics: EvalMetrics | None = None
 
 
