@@ -26,7 +26,7 @@ def _error(*, kind: str, template: str, context: dict[str, object] | None = None
 
 
 def _object_id(value: str) -> str:
-    if not _OBJECT_ID.match(value):
+    if not _OBJECT_ID.fullmatch(value):
         raise _error(
             kind="cognigy_id",
             template="expected a Cognigy _id: 24 lower-case letters and digits, copied from the "

@@ -312,6 +312,15 @@ BAD_TOKEN = "tok-\r\n::warning::forged-7d3c"
     ("body", "field"),
     [
         ({"access_token": BAD_TOKEN, "token_type": "Bearer", "expires_in": 60}, "access_token"),
+        # `$` would let one trailing newline through: the whole token must be visible text.
+        (
+            {"access_token": "tok-5e2a9c1b\n", "token_type": "Bearer", "expires_in": 60},
+            "access_token",
+        ),
+        (
+            {"access_token": "tok-5e2a9c1b", "token_type": "Bearer\n", "expires_in": 60},
+            "token_type",
+        ),
         (
             {"access_token": "tok-5e2a9c1b", "token_type": "Bearer x", "expires_in": 60},
             "token_type",
