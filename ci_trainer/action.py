@@ -27,6 +27,7 @@ from ci_trainer.github import (
     publish,
     workspace_relative,
 )
+from ci_trainer.redact import Redactor, neutralise_commands
 from ci_trainer.result import RunResult
 from ci_trainer.settings import (
     INPUTS,
@@ -58,7 +59,10 @@ def main(env: Mapping[str, str] | None = None) -> int:
         result = _execute(settings, reporter, refused)
     except Exception as error:  # a bug in the lifecycle itself: hand it back once, as
         # a run refused before it started, so it is still published and audited
-        traceback.print_exc()
+        # The traceback carries our bug's message, and any text the message quotes: no line
+        # of it may act as a runner command, and no secret in it may print.
+        shown = Redactor(secret_values(env))(traceback.format_exc())
+        sys.stderr.write(neutralise_commands(shown) + "\n")
         commands.error(f"ci-trainer crashed ({type(error).__name__}: {error}); please report it")
         result = _execute(settings, reporter, error)
     announce_decision(result, commands)

@@ -138,7 +138,8 @@ def test_the_gate_names_what_the_import_adds_changes_and_deletes(
     shop = project.parent / "intents/shop.json"
     intents = json.loads(shop.read_text(encoding="utf-8"))
     intents[0]["exampleSentences"].append("where on earth is my parcel")
-    intents.append({**intents[1], "name": "gift_wrap", "exampleSentences": ["wrap it"] * 10})
+    wraps = [f"wrap it as gift number {n}" for n in range(10)]  # no duplicate examples
+    intents.append({**intents[1], "name": "gift_wrap", "exampleSentences": wraps})
     shop.write_text(json.dumps(intents), encoding="utf-8")
 
     result = run(project, emu)
