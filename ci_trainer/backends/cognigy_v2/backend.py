@@ -82,7 +82,8 @@ from ci_trainer.errors import ApiError, ContractError, FeatureUnavailable
 from ci_trainer.http.base_url import BaseUrlError
 from ci_trainer.http.budget import RequestBudget
 from ci_trainer.http.policy import RetryPolicy
-from ci_trainer.redact import Redactor
+from ci_trainer.http.service_text import service_text
+from ci_trainer.redact import Redactor, one_line
 
 if TYPE_CHECKING:
     from ci_trainer.config import LoadedConfig
@@ -189,7 +190,7 @@ class CognigyV2Backend:
             out_of_date = flow.get("isTrainingOutOfDate")
             self._out_of_date[spec.id] = out_of_date if isinstance(out_of_date, bool) else None
             self._names[spec.id] = (
-                f"{flow.get('name', spec.flow_id)}/{locale.get('name', spec.locale_id)}"
+                f"{_name(flow.get('name'), spec.flow_id)}/{_name(locale.get('name'), spec.locale_id)}"
             )
         if self.options.target_project_id:
             self.client.read_project(self.options.target_project_id)
@@ -315,6 +316,17 @@ class CognigyV2Backend:
 
     def close(self) -> None:
         self.client.close()
+
+
+# A flow or locale name labels every figure, step and message of its target.
+NAME_LIMIT = 80
+
+
+def _name(value: object, fallback: str) -> str:
+    """A name the service gave, one short line (the id when there is none)."""
+    if not isinstance(value, str) or not value.strip():
+        return fallback
+    return service_text(one_line(value), limit=NAME_LIMIT)
 
 
 def backend_from_config(

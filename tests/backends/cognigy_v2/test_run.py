@@ -304,3 +304,16 @@ def test_the_backend_takes_the_runs_retry_allowance_from_its_policy(project: Pat
         assert backend.client.requests.retry_limit == 3
     finally:
         backend.close()
+
+
+def test_a_megabyte_fail_reason_is_bounded_in_every_copy(project: Path, emu: V2Emulator) -> None:
+    """Issue 14 item 2: a Task's failReason is cut where it enters, so the reason, the
+    summary and the audit record stay small and say how much was left off."""
+    emu.service.fail_next_task("trainIntents", "NLU down " + "x" * 2_000_000)
+    result = run(project, emu, Mode.TRAIN)
+    assert result.decision is Decision.FAILED
+    assert "NLU down" in result.reason and "more characters)" in result.reason
+    assert len(result.reason) < 10_000
+    assert len(render_summary(result).encode()) < 256 * 1024
+    audit = (project.parent / "cognigy_training_audit.log").read_text(encoding="utf-8")
+    assert len(audit.splitlines()[-1]) < 256 * 1024
