@@ -94,6 +94,10 @@ class JobStatus(_Model):
     cpu_percent: float | None = None
     memory_percent: float | None = None
     retry_after_seconds: float | None = None
+    # A Retry-After longer than the policy allows (the wait asked for, and the cap used
+    # instead): the run says which wait it refused.
+    refused_wait_seconds: float | None = None
+    wait_limit_seconds: float | None = None
     # What the user should hear about a completed job (e.g. a target left untrained).
     notices: list[str] = Field(default_factory=list)
 

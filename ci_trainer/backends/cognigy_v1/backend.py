@@ -76,6 +76,8 @@ def job_status(status: wire.TrainingStatus, redactor: Redactor | None = None) ->
         cpu_percent=usage.cpu if usage else None,
         memory_percent=usage.memory if usage else None,
         retry_after_seconds=status.retry_after,
+        refused_wait_seconds=status.refused_wait,
+        wait_limit_seconds=status.wait_limit,
     )
 
 

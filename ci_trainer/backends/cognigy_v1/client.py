@@ -279,7 +279,13 @@ class TrainingClient:
         body = json_body(response, self.redactor)
         _check_status_value(response, body, self.redactor)
         status = checked(response, body, TrainingStatus, self.redactor)
-        return status.model_copy(update={"retry_after": response.retry_after})
+        return status.model_copy(
+            update={
+                "retry_after": response.retry_after,
+                "refused_wait": response.refused_wait,
+                "wait_limit": response.wait_limit,
+            }
+        )
 
 
 def _check_status_value(response: HttpResponse, body: Any, redactor: Redactor) -> None:
