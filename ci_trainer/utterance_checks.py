@@ -90,8 +90,8 @@ def _conflict_location(places: dict[str, Place]) -> Location:
 def check_duplicates(
     datasets: Sequence[DatasetLike], rules: ValidationSection, index: UtteranceIndex | None = None
 ) -> CheckResult:
-    """The same text twice under one intent, across all training data: the repeat adds
-    nothing but weight, and usually is a copy-paste slip."""
+    """The same text twice under one intent of one dataset file: the repeat adds nothing
+    but weight, and usually is a copy-paste slip."""
     local = local_datasets(datasets)
     limit = rules.max_duplicate_examples
     if not local:

@@ -47,13 +47,13 @@ class UtteranceIndex:
     @classmethod
     def build(cls, local: Iterable[Dataset]) -> UtteranceIndex:
         index = cls()
-        exact: dict[tuple[str, str], Place] = {}
+        exact: dict[tuple[str, str, str], Place] = {}
         for dataset in local:
             for example in dataset.examples:
                 index._add(Place(example, dataset.path), exact)
         return index
 
-    def _add(self, place: Place, exact: dict[tuple[str, str], Place]) -> None:
+    def _add(self, place: Place, exact: dict[tuple[str, str, str], Place]) -> None:
         example = place.example
         key = normalise_text(example.text)
         seen = self.first_seen.setdefault(key, place)
@@ -62,7 +62,9 @@ class UtteranceIndex:
             places.setdefault(example.intent, place)
         # A repeat is the same text (only runs of spaces ignored) under the same intent:
         # "Hello" and "Hello?" are two examples on purpose, the same line twice is not.
-        same = (example.intent, exact_text(example.text))
+        # Within one file: two files may be two models (cognigy-v2's flow x locale
+        # targets), and a sentence each of them holds is no repeat in either.
+        same = (str(place.path), example.intent, exact_text(example.text))
         first = exact.setdefault(same, place)
         if first is not place:
             self.repeats.append(Repeat(place, first))

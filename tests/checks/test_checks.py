@@ -444,21 +444,22 @@ def test_run_checks_scales_linearly_on_a_larger_set() -> None:
 # --- duplicate examples and where each finding is ------------------------------------------
 
 
-def test_duplicates_are_exact_repeats_within_one_intent_across_files() -> None:
-    first = dataset({"a": ["Hello", "hello", "Hello?", "bye"]}, "one.yaml")
+def test_duplicates_are_exact_repeats_within_one_intent_of_one_file() -> None:
+    first = dataset({"a": ["Hello", "hello", "Hello?", "bye", "Hello"]}, "one.yaml")
     second = dataset({"a": ["Hello"], "b": ["Hello"]}, "two.yaml")
     result = check_duplicates([item(first, ds="d1"), item(second, ds="d2")], RULES)
-    # Case and punctuation make another example; the same text again under `a` does not,
-    # and "Hello" under `b` is a conflict, not a duplicate.
+    # Case and punctuation make another example; the same text again under `a` of the
+    # same file does not. "Hello" under `a` of another file is no repeat (two files may
+    # be two models, e.g. two cognigy-v2 locales), and under `b` it is a conflict.
     assert summary(result) == (
         FAILED,
         1,
         0,
         "1 duplicate example (the same text twice under one intent) > 0",
     )
-    assert result.details == ["'Hello' (a): two.yaml:2, first at one.yaml:2"]
+    assert result.details == ["'Hello' (a): one.yaml:6, first at one.yaml:2"]
     assert [(found.file, found.line, found.text) for found in result.locations] == [
-        ("two.yaml", 2, "'Hello' is already under a at one.yaml:2")
+        ("one.yaml", 6, "'Hello' is already under a at one.yaml:2")
     ]
 
 
