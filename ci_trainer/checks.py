@@ -163,7 +163,7 @@ def check_annotation_score(item: DatasetInput, rules: ValidationSection) -> Chec
             dataset_id=item.ref.id,
             status=CheckStatus.SKIPPED,
             threshold=limit,
-            message="skipped: the data carries no annotation scores",
+            message="the data carries no annotation scores",
         )
     score = round(score, 4)
     passed = score >= limit
@@ -230,7 +230,7 @@ def check_service_mismatch(item: DatasetInput, rules: ValidationSection) -> Chec
             check=SERVICE_MISMATCH,
             dataset_id=item.ref.id,
             status=CheckStatus.SKIPPED,
-            message=f"skipped: {missing} to compare with",
+            message=f"{missing} to compare with",
         )
     if item.service.copies:
         return _sentence_mismatch(item, item.local, item.service.copies, rules)
@@ -343,7 +343,7 @@ def _no_data(check: str, item: DatasetInput, threshold: float) -> CheckResult:
         dataset_id=item.ref.id,
         status=CheckStatus.SKIPPED,
         threshold=threshold,
-        message="skipped: no committed file and no service stats for this dataset",
+        message="no committed file and no service stats for this dataset",
     )
 
 

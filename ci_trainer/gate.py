@@ -157,8 +157,16 @@ def _per_intent_rule(floor: PerIntentGate, scores: Sequence[IntentScore]) -> Gat
         passed=not below and not missing,
         value=lowest,
         threshold=floor.min_f1,
-        message=_per_intent_message(floor, len(judged), below, missing),
+        message=_per_intent_message(floor, len(judged), below, missing)
+        + _not_judged(floor, len(scores) - len(judged)),
     )
+
+
+def _not_judged(floor: PerIntentGate, count: int) -> str:
+    """The intents the rule left out, so its count and the weakest-intents table agree."""
+    if not count:
+        return ""
+    return f" ({count} intent{'s' if count != 1 else ''} with support < {floor.min_support} not judged)"
 
 
 def _per_intent_message(

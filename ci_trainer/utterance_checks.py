@@ -47,7 +47,7 @@ def check_label_conflicts(
             check=LABEL_CONFLICTS,
             dataset_id=None,
             status=CheckStatus.SKIPPED,
-            message="skipped: needs the utterances, and no dataset has a committed file",
+            message="needs the utterances, and no dataset has a committed file",
         )
     conflicts = (index or UtteranceIndex.build(local)).conflicts
     note = unchecked_note(datasets)
@@ -100,7 +100,7 @@ def check_duplicates(
             dataset_id=None,
             status=CheckStatus.SKIPPED,
             threshold=limit,
-            message="skipped: needs the utterances, and no dataset has a committed file",
+            message="needs the utterances, and no dataset has a committed file",
         )
     repeats = (index or UtteranceIndex.build(local)).repeats
     count = len(repeats)
@@ -147,14 +147,14 @@ def check_holdout_leakage(
             check=HOLDOUT_LEAKAGE,
             dataset_id=None,
             status=CheckStatus.SKIPPED,
-            message=f"skipped: {reason}",
+            message=reason,
         )
     if not local:
         return CheckResult(
             check=HOLDOUT_LEAKAGE,
             dataset_id=None,
             status=CheckStatus.SKIPPED,
-            message="skipped: needs the training utterances, and no dataset has a committed file",
+            message="needs the training utterances, and no dataset has a committed file",
         )
     training = (index or UtteranceIndex.build(local)).first_seen
     leaked: dict[str, tuple[Place, Place]] = {}

@@ -131,7 +131,11 @@ def check_datasets(ctx: StageContext, data: Datasets) -> Ruling | None:
             ctx.reporter.info(f"{check.status.value:>7}  {check.check}: {where}{check.message}")
             level = _announcement(check)
             if level is not None:
-                ctx.message(level, where + check.message, title=f"Dataset check {check.check}")
+                # The status is in the console line and the table; a message stands alone.
+                skipped = "not checked: " if check.status is CheckStatus.SKIPPED else ""
+                ctx.message(
+                    level, where + skipped + check.message, title=f"Dataset check {check.check}"
+                )
             _point_at_examples(ctx, check)
     failed = blocking(checks)
     if not failed:

@@ -49,7 +49,9 @@ def read_production(ctx: StageContext, backend: Backend, target: Target) -> None
                 read_at=now(),
             )
         )
-        ctx.reporter.info(f"production: {version.version_id if version else 'none yet'}")
+        ctx.reporter.info(
+            f"production: {version.version_id}" if version else "production: no model promoted yet"
+        )
 
 
 def promote(ctx: StageContext, backend: Backend, target: Target, reasons: list[str]) -> Ruling:

@@ -72,10 +72,14 @@ def metrics_section(result: RunResult) -> str | None:
             ]
         )
     production_id = result.production.version_id if result.production else None
+    against = (
+        f"against production {escape(production_id)}"
+        if production_id
+        else "with no production model to compare against (none has been promoted yet)"
+    )
     caption = (
-        f"Candidate {escape(result.version_id or 'n/a')} against production "
-        f"{escape(production_id or 'none yet')}, on the service's validation split. "
-        "n/a: the service did not report this figure."
+        f"Candidate {escape(result.version_id or 'n/a')} {against}, on the service's "
+        "validation split. n/a: the service did not report this figure."
     )
     headers = ["Metric", "Candidate", "Threshold", "Production", "Delta", "Gate"]
     return "### Metrics\n\n" + table(headers, rows) + "\n\n" + caption
@@ -124,5 +128,22 @@ def intent_rows(scores: Iterable[IntentScore]) -> list[list[str]]:
 def weakest_section(result: RunResult) -> str | None:
     if not result.weakest_intents:
         return None
+    floor = _per_intent_support(result)
     headers = ["Intent", "F1", "Precision", "Recall", "Support"]
-    return "### Weakest intents\n\n" + table(headers, intent_rows(result.weakest_intents))
+    rows = intent_rows(result.weakest_intents)
+    if floor is not None:
+        # The gate judges only intents with enough support: say which rows it skipped,
+        # so the table and the per_intent gate row count the same intents.
+        headers.append("Gate")
+        for row, score in zip(rows, result.weakest_intents, strict=True):
+            small = score.support is not None and score.support < floor
+            row.append(f"not judged (support {score.support} < {floor})" if small else "judged")
+    return "### Weakest intents\n\n" + table(headers, rows)
+
+
+def _per_intent_support(result: RunResult) -> int | None:
+    """`gate.per_intent.min_support` of the run's config, when a per-intent floor is set."""
+    gate = result.thresholds.get("gate")
+    per_intent = gate.get("per_intent") if isinstance(gate, dict) else None
+    support = per_intent.get("min_support") if isinstance(per_intent, dict) else None
+    return support if isinstance(support, int) and not isinstance(support, bool) else None

@@ -78,7 +78,7 @@ def run_section(result: RunResult) -> str:
         ["Config sha256", escape(result.config_sha256 or "n/a")],
         ["Commit", _commit_cell(result)],
         ["Ref", escape(p.ref or "n/a")],
-        ["Triggered by", escape(f"{p.actor or 'n/a'} ({p.event or 'n/a'})")],
+        ["Triggered by", _trigger_cell(p.actor, p.event)],
         ["Promoted", promoted],
         ["Registry webhook", sync],
         [
@@ -135,7 +135,8 @@ def details_section(result: RunResult) -> str | None:
     usage = result.resources
     if usage.samples:
         parts.append(
-            f"**Service resources** ({usage.samples} samples): peak CPU "
+            f"**Service resources** ({usage.samples} sample{'s' if usage.samples != 1 else ''}): "
+            "peak CPU "
             f"{fmt(usage.peak_cpu_percent, 1)} %, peak memory "
             f"{fmt(usage.peak_memory_percent, 1)} %."
         )
@@ -155,3 +156,12 @@ def details_section(result: RunResult) -> str | None:
         return None
     body = "\n\n".join(parts)
     return f"<details>\n<summary>Everything else</summary>\n\n{body}\n\n</details>"
+
+
+def _trigger_cell(actor: str | None, event: str | None) -> str:
+    """Who started the run and how, as far as the CI said (GITHUB_ACTOR, GITHUB_EVENT_NAME)."""
+    if not actor and not event:
+        return "not recorded (no CI actor or event in the environment)"
+    if not event:
+        return escape(actor or "")
+    return escape(f"{actor} ({event})" if actor else f"a {event} event")

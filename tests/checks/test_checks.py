@@ -139,7 +139,7 @@ def test_imbalance_skipped_without_any_data() -> None:
         SKIPPED,
         None,
         3.0,
-        "skipped: no committed file and no service stats for this dataset",
+        "no committed file and no service stats for this dataset",
     )
 
 
@@ -174,9 +174,9 @@ def test_annotation_score_uses_the_service_when_the_file_has_no_scores() -> None
 
 def test_annotation_score_skipped_when_no_data_has_scores() -> None:
     result = check_annotation_score(item(dataset(counts(a=2)), stats({"a": 2})), RULES)
-    assert summary(result) == (SKIPPED, None, 0.8, "skipped: the data carries no annotation scores")
+    assert summary(result) == (SKIPPED, None, 0.8, "the data carries no annotation scores")
     assert check_annotation_score(item(), RULES).message == (
-        "skipped: no committed file and no service stats for this dataset"
+        "no committed file and no service stats for this dataset"
     )
 
 
@@ -262,8 +262,8 @@ def test_service_mismatch_in_totals_only() -> None:
 @pytest.mark.parametrize(
     "local,service,message",
     [
-        (False, True, "skipped: no committed file (datasets[].path) to compare with"),
-        (True, False, "skipped: no service stats to compare with"),
+        (False, True, "no committed file (datasets[].path) to compare with"),
+        (True, False, "no service stats to compare with"),
     ],
 )
 def test_service_mismatch_skipped_with_one_side(local: bool, service: bool, message: str) -> None:
@@ -315,7 +315,7 @@ def test_label_conflicts_skipped_with_service_stats_only() -> None:
         SKIPPED,
         None,
         None,
-        "skipped: needs the utterances, and no dataset has a committed file",
+        "needs the utterances, and no dataset has a committed file",
     )
 
 
@@ -362,12 +362,12 @@ def test_holdout_leakage_skips() -> None:
     no_holdout = check_holdout_leakage([item(dataset(counts(a=1)))], None, RULES)
     assert (no_holdout.status, no_holdout.message) == (
         SKIPPED,
-        "skipped: no holdout set configured",
+        "no holdout set configured",
     )
     only_service = check_holdout_leakage([item(service=stats({"a": 1}))], holdout, RULES)
     assert only_service.status is SKIPPED
     assert only_service.message == (
-        "skipped: needs the training utterances, and no dataset has a committed file"
+        "needs the training utterances, and no dataset has a committed file"
     )
 
 

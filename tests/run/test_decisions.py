@@ -113,6 +113,11 @@ def test_validate_mode_without_credentials_checks_locally(harness: Harness) -> N
     # The test data has no annotation scores: that check is skipped, with a notice.
     [notice] = result.messages
     assert (notice.level, notice.title) == ("notice", "Dataset check annotation_score")
+    # The status is said once: "not checked" in the notice, "skipped" in the table.
+    assert "not checked: the data carries no annotation scores" in notice.text
+    assert "skipped: " not in notice.text
+    [check] = [c for c in result.checks if c.check == "annotation_score"]
+    assert check.message == "the data carries no annotation scores"
 
 
 def test_no_credentials_in_train_mode_validates_and_skips(harness: Harness) -> None:
