@@ -155,6 +155,11 @@ class EvalMetrics(_Model):
 
 
 class ModelVersion(_Model):
+    """A version, as the backend could tell it. For production, `scored_on` says what
+    its predictions run against (e.g. the working copy that holds the served snapshot),
+    and `unscorable` why none can be had (the served snapshot cannot be scored): a
+    comparison with something production is not would mislead the gate."""
+
     version_id: str
     promoted_at: datetime | None = None
     environment: str | None = None  # where the service says it is served, if it says
@@ -165,6 +170,8 @@ class ModelVersion(_Model):
         return self.version_id == version_id and self.environment in (None, environment)
 
     metrics: EvalMetrics | None = None
+    scored_on: str | None = None
+    unscorable: str | None = None
 
 
 class Prediction(_Model):

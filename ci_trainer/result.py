@@ -178,6 +178,9 @@ class ChampionComparison(_Model):
     score_threshold: float | None = None
     candidate_below_threshold: int | None = None
     production_below_threshold: int | None = None
+    # What production's predictions ran against (e.g. the working copy that holds the
+    # snapshot the endpoint serves), when the backend says.
+    production_scored_on: str | None = None
 
 
 class TrainingAttempt(_Model):
@@ -204,6 +207,8 @@ class ProductionInfo(_Model):
     version_id: str | None
     metrics: EvalMetrics | None = None
     read_at: datetime | None = None
+    scored_on: str | None = None  # what its predictions run against, as the backend says
+    unscorable: str | None = None  # why it cannot be scored (e.g. a served snapshot)
 
 
 class PromotionRecord(_Model):

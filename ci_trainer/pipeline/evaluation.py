@@ -61,8 +61,8 @@ def _champion(
             return _compare_on_holdout(
                 ctx, backend, target, candidate, production.version_id, holdout
             )
-        except FeatureUnavailable:
-            note = "the service has no predict endpoint"
+        except FeatureUnavailable as exc:
+            note = exc.message or "the service has no predict endpoint"
     if note is not None:
         champion_note = f"{note}; the gate used the thresholds alone"
         ctx.recorder.record(champion_note=champion_note)
@@ -82,6 +82,8 @@ def _champion_unavailable(
         return "the service does not report the production version"
     if production.version_id is None:
         return "there is no production version yet"
+    if production.unscorable:
+        return f"production cannot be scored: {production.unscorable}"
     return None
 
 
@@ -94,8 +96,9 @@ def _compare_on_holdout(
     holdout: Dataset,
 ) -> list[GateRule]:
     texts = holdout.texts
-    candidate_pred = backend.predict(target, candidate, texts)
+    # Production first: when it cannot be scored after all, no request is spent on the candidate.
     production_pred = backend.predict(target, champion, texts)
+    candidate_pred = backend.predict(target, candidate, texts)
     from ci_trainer.gate import champion_rules, compare_champion
 
     comparison = compare_champion(
@@ -109,7 +112,11 @@ def _compare_on_holdout(
         candidate_version_id=candidate,
         production_version_id=champion,
     )
-    comparison = comparison.model_copy(update=threshold_counts(candidate_pred, production_pred))
+    production = ctx.recorder.snapshot().production
+    scored_on = {"production_scored_on": production.scored_on if production else None}
+    comparison = comparison.model_copy(
+        update={**threshold_counts(candidate_pred, production_pred), **scored_on}
+    )
     ctx.recorder.record(champion=comparison)
     if comparison.score_threshold is not None:
         ctx.reporter.info(

@@ -47,11 +47,15 @@ def read_production(ctx: StageContext, backend: Backend, target: Target) -> None
                 version_id=version.version_id if version else None,
                 metrics=version.metrics if version else None,
                 read_at=now(),
+                scored_on=version.scored_on if version else None,
+                unscorable=version.unscorable if version else None,
             )
         )
-        ctx.reporter.info(
+        said = (version.scored_on or version.unscorable) if version else None
+        shown = (
             f"production: {version.version_id}" if version else "production: no model promoted yet"
         )
+        ctx.reporter.info(shown + (f" ({said})" if said else ""))
 
 
 def promote(ctx: StageContext, backend: Backend, target: Target, reasons: list[str]) -> Ruling:

@@ -70,6 +70,8 @@ def champion_section(result: RunResult) -> str | None:
     ]
     if champion.score_threshold is not None:
         facts.insert(0, _threshold_fact(champion))
+    if champion.production_scored_on:
+        facts.insert(0, f"- Production was scored on {escape(champion.production_scored_on)}.")
     return (
         f"### Champion / challenger\n\n{escape(champion.sentence)}\n\n"
         + table(["", "Candidate", "Production"], rows)

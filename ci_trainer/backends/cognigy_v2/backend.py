@@ -21,20 +21,25 @@ What the pipeline sees, and how it maps onto v2 (docs/cognigy-v2.md):
   `findings` for the run's messages.
 - Predictions: `projects/{projectId}/nlu/scores`, one request per utterance, within the
   client's request budget. A version id is `<projectId>:<what>`; the candidate is scored
-  in the project it was trained in, production in the promotion target project. Both
+  in the project it was trained in. Production is what the configured endpoint serves
+  (`production.py`), scored on the target project's working copy only when that is
+  what the endpoint serves or provably holds the served snapshot, through the
+  endpoint's flow and locale; otherwise it is not scored, and the version says why. Both
   are held to the holdout flow's intent threshold as read in the source project
   (`threshold.py`): that flow's settings travel in the snapshot, so they are what
   production runs with once the candidate is promoted, and one rule for both keeps the
   comparison about the models.
-- Promotion (`promotion.py`, `snapshots.py`, `endpoint.py`): a snapshot, in steps. The
-  endpoint is read by id before anything is created, so a wrong id changes nothing; at
-  the 10-snapshot limit the oldest ci-trainer snapshot that no endpoint serves is
-  deleted and its delete Task waited for; create (Task) -> find by name -> package
-  (Task) -> [download -> upload (Task) -> find by name, within a bound -> restore
-  (Task)] when a target project is configured -> [check the flow in the snapshot's
-  resources -> re-point the endpoint -> read it back]. `promoted` rests on that
+- Promotion (`promotion.py`, `snapshots.py`, `endpoint.py`): a snapshot, planned and
+  then made in steps. The plan reads the endpoint by id, the target project, and the
+  room in both projects (which unserved ci-trainer snapshot would be deleted at the
+  10-snapshot limit) before anything is written, so a failed check changes nothing;
+  then (delete) -> create (Task) -> find by name -> check the endpoint's flow in its
+  resources -> package (Task) -> [download -> (delete) -> upload (Task) -> find by
+  name, within a bound] -> restore and re-point, in the order that keeps what the
+  endpoint serves as it was until the end. `promoted` rests on the endpoint's
   read-back. A write whose answer was lost is looked up, never repeated blindly
-  (`writes.py`). Every step lands in `Promotion.steps`.
+  (`writes.py`). Every step lands in `Promotion.steps`, those a failure kept from
+  running as `not run`.
 """
 
 from __future__ import annotations
@@ -258,7 +263,8 @@ class CognigyV2Backend:
     # ------------------------------------------------------------------ production
 
     def production_version(self, target: Target) -> ModelVersion | None:
-        """The newest ci-trainer snapshot in the promotion target project, if any."""
+        """What the configured endpoint serves (`production.py`); without one, the newest
+        ci-trainer snapshot of the target project, said to be inferred."""
         return self._promotion.production_version()
 
     # ------------------------------------------------------------------ training
@@ -302,11 +308,28 @@ class CognigyV2Backend:
         spec = members[min(self.options.holdout_target, len(members) - 1)]
         project = version_id.split(":", 1)[0] or self.options.project_id
         flow_ref, locale_ref = self._reference(spec)
+        # Production is scored through the flow and locale its endpoint serves.
+        served_flow, served_locale = self._promotion.production.references.get(
+            version_id, (None, None)
+        )
+        flow_ref, locale_ref = served_flow or flow_ref, served_locale or locale_ref
         threshold = self._threshold(spec)
-        return [
-            prediction(self.client.nlu_scores(project, text, flow_ref, locale_ref), threshold)
-            for text in texts
-        ]
+        predictions: list[Prediction] = []
+        for text in texts:
+            try:
+                scores = self.client.nlu_scores(project, text, flow_ref, locale_ref)
+            except ApiError as exc:
+                if exc.status != 404 or predictions or project == self.options.project_id:
+                    raise
+                # E.g. an endpoint on a target project nothing was restored into yet.
+                msg = (
+                    f"production ({version_id[:90]}) could not be scored: project {project} "
+                    f"has no flow {flow_ref[:60]} in locale {locale_ref[:60]} to score "
+                    "(nlu/scores answered 404)"
+                )
+                raise FeatureUnavailable(msg) from exc
+            predictions.append(prediction(scores, threshold))
+        return predictions
 
     # ------------------------------------------------------------------ promotion
 

@@ -2,8 +2,10 @@
 
 check (before anything is created: the endpoint is in the project's list, and its own
 read says what it serves) -> the flow it is to serve is in the snapshot
-(`/snapshots/{id}/resources`; else no PATCH) -> `PATCH /endpoints/{id}` -> read it back
-(`GET /endpoints/{id}`): only an `entrypoint` equal to the snapshot counts as promoted.
+(`/snapshots/{id}/resources`, checked in the source snapshot before it is carried
+anywhere; else no PATCH) -> `PATCH /endpoints/{id}` -> read it back
+(`GET /endpoints/{id}`): only an `entrypoint` equal to the snapshot counts as promoted,
+and a read-back that shows anything else is undone (patched back to what the check read).
 A PATCH whose answer was lost is not re-sent blindly (C1): the read-back decides.
 """
 
@@ -18,7 +20,7 @@ from ci_trainer.backends.cognigy_v2.options import V2Options, V2Target
 from ci_trainer.backends.cognigy_v2.writes import may_have_applied
 from ci_trainer.errors import ApiError, ContractError, TrainingFailed
 
-_HINT = (
+ENDPOINT_HINT = (
     "fix cognigy_v2.promotion.endpoint_id: the _id from the endpoint's URL in Cognigy, of "
     "an endpoint in the promotion target project (or in project_id when there is no "
     "target_project_id)"
@@ -65,7 +67,7 @@ class EndpointSteps:
                 )
             )
             msg = f"endpoint {wanted} is not an endpoint of project {self.project_id}"
-            raise TrainingFailed(msg, hint=_HINT)
+            raise TrainingFailed(msg, hint=ENDPOINT_HINT)
         endpoint = self._client.read_endpoint(str(listed["_id"]))
         steps.append(
             PromotionStep(
@@ -79,14 +81,24 @@ class EndpointSteps:
         return {**listed, **endpoint, "_id": str(listed["_id"])}
 
     def repoint(
-        self, endpoint: dict[str, Any], snapshot_id: str, steps: list[PromotionStep]
+        self,
+        endpoint: dict[str, Any],
+        snapshot_id: str,
+        steps: list[PromotionStep],
+        *,
+        verify: bool = True,
     ) -> None:
-        """Check the flow is in the snapshot, PATCH, and confirm by reading the endpoint."""
+        """PATCH, and confirm by reading the endpoint; the flow was checked in the
+        snapshot before (`check_flow`). A read-back that shows something else is undone:
+        the endpoint is patched back to what it served when it was checked. With
+        `verify=False` a good read-back is noted in this step and the `verify endpoint`
+        step is left to `verify`, after the steps that follow."""
         endpoint_id = str(endpoint["_id"])
-        flow_ref, locale_ref = self._served_references(endpoint)
-        self._check_flow(snapshot_id, flow_ref, steps)
-        changes = {"entrypoint": snapshot_id, "flowId": flow_ref, "localeId": locale_ref}
-        detail = f"entrypoint {snapshot_id}, flow {_short(flow_ref)}, locale {_short(locale_ref)}"
+        changes = self._changes(endpoint, snapshot_id)
+        detail = (
+            f"entrypoint {snapshot_id}, flow {_short(changes['flowId'])}, "
+            f"locale {_short(changes['localeId'])}"
+        )
         try:
             self._patch(endpoint_id, changes)
         except ApiError as exc:
@@ -102,7 +114,58 @@ class EndpointSteps:
         steps.append(
             PromotionStep(name="re-point endpoint", status="done", id=endpoint_id, detail=detail)
         )
-        self._verify(endpoint_id, changes, steps)
+        if not verify and _shows(self._client.read_endpoint(endpoint_id), changes):
+            steps[-1] = steps[-1].model_copy(update={"detail": f"{detail}; read back: so it is"})
+            return
+        try:
+            self._verify(endpoint_id, changes, steps)
+        except ContractError:
+            self._undo(endpoint, steps)
+            raise
+
+    def verify(
+        self, endpoint: dict[str, Any], snapshot_id: str, steps: list[PromotionStep]
+    ) -> None:
+        """The `verify endpoint` step: the endpoint, read now, serves the snapshot."""
+        self._verify(str(endpoint["_id"]), self._changes(endpoint, snapshot_id), steps)
+
+    def _changes(self, endpoint: dict[str, Any], snapshot_id: str) -> dict[str, str]:
+        flow_ref, locale_ref = self.served_references(endpoint)
+        return {"entrypoint": snapshot_id, "flowId": flow_ref, "localeId": locale_ref}
+
+    def _undo(self, endpoint: dict[str, Any], steps: list[PromotionStep]) -> None:
+        """Patch the endpoint back to what it served at the check, and read it back."""
+        endpoint_id = str(endpoint["_id"])
+        before = {
+            key: endpoint[key]
+            for key in ("entrypoint", "flowId", "localeId")
+            if isinstance(endpoint.get(key), str) and endpoint[key]
+        }
+        try:
+            if _shows(self._client.read_endpoint(endpoint_id), before):
+                return  # nothing changed: nothing to undo
+            self._patch(endpoint_id, before)
+            back = self._client.read_endpoint(endpoint_id)
+        except (ApiError, ContractError) as exc:
+            steps.append(
+                PromotionStep(
+                    name="undo re-point", status="failed", id=endpoint_id, detail=str(exc)
+                )
+            )
+            return
+        undone = _shows(back, before)
+        steps.append(
+            PromotionStep(
+                name="undo re-point",
+                status="done" if undone else "failed",
+                id=endpoint_id,
+                detail=f"patched back to entrypoint {_short(before.get('entrypoint'))}; "
+                f"read back: {_serves(back)}",
+            )
+        )
+        if undone:
+            at = max(i for i, s in enumerate(steps) if s.name == "re-point endpoint")
+            steps[at] = steps[at].model_copy(update={"status": "undone"})
 
     def production_state(self) -> PromotionStep:
         """What the endpoint serves now, read back; said as unknown when it cannot be read."""
@@ -122,7 +185,7 @@ class EndpointSteps:
 
     # ------------------------------------------------------------------ the steps
 
-    def _served_references(self, endpoint: dict[str, Any]) -> tuple[str, str]:
+    def served_references(self, endpoint: dict[str, Any]) -> tuple[str, str]:
         """The flow and locale (referenceIds) the endpoint is to serve: its own when set
         (referenceIds survive snapshots), else the first target's."""
         flow_ref, locale_ref = endpoint.get("flowId"), endpoint.get("localeId")
@@ -132,7 +195,8 @@ class EndpointSteps:
             locale_ref if isinstance(locale_ref, str) and locale_ref else default_locale,
         )
 
-    def _check_flow(self, snapshot_id: str, flow_ref: str, steps: list[PromotionStep]) -> None:
+    def check_flow(self, snapshot_id: str, flow_ref: str, steps: list[PromotionStep]) -> None:
+        """The flow the endpoint is to serve is among the snapshot's resources."""
         flows = self._client.list_snapshot_resources(snapshot_id, "flow")
         found = next((f for f in flows if f.get("referenceId") == flow_ref), None)
         if found is None:
@@ -142,7 +206,7 @@ class EndpointSteps:
                     status="failed",
                     id=snapshot_id,
                     detail=f"flow {_short(flow_ref)} is not among its {len(flows)} flows; "
-                    "the endpoint was not changed",
+                    "nothing was carried over and the endpoint was not changed",
                 )
             )
             msg = (

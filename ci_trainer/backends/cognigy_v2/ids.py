@@ -24,3 +24,8 @@ def path_id(value: str) -> str:
             hint_text="the id came from the service or the config; quote it to support",
         )
     return value
+
+
+def is_id(value: str) -> bool:
+    """Whether `value` has the shape of a Cognigy id."""
+    return _OBJECT_ID.fullmatch(value) is not None

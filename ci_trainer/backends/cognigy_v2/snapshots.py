@@ -1,8 +1,9 @@
 """The snapshot steps of a promotion, each verified rather than assumed:
 
-- room at the 10-snapshot limit is made by deleting the oldest ci-trainer snapshot that
-  no endpoint of the project serves, and the delete Task is waited for (C4) before
-  anything is created or uploaded;
+- room at the 10-snapshot limit is planned first (`room`, reads only: which snapshot
+  would go, the oldest ci-trainer one no endpoint of the project serves) and made later
+  (`evict`), once every check of the promotion has passed; the delete Task is waited for
+  (C4) before anything is created or uploaded;
 - a create or upload whose answer was lost (a 5xx or a broken connection after the
   request went out) is reconciled, never re-sent blindly (C1): the Task or snapshot the
   first call may have made is looked for and adopted, and only when there is none is
@@ -14,6 +15,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, NoReturn
 
@@ -41,6 +43,18 @@ def record_task(steps: list[PromotionStep], name: str, task: Task, subject: str)
         raise TrainingFailed(
             f"{name} ended {task.status}" + (f": {task.fail_reason}" if task.fail_reason else "")
         )
+
+
+@dataclass(frozen=True)
+class Room:
+    """A project's room for one more snapshot: `victim` (id, name) is the snapshot to
+    delete first, `refusal` (detail, hint) says why there is none to be had."""
+
+    project_id: str
+    count: int
+    victim: tuple[str, str] | None = None
+    kept: tuple[str, ...] = ()
+    refusal: tuple[str, str] | None = None
 
 
 class SnapshotSteps:
@@ -107,58 +121,77 @@ class SnapshotSteps:
 
     # ------------------------------------------------------------------ room
 
-    def make_room(self, project_id: str, steps: list[PromotionStep]) -> None:
-        """At the limit: delete the oldest unserved ci-trainer snapshot, if allowed, and
-        wait until its delete Task is done (only then is there room)."""
+    def room(self, project_id: str) -> Room:
+        """Whether the project has room for one more snapshot, and which snapshot would
+        be deleted to make it: read only, so a promotion can check both projects before
+        it deletes anything. A served snapshot is never the one (C4)."""
         count = len(self._client.list_snapshots(project_id))
         if count < SNAPSHOT_LIMIT:
-            return
+            return Room(project_id, count)
         if not self._options.delete_oldest_snapshot:
-            self._full(
+            return Room(
                 project_id,
-                steps,
-                f"{count} snapshots",
-                "delete one in Cognigy, or set cognigy_v2.promotion.delete_oldest_snapshot: "
-                "true to let ci-trainer delete its own oldest snapshot",
+                count,
+                refusal=(
+                    f"{count} snapshots",
+                    "delete one in Cognigy, or set cognigy_v2.promotion.delete_oldest_snapshot: "
+                    "true to let ci-trainer delete its own oldest snapshot",
+                ),
             )
         served = self.served_entrypoints(project_id)
         ours = self.ci_snapshots(project_id)
         candidates = [s for s in ours if str(s.get("_id")) not in served]
-        kept = [
+        kept = tuple(
             f"{str(s.get('name'))[:60]} (endpoint {served[str(s['_id'])]})"
             for s in ours
             if str(s.get("_id")) in served
-        ]
+        )
         if not candidates:
             why = "no ci-trainer snapshot" if not ours else "every ci-trainer snapshot is served"
-            self._full(
+            return Room(
                 project_id,
-                steps,
-                f"{count} snapshots, {why}" + (f": {', '.join(kept)}" if kept else ""),
-                "delete a snapshot no endpoint serves in Cognigy; ci-trainer never deletes "
-                "one an endpoint serves, nor one it did not make",
+                count,
+                kept=kept,
+                refusal=(
+                    f"{count} snapshots, {why}" + (f": {', '.join(kept)}" if kept else ""),
+                    "delete a snapshot no endpoint serves in Cognigy; ci-trainer never deletes "
+                    "one an endpoint serves, nor one it did not make",
+                ),
             )
         oldest = candidates[0]
-        snapshot_id = str(oldest["_id"])
+        return Room(
+            project_id,
+            count,
+            victim=(str(oldest["_id"]), str(oldest.get("name"))[:60]),
+            kept=kept,
+        )
+
+    def refuse(self, room: Room, steps: list[PromotionStep]) -> NoReturn:
+        """The `snapshot limit` step of a project with no room, and the failure."""
+        assert room.refusal is not None
+        detail, hint = room.refusal
+        steps.append(
+            PromotionStep(name="snapshot limit", status="failed", id=room.project_id, detail=detail)
+        )
+        msg = f"project {room.project_id} is at the limit of {SNAPSHOT_LIMIT} snapshots ({detail})"
+        raise TrainingFailed(msg, hint=hint)
+
+    def evict(self, room: Room, steps: list[PromotionStep]) -> None:
+        """Delete the planned snapshot, and wait until its delete Task is done (only then
+        is there room)."""
+        if room.victim is None:
+            return
+        snapshot_id, name = room.victim
         task = self._tasks.wait(
             self._client.delete_snapshot(snapshot_id), f"deleting snapshot {snapshot_id}"
         )
         step = "delete oldest ci-trainer snapshot"
         record_task(steps, step, task, snapshot_id)
         # The name first: that is what a reader of the summary recognises.
-        detail = f"{str(oldest.get('name'))[:60]} ({steps[-1].detail})"
-        if kept:
-            detail += "; kept, as endpoints serve them: " + ", ".join(kept)
+        detail = f"{name} ({steps[-1].detail})"
+        if room.kept:
+            detail += "; kept, as endpoints serve them: " + ", ".join(room.kept)
         steps[-1] = PromotionStep(name=step, status="done", id=snapshot_id, detail=detail)
-
-    def _full(
-        self, project_id: str, steps: list[PromotionStep], detail: str, hint: str
-    ) -> NoReturn:
-        steps.append(
-            PromotionStep(name="snapshot limit", status="failed", id=project_id, detail=detail)
-        )
-        msg = f"project {project_id} is at the limit of {SNAPSHOT_LIMIT} snapshots ({detail})"
-        raise TrainingFailed(msg, hint=hint)
 
     # ------------------------------------------------------------------ writes
 

@@ -225,6 +225,8 @@ def test_promote_restores_the_snapshot_into_the_target_project(
     promotion = backend.promote(target, backend.training_metrics(job).version_id, "production")
     assert promotion.promoted, promotion.steps
     assert [s.name for s in promotion.steps] == [
+        "check target project",
+        "plan",
         "create snapshot",
         "find snapshot",
         "package snapshot",
@@ -253,6 +255,7 @@ def test_promote_without_a_target_project_stops_after_packaging(
     promotion = backend.promote(backend.targets()[0], "v", "production")
     assert promotion.promoted
     assert [s.name for s in promotion.steps] == [
+        "plan",
         "create snapshot",
         "find snapshot",
         "package snapshot",
@@ -281,7 +284,8 @@ def test_at_the_snapshot_limit_promotion_fails_unless_deleting_is_allowed(
     )
     promotion = allowed.promote(allowed.targets()[0], "v", "production")
     assert promotion.promoted
-    deleted = promotion.steps[0]
+    plan, deleted = promotion.steps[:2]
+    assert plan.name == "plan" and "ci-trainer-old" in (plan.detail or "")
     assert deleted.name == "delete oldest ci-trainer snapshot"
     assert (deleted.detail or "").startswith("ci-trainer-old (task ")
     assert (deleted.detail or "").endswith(" done)")
@@ -294,8 +298,9 @@ def test_a_failed_snapshot_task_is_a_failed_step(emu: V2Emulator, intents_dir: P
     backend = make_backend(emu, intents_dir, snapshot_name="ci-trainer-3")
     promotion = backend.promote(backend.targets()[0], "v", "production")
     assert not promotion.promoted
-    assert promotion.steps[0].status == "failed"
-    assert "disk full" in (promotion.steps[0].detail or "")
+    created = promotion.steps[1]
+    assert (created.name, created.status) == ("create snapshot", "failed")
+    assert "disk full" in (created.detail or "")
 
 
 def test_without_a_target_project_there_is_no_production_version(

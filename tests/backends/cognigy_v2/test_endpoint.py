@@ -107,17 +107,21 @@ def test_promotion_re_points_the_endpoint_in_the_target_project(
     promoted, steps = promote(backend)
     assert promoted, steps
     uploaded = backend.snapshot_ids[TARGET_PROJECT]
+    # It served the target project itself: re-pointed at the uploaded snapshot before
+    # the restore overwrites that working copy, and read back once more at the end.
     assert [name for name, _, _ in steps] == [
         "check endpoint",
+        "check target project",
+        "plan",
         "create snapshot",
         "find snapshot",
+        "check flow in snapshot",
         "package snapshot",
         "download package",
         "upload to target project",
         "find uploaded snapshot",
-        "restore in target project",
-        "check flow in snapshot",
         "re-point endpoint",
+        "restore in target project",
         "verify endpoint",
     ]
     assert all(status == "done" for _, status, _ in steps)
@@ -139,8 +143,9 @@ def test_without_a_target_project_the_source_projects_endpoint_serves_the_snapsh
     )
     promoted, steps = promote(backend)
     assert promoted, steps
-    assert [name for name, _, _ in steps][-3:] == [
+    assert [name for name, _, _ in steps][-4:] == [
         "check flow in snapshot",
+        "package snapshot",
         "re-point endpoint",
         "verify endpoint",
     ]
@@ -205,7 +210,8 @@ def test_a_refused_update_is_a_failed_step_and_not_promoted(
     )
     promoted, steps = promote(backend)
     assert not promoted
-    assert steps[-3] == ("re-point endpoint", "failed", ENDPOINT)
+    assert steps[-4] == ("re-point endpoint", "failed", ENDPOINT)
+    assert steps[-3] == ("verify endpoint", "not run", None)
     assert steps[-2][:2] == ("error", "failed")
     assert steps[-1] == ("production serves", "read", ENDPOINT)
     assert endpoint.entrypoint == PROJECT

@@ -95,9 +95,11 @@ def test_a_promotion_is_promoted_only_with_the_entrypoint_read_back(
     check = step(promotion, "check endpoint")
     assert f"serves entrypoint {TARGET_PROJECT}" in (check.detail or "")
     reads = [r for r in emu.app.calls(f"/endpoints/{ENDPOINT}") if r.method == "GET"]
-    assert len(reads) == 2  # the check and the read-back
+    # The check, the read-back after the PATCH and, the restore done, the last one.
+    assert len(reads) == 3
+    # Checked in the source snapshot, before anything was carried to the target.
     flow = step(promotion, "check flow in snapshot")
-    assert flow.status == "done" and flow.id == uploaded
+    assert flow.status == "done" and flow.id == backend.snapshot_ids[PROJECT]
 
 
 def test_a_patch_the_service_ignores_is_not_promoted_and_says_what_is_served(
@@ -121,7 +123,8 @@ def test_a_patch_the_service_ignores_is_not_promoted_and_says_what_is_served(
 def test_a_patch_that_lands_elsewhere_is_not_promoted(emu: V2Emulator, intents_dir: Path) -> None:
     seed_endpoint(emu, PROJECT)
     # The working copy is re-pointed (and so the endpoint serves the tenant's edits).
-    emu.service.projects[PROJECT].endpoints[ENDPOINT].entrypoint = fill(emu, PROJECT, ["manual"])[0]
+    manual = fill(emu, PROJECT, ["manual"])[0]
+    emu.service.projects[PROJECT].endpoints[ENDPOINT].entrypoint = manual
     emu.service.quirk_next_endpoint_update("working-copy")
     backend = backend_for(emu, intents_dir, "ci-trainer-rb-3", endpoint_id=ENDPOINT)
     promotion = promote(backend)
@@ -129,7 +132,12 @@ def test_a_patch_that_lands_elsewhere_is_not_promoted(emu: V2Emulator, intents_d
     snapshot_id = backend.snapshot_ids[PROJECT]
     verify = step(promotion, "verify endpoint")
     assert verify.status == "failed" and f"not snapshot {snapshot_id}" in (verify.detail or "")
-    assert f"entrypoint {PROJECT}," in (promotion.steps[-1].detail or "")
+    # What landed is undone: the endpoint serves the snapshot it served before.
+    assert step(promotion, "re-point endpoint").status == "undone"
+    undo = step(promotion, "undo re-point")
+    assert undo.status == "done" and f"patched back to entrypoint {manual}" in (undo.detail or "")
+    assert emu.service.projects[PROJECT].endpoints[ENDPOINT].entrypoint == manual
+    assert f"entrypoint {manual}," in (promotion.steps[-1].detail or "")
 
 
 def test_a_flow_missing_from_the_snapshot_sends_no_patch(
@@ -153,7 +161,10 @@ def test_a_flow_missing_from_the_snapshot_sends_no_patch(
     assert not promotion.promoted
     missing = step(promotion, "check flow in snapshot")
     assert missing.status == "failed" and legacy.reference_id in (missing.detail or "")
-    assert "re-point endpoint" not in [s.name for s in promotion.steps]
+    assert step(promotion, "re-point endpoint").status == "not run"
+    # Checked in the source snapshot: nothing was carried to the target project.
+    assert step(promotion, "upload to target project").status == "not run"
+    assert [c for c in emu.app.calls("/snapshots/upload")] == []
     assert patches(emu) == 0
     assert endpoint.entrypoint == TARGET_PROJECT
     assert f"entrypoint {TARGET_PROJECT}" in (promotion.steps[-1].detail or "")

@@ -85,8 +85,10 @@ def test_main_run_promotes_a_snapshot_into_the_second_project(
     steps = [step.name for step in result.promotion.steps]
     # The sample re-points its endpoint; `promoted` rests on reading it back (C5).
     assert steps[0] == "check endpoint"
-    assert steps[-3:] == ["check flow in snapshot", "re-point endpoint", "verify endpoint"]
-    assert "restore in target project" in steps
+    # The endpoint served the target project itself: it is re-pointed at the complete
+    # uploaded snapshot first, and the working copy restored after (issue 18).
+    assert steps[-3:] == ["re-point endpoint", "restore in target project", "verify endpoint"]
+    assert steps.index("check flow in snapshot") < steps.index("download package")
     assert all(step.status == "done" for step in result.promotion.steps)
     section = yaml.safe_load(project.read_text(encoding="utf-8"))["cognigy_v2"]
     target = emu.service.projects[section["promotion"]["target_project_id"]]
@@ -252,15 +254,15 @@ def test_an_unknown_endpoint_fails_the_run_and_names_it(project: Path) -> None:
         changes = [c for c in emu.app.calls("/snapshots") if c.method != "GET"]
         assert changes == []  # nothing created, uploaded or restored
         assert target_id not in {s.project_id for s in emu.service.tasks.values()}
+        assert [t for t in emu.service.tasks.values() if t.type == "trainIntents"] == []
+    # Production is what the endpoint serves: unreadable, the run stops before training.
     assert result.decision is Decision.FAILED
     assert not result.promoted
-    check = result.promotion.steps[0]
-    assert (check.name, check.status, check.id) == ("check endpoint", "failed", ENDPOINT)
-    # The one-line reason (the `reason` output, the summary headline) names the fix too.
-    assert f"step 'check endpoint' {ENDPOINT} failed" in result.reason
-    assert f"not an endpoint of project {target_id}" in result.reason
+    assert f"endpoint {ENDPOINT} (cognigy_v2.promotion.endpoint_id) was not found" in (
+        result.reason
+    )
     summary = render_summary(result)
-    assert f"endpoint {ENDPOINT} is not an endpoint of project {target_id}" in summary
+    assert "fix cognigy\\_v2.promotion.endpoint\\_id" in summary
     assert escape("cognigy_v2.promotion.endpoint_id") in summary  # the hint: what to fix
 
 
