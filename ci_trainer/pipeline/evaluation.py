@@ -61,8 +61,8 @@ def _champion(
             return _compare_on_holdout(
                 ctx, backend, target, candidate, production.version_id, holdout
             )
-        except FeatureUnavailable as exc:
-            note = exc.message or "the service has no predict endpoint"
+        except FeatureUnavailable:
+            note = "the service has no predict endpoint"
     if note is not None:
         champion_note = f"{note}; the gate used the thresholds alone"
         ctx.recorder.record(champion_note=champion_note)

@@ -52,6 +52,9 @@ KEEPS_MODEL = frozenset(
 )
 
 
+PROBE = "ci-trainer: is there a model to score?"  # a sentence no intent is about
+
+
 class ProductionReader:
     """Reads what production is, and keeps the flow and locale it is served through."""
 
@@ -104,10 +107,14 @@ class ProductionReader:
                     "apart from it (configure cognigy_v2.promotion.target_project_id)",
                 )
             else:
+                missing = self._unscorable_flow(project, flow_ref, locale_ref)
                 version = ModelVersion(
                     version_id=version_id,
-                    scored_on=f"project {project}'s working copy, which endpoint "
+                    scored_on=None
+                    if missing
+                    else f"project {project}'s working copy, which endpoint "
                     f"{endpoint_id} serves (its entrypoint is the project), {through}",
+                    unscorable=f"{served}, which {missing}" if missing else None,
                 )
         else:
             snapshot = self._snapshot(project, entrypoint)
@@ -138,6 +145,24 @@ class ProductionReader:
             )
         self.references[version_id] = (flow_ref, locale_ref)
         return version
+
+    def _unscorable_flow(
+        self, project: str, flow_ref: str | None, locale_ref: str | None
+    ) -> str | None:
+        """Why the working copy has nothing to score through the endpoint's flow, if so:
+        one probe of `nlu/scores` (a project nothing was restored into has no such flow)."""
+        if flow_ref is None or locale_ref is None:
+            return "names no flow or locale to score through"
+        try:
+            self._client.nlu_scores(project, PROBE, flow_ref, locale_ref)
+        except ApiError as exc:
+            if exc.status not in (400, 404):
+                raise
+            return (
+                f"has no flow {_short(flow_ref)} in locale {_short(locale_ref)} to score "
+                f"(nlu/scores answered {exc.status}): there is no production model yet"
+            )
+        return None
 
     def _snapshot(self, project: str, snapshot_id: str) -> dict[str, Any] | None:
         return next(
@@ -183,11 +208,20 @@ class ProductionReader:
         if any(t.created_at is None and t.kind not in KEEPS_MODEL for t in tasks):
             return False, "a Task of the project has no creation time, so the order is unknown"
         ordered = sorted(tasks, key=lambda t: t.created_at or 0.0)
-        restores = [i for i, t in enumerate(ordered) if t.kind == "restoreSnapshot"]
+        restores = [t for t in ordered if t.kind == "restoreSnapshot"]
         if not restores:
             return False, f"no restore is listed among the Tasks of project {project}"
-        last = ordered[restores[-1]]
-        restored = last.data.get("snapshotId")
+        last = restores[-1]
+        # Creation times are in whole seconds: a Task of the same second may be the later.
+        same_time = [t for t in restores if t.created_at == last.created_at]
+        restored = next(
+            (
+                t.data.get("snapshotId")
+                for t in same_time
+                if t.data.get("snapshotId") != snapshot_id
+            ),
+            last.data.get("snapshotId"),
+        )
         if restored != snapshot_id:
             said = (
                 f"restored snapshot {_short(restored)}"
@@ -197,11 +231,18 @@ class ProductionReader:
             return False, f"its newest restore (Task {last.id}) {said}"
         if last.status != "done":
             return False, f"its newest restore (Task {last.id}) is {last.status}"
-        later = [t for t in ordered[restores[-1] + 1 :] if t.kind not in KEEPS_MODEL]
+        later = [
+            t
+            for t in ordered
+            if t is not last
+            and (t.created_at or 0.0) >= (last.created_at or 0.0)
+            and t.kind not in KEEPS_MODEL
+        ]
         if later:
             return False, (
                 f"Task {later[0].id} ({_short(later[0].kind)}) ran after its restore "
-                f"(Task {last.id}) and may have changed the working copy's model"
+                f"(Task {last.id}) or in the same second, and may have changed the working "
+                "copy's model"
             )
         return True, (
             f"its newest restore (Task {last.id}) restored that snapshot, and no Task since "

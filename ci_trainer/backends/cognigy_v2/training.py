@@ -10,6 +10,7 @@ from typing import Any
 
 from ci_trainer.backend_types import JobState, JobStatus, Target, TrainingJob
 from ci_trainer.backends.cognigy_v2.client import CognigyV2Client
+from ci_trainer.backends.cognigy_v2.intents_csv import check_property_types
 from ci_trainer.backends.cognigy_v2.intents_export import IntentsExports, current_notice
 from ci_trainer.backends.cognigy_v2.options import V2Options, V2Target
 from ci_trainer.backends.cognigy_v2.tasks import TaskWaits
@@ -101,8 +102,9 @@ class TrainingFanOut:
     def _import(self, spec: V2Target) -> None:
         if spec.intents_file is None:
             return
-        self._exports.before_import(spec, self._options.import_mode or "overwrite")
         content = spec.intents_file.read_bytes()
+        check_property_types(spec.intents_file, content)
+        self._exports.before_import(spec, self._options.import_mode or "overwrite")
         name, mode = spec.intents_file.name, self._options.import_mode or "overwrite"
         task = self._start_task(
             spec,

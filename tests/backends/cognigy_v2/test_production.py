@@ -85,6 +85,7 @@ def test_a_served_snapshot_restored_before_a_newer_restore_is_not_scored(
 ) -> None:
     emu.seed_endpoint(TARGET_PROJECT, ENDPOINT, flow_id=TALK_FLOW, locale_id=EN)
     served = promote(trained_backend(emu, intents_dir, "ci-trainer-a", endpoint_id=ENDPOINT))
+    _earlier(emu)
     # The next promotion restores its snapshot, but the endpoint is not moved to it.
     later = promote(trained_backend(emu, intents_dir, "ci-trainer-b"))
     backend = make_backend(emu, intents_dir, target_project_id=TARGET_PROJECT, endpoint_id=ENDPOINT)
@@ -103,6 +104,7 @@ def test_a_hand_made_snapshot_restored_by_hand_is_the_champion(
     emu.seed_endpoint(TARGET_PROJECT, ENDPOINT, flow_id=TALK_FLOW, locale_id=EN)
     promote(trained_backend(emu, intents_dir, "ci-trainer-a", endpoint_id=ENDPOINT))
     manual = _hand_made(emu, "release 7")
+    _earlier(emu)  # the promotion's Tasks ran a while before the hand-made restore
     task = emu.service.start_restore(manual, TARGET_PROJECT)
     assert emu.service.wait_task(task.id).status == "done"
     emu.service.projects[TARGET_PROJECT].endpoints[ENDPOINT].entrypoint = manual
@@ -123,6 +125,13 @@ def test_without_an_endpoint_production_is_said_to_be_inferred(
         version.scored_on or ""
     )
     assert "newest ci-trainer snapshot" in (version.scored_on or "")
+
+
+def _earlier(emu: V2Emulator, seconds: float = 60.0) -> None:
+    """Move every Task so far back in time: Task times are whole seconds, and a restore
+    in the same second as another cannot be told to be the later one."""
+    for task in emu.service.tasks.values():
+        task.created_at -= seconds
 
 
 def _hand_made(emu: V2Emulator, name: str) -> str:
