@@ -96,9 +96,8 @@ def _compare_on_holdout(
     holdout: Dataset,
 ) -> list[GateRule]:
     texts = holdout.texts
-    # Production first: when it cannot be scored after all, no request is spent on the candidate.
-    production_pred = backend.predict(target, champion, texts)
     candidate_pred = backend.predict(target, candidate, texts)
+    production_pred = backend.predict(target, champion, texts)
     from ci_trainer.gate import champion_rules, compare_champion
 
     comparison = compare_champion(
