@@ -90,7 +90,7 @@ def read_tree(text: str) -> Tree:
     except yaml.reader.ReaderError as exc:
         raise YamlRejected(_reader_problem(exc, text)) from None
     except yaml.YAMLError as exc:
-        raise YamlRejected(_syntax_problem(exc)) from None
+        raise YamlRejected(_syntax_problem(exc, text)) from None
     tree = Tree(data=None)
     if root is not None:
         tree.marks[()] = NodeMarks(key=None, value=_value_mark(root))
@@ -116,10 +116,33 @@ def _reader_problem(exc: yaml.reader.ReaderError, text: str) -> Problem:
     )
 
 
-def _syntax_problem(exc: yaml.YAMLError) -> Problem:
+# The parser's context when a `[` or `{` is still open at the point it gave up; it names
+# the place it gave up, often lines below the bracket that was never closed.
+_OPEN_FLOW = {
+    "while parsing a flow sequence": ("[", "]"),
+    "while parsing a flow mapping": ("{", "}"),
+}
+
+
+def _syntax_problem(exc: yaml.YAMLError, text: str) -> Problem:
     mark = mark_of(getattr(exc, "problem_mark", None))
     problem = getattr(exc, "problem", None) or str(exc)
     context = getattr(exc, "context", None)
+    if mark is not None and _character_at(text, mark) == "\t":
+        return Problem(
+            "not valid YAML: a tab character; YAML indents with spaces only",
+            mark,
+            hint="replace the tab with spaces",
+        )
+    opened = mark_of(getattr(exc, "context_mark", None))
+    if context in _OPEN_FLOW and opened is not None:
+        start, end = _OPEN_FLOW[context]
+        where = f" (the parser gave up at line {mark.line})" if mark else ""
+        return Problem(
+            f"not valid YAML: the `{start}` opened here is not closed{where}",
+            opened,
+            hint=f"close it with `{end}`, or separate its items with `,`",
+        )
     if problem == "expected a single document in the stream" or context == (
         "expected a single document in the stream"
     ):
@@ -132,6 +155,14 @@ def _syntax_problem(exc: yaml.YAMLError) -> Problem:
         return Problem(_TOO_DEEP, mark, hint=_TOO_DEEP_HINT)
     text = f"not valid YAML: {problem}" + (f" ({context})" if context else "")
     return Problem(text, mark, hint="check the indentation and quoting around this line")
+
+
+def _character_at(text: str, mark: Mark) -> str | None:
+    lines = text.splitlines()
+    if not 0 < mark.line <= len(lines):
+        return None
+    line = lines[mark.line - 1]
+    return line[mark.column - 1] if 0 < mark.column <= len(line) else None
 
 
 @dataclass

@@ -460,11 +460,34 @@ CASES: dict[str, tuple[str, list[tuple[int | None, int | None, str, str, str | N
         ("version: 1\nmodel: {id: m\ndatasets: [{id: ds}]\n"),
         [
             (
-                3,
-                9,
+                2,
+                8,
                 "",
-                "not valid YAML: did not find expected ',' or '}}' (while parsing a flow mapping)",
-                "check the indentation and quoting around this line",
+                "not valid YAML: the `{{` opened here is not closed (the parser gave up at line 3)",
+                "close it with `}`, or separate its items with `,`",
+            ),
+        ],
+    ),
+    # The parser gives up lines below the bracket; the report points at the bracket.
+    "unclosed_sequence_far_below": (
+        (
+            "version: 1\n"
+            "model: {id: m}\n"
+            "datasets: [{id: ds}]\n"
+            "audit:\n"
+            "  governance_tags: [automated, api\n"
+            "validation:\n"
+            "  max_imbalance_ratio: 7\n"
+            "training:\n"
+            "  validation_split: 0.2\n"
+        ),
+        [
+            (
+                5,
+                20,
+                "",
+                "not valid YAML: the `[` opened here is not closed (the parser gave up at line 6)",
+                "close it with `]`, or separate its items with `,`",
             ),
         ],
     ),
@@ -475,8 +498,8 @@ CASES: dict[str, tuple[str, list[tuple[int | None, int | None, str, str, str | N
                 3,
                 1,
                 "",
-                "not valid YAML: found character that cannot start any token (while scanning for the next token)",
-                "check the indentation and quoting around this line",
+                "not valid YAML: a tab character; YAML indents with spaces only",
+                "replace the tab with spaces",
             ),
         ],
     ),
