@@ -11,7 +11,7 @@ None, timestamps, binary); tagged Python objects are refused.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import yaml
@@ -43,10 +43,12 @@ class Mark:
 
 @dataclass(frozen=True)
 class NodeMarks:
-    """Where a field's key (None for list items and the root) and value start."""
+    """Where a field's key (None for list items and the root) and value start, and the
+    value as written when YAML reads it as something else (`yes` is true)."""
 
     key: Mark | None
     value: Mark
+    spelled: str | None = None
 
 
 @dataclass(frozen=True)
@@ -318,7 +320,7 @@ class _Builder:
 
     def _scalar(self, node: yaml.Node, path: FieldPath) -> Any:
         try:
-            return self.constructor.construct_object(node, deep=True)
+            value = self.constructor.construct_object(node, deep=True)
         except yaml.YAMLError as exc:
             problem = str(getattr(exc, "problem", None) or exc)
             if "could not determine a constructor" in problem:
@@ -337,7 +339,17 @@ class _Builder:
                     hint="put the value in quotes to keep it as text",
                 )
             )
-        return None
+            return None
+        self._keep_spelling(node, path, value)
+        return value
+
+    def _keep_spelling(self, node: yaml.Node, path: FieldPath, value: Any) -> None:
+        """Remember `yes`, `off`, `True`...: a message that said "got true" about a
+        value written `yes` would point at something the user never wrote."""
+        marks = self.tree.marks.get(path)
+        written = str(node.value)
+        if marks is not None and isinstance(value, bool) and written not in ("true", "false"):
+            self.tree.marks[path] = replace(marks, spelled=written)
 
     def _unsupported_tag(self, node: yaml.Node, path: FieldPath) -> None:
         self.tree.problems.append(

@@ -272,7 +272,14 @@ CASES: dict[str, tuple[str, list[tuple[int | None, int | None, str, str, str | N
     "bool_as_number": (
         ("version: 1\nmodel: {id: m}\ndatasets: [{id: ds}]\ngate:\n  min_precision: yes\n"),
         [
-            (5, 18, "gate.min_precision", "expected a number, got true", None),
+            # YAML 1.1 reads `yes` as true; the message quotes what was written.
+            (
+                5,
+                18,
+                "gate.min_precision",
+                "expected a number, got `yes` (YAML reads it as true)",
+                None,
+            ),
         ],
     ),
     "text_as_bool": (
@@ -631,6 +638,10 @@ CASES: dict[str, tuple[str, list[tuple[int | None, int | None, str, str, str | N
                 "add `min_f1`: Lowest F1 allowed for any single intent",
             ),
         ],
+    ),
+    "number_written_true": (
+        ("version: 1\nmodel: {id: m}\ndatasets: [{id: ds}]\ngate:\n  min_f1: true\n"),
+        [(5, 11, "gate.min_f1", "expected a number, got true", None)],
     ),
     "backend_unknown": (
         ("version: 1\nbackend: cognigy-v3\nmodel: {id: m}\ndatasets: [{id: ds}]\n"),
