@@ -11,7 +11,7 @@ import argparse
 import os
 import sys
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from ci_trainer import __version__
@@ -161,29 +161,33 @@ def run_cli(args: argparse.Namespace) -> int:
     """`ci-trainer run` / `ci-trainer validate`: returns the exit code of the decision."""
     # Imported here: the lifecycle pulls in the HTTP client and the pipeline, which the
     # other commands never need.
+    from ci_trainer.errors import ConfigError
     from ci_trainer.github import publish
     from ci_trainer.redact import one_line
     from ci_trainer.run import execute
-    from ci_trainer.settings import Settings
+    from ci_trainer.settings import COMMAND_LINE, Settings, checked_paths
     from ci_trainer.signals import install_signal_handlers
 
     env: Mapping[str, str] = os.environ
+    paths = checked_paths(env, audit_log=args.audit_log, output_dir=args.output_dir)
+    refused = ConfigError(paths.issues, source=COMMAND_LINE) if paths.issues else None
     settings = Settings.from_env(
         env,
         config_path=args.config,
         mode=args.mode,
         emulator=args.emulator,
-        output_dir=args.output_dir,
-        audit_log=args.audit_log,
+        output_dir=paths.output_dir,
+        audit_log=paths.audit_log,
     )
     reporter = _reporter(env)
     stop = threading.Event()
     restore = install_signal_handlers(stop)
     try:
-        result = execute(settings, reporter, stop=stop)
+        result = execute(settings, reporter, stop=stop, refused=refused)
     finally:
         restore()
-    publish(result, env=env, output_dir=settings.output_dir)
+    if args.output_dir is None or paths.output_dir is not None:  # never beside a refused one
+        publish(result, env=env, output_dir=settings.output_dir, warn=_warner(env, reporter))
     _close(reporter)
     # One line whatever the reason holds (it may quote the service), never a command.
     print(one_line(f"ci-trainer: {result.decision.value} - {result.reason}"), flush=True)
@@ -198,6 +202,16 @@ def _reporter(env: Mapping[str, str]) -> Reporter:
     from ci_trainer.progress import ConsoleReporter
 
     return ConsoleReporter()
+
+
+def _warner(env: Mapping[str, str], reporter: Reporter) -> Callable[[str], None] | None:
+    """How `publish` warns: an annotation on Actions (its default), a plain warning line
+    elsewhere, where workflow commands mean nothing."""
+    if env.get("GITHUB_ACTIONS") == "true":
+        return None
+    from ci_trainer.result import Message
+
+    return lambda text: reporter.message(Message(level="warning", text=text, title="Outputs"))
 
 
 def _close(reporter: Reporter) -> None:
