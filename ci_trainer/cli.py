@@ -43,25 +43,32 @@ def build_parser() -> argparse.ArgumentParser:
     validate.set_defaults(mode="validate")
 
     emulator = commands.add_parser("emulator", help="serve the training service emulator")
-    emulator.add_argument("--host", default="127.0.0.1")
-    emulator.add_argument("--port", type=int, default=8080)
+    emulator.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default: %(default)s)"
+    )
+    emulator.add_argument(
+        "--port",
+        type=int,
+        default=8080,
+        help="port to listen on; 0 picks a free one (default: %(default)s)",
+    )
     emulator.add_argument(
         "--config",
         default="training-config.yaml",
-        help="training config whose datasets the emulator serves",
+        help="training config whose datasets the emulator serves (default: %(default)s)",
     )
     emulator.add_argument(
         "--time-scale",
         type=float,
         default=1.0,
-        help="stretch (>1) or shrink (<1) the apparent training time",
+        help="stretch (>1) or shrink (<1) the apparent training time (default: %(default)s)",
     )
     emulator.add_argument("--fault-plan", default=None, help="YAML file scripting failures")
     emulator.add_argument(
         "--token-expires-in",
         type=float,
         default=3600.0,
-        help="lifetime of issued tokens in seconds",
+        help="lifetime of issued tokens in seconds (default: %(default)s)",
     )
     emulator.add_argument(
         "--training-seconds",
@@ -100,16 +107,30 @@ def build_parser() -> argparse.ArgumentParser:
     verify = audit_commands.add_parser(
         "verify", help="check the hash chain and schema of an audit log"
     )
-    verify.add_argument("path")
+    verify.add_argument("path", metavar="PATH", help="the audit log file (JSON Lines) to check")
 
-    schema = commands.add_parser("schema", help="print a JSON Schema")
-    schema.add_argument("which", nargs="?", choices=["config", "audit"], default="config")
+    schema = commands.add_parser(
+        "schema", help="print the JSON Schema of the training config or of an audit record"
+    )
+    schema.add_argument(
+        "which",
+        nargs="?",
+        choices=["config", "audit"],
+        default="config",
+        help="config: training-config.yaml (for editors); audit: one audit log record "
+        "(default: %(default)s)",
+    )
     return parser
 
 
 def _add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    # The defaults are spelled out rather than imported (github, config.model): parsing
+    # must stay cheap. tests/run/test_help.py holds them equal to the constants.
     parser.add_argument(
-        "--config", default="training-config.yaml", help="path of the training config"
+        "--config",
+        default="training-config.yaml",
+        metavar="PATH",
+        help="path of the training config, from the current directory (default: %(default)s)",
     )
     parser.add_argument(
         "--emulator",
@@ -119,9 +140,17 @@ def _add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--output-dir",
         default=None,
-        help="where outputs.json and summary.md go when not on GitHub Actions",
+        metavar="DIR",
+        help="folder for outputs.json and summary.md when not on GitHub Actions "
+        "(default: ci-trainer-output)",
     )
-    parser.add_argument("--audit-log", default=None, help="audit log path (overrides the config)")
+    parser.add_argument(
+        "--audit-log",
+        default=None,
+        metavar="PATH",
+        help="audit log file to append to (default: the config's audit.path, else "
+        "cognigy_training_audit.log next to the config)",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
