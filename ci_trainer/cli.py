@@ -215,7 +215,9 @@ def run_cli(args: argparse.Namespace) -> int:
         result = execute(settings, reporter, stop=stop, refused=refused)
     finally:
         restore()
-    if args.output_dir is None or paths.output_dir is not None:  # never beside a refused one
+    # A refused --output-dir gets nothing, nor does a folder beside it; the runner's
+    # files on Actions are written all the same.
+    if args.output_dir is None or paths.output_dir is not None or env.get("GITHUB_OUTPUT"):
         publish(result, env=env, output_dir=settings.output_dir, warn=_warner(env, reporter))
     _close(reporter)
     # One line whatever the reason holds (it may quote the service), never a command.

@@ -10,7 +10,10 @@ Paths, decided once:
 - dataset, holdout and the config's `audit.path` are relative to the config file's
   directory (and confined to the workspace), like every path inside the config;
 - `--audit-log` / the action's `audit-log` input is relative to the current directory,
-  like every path on a command line.
+  like every path on a command line;
+- what a run writes outside the config's paths (`--audit-log`, `--output-dir`, the
+  `audit-log` input) obeys `checked_paths`: a file is a file, a folder a folder, and on
+  Actions both stay in the workspace or RUNNER_TEMP.
 """
 
 from __future__ import annotations
