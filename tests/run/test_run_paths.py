@@ -93,6 +93,9 @@ def test_on_actions_the_command_line_paths_stay_in_the_workspace_or_runner_temp(
     assert "::error title=option --output-dir::--output-dir:" in out
     assert "give a path inside the workspace or under RUNNER_TEMP" in out
     assert not outside.exists()
+    # The runner's own files still get the run's outputs and summary.
+    assert "decision<<" in (temp / "set_output").read_text(encoding="utf-8")
+    assert "Invalid" in (temp / "step_summary").read_text(encoding="utf-8")
     # Inside the workspace and under RUNNER_TEMP both are fine.
     assert main([*args, "--audit-log", str(temp / "a.log"), "--output-dir", "out"]) == 0
     assert verify_file(temp / "a.log").ok
