@@ -109,13 +109,12 @@ class Pipeline:
         access = AccessInBackground(backend.check_access) if backend else None
         try:
             data = load_datasets(ctx)
-        except BaseException:
-            if access is not None:  # the run ends here: what it printed is not lost
+            if backend is not None and access is not None:
+                check_access(ctx, access)
+                fetch_service_stats(ctx, backend, data)
+        finally:
+            if access is not None:  # a run that ended before its stage loses no line
                 access.release()
-            raise
-        if backend is not None and access is not None:
-            check_access(ctx, access)
-            fetch_service_stats(ctx, backend, data)
         rejected = check_datasets(ctx, data)
         if rejected is not None:
             return rejected
