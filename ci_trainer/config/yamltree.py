@@ -328,6 +328,7 @@ class _Builder:
             self.tree.problems.append(
                 Problem(f"cannot read this value: {problem}", mark_of(node.start_mark), path)
             )
+            return None
         except (ValueError, TypeError, OverflowError) as exc:
             # e.g. `2024-02-30` matches the timestamp pattern but is no date, or an int
             # with more digits than Python converts.

@@ -643,6 +643,20 @@ CASES: dict[str, tuple[str, list[tuple[int | None, int | None, str, str, str | N
         ("version: 1\nmodel: {id: m}\ndatasets: [{id: ds}]\ngate:\n  min_f1: true\n"),
         [(5, 11, "gate.min_f1", "expected a number, got true", None)],
     ),
+    # A value YAML itself cannot construct is reported, and the rest is still checked.
+    "binary_not_ascii": (
+        ('version: 1\nmodel: {id: !!binary "\u00e9"}\ndatasets: [{id: ds}]\n'),
+        [
+            (
+                2,
+                13,
+                "model.id",
+                "cannot read this value: failed to convert base64 data into ascii: 'ascii' "
+                "codec can't encode character '\\xe9' in position 0: ordinal not in range(128)",
+                None,
+            ),
+        ],
+    ),
     "backend_unknown": (
         ("version: 1\nbackend: cognigy-v3\nmodel: {id: m}\ndatasets: [{id: ds}]\n"),
         [
