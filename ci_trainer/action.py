@@ -23,10 +23,12 @@ from ci_trainer.errors import ConfigError
 from ci_trainer.github import (
     Commands,
     GithubReporter,
+    destinations,
     give_to_workspace_owner,
     publish,
     workspace_relative,
 )
+from ci_trainer.redact import Redactor, neutralise_commands
 from ci_trainer.result import RunResult
 from ci_trainer.settings import (
     INPUTS,
@@ -61,7 +63,10 @@ def main(env: Mapping[str, str] | None = None) -> int:
         result = _execute(settings, reporter, refused)
     except Exception as error:  # a bug in the lifecycle itself: hand it back once, as
         # a run refused before it started, so it is still published and audited
-        traceback.print_exc()
+        # The traceback carries our bug's message, and any text the message quotes: no line
+        # of it may act as a runner command, and no secret in it may print.
+        shown = Redactor(secret_values(env))(traceback.format_exc())
+        sys.stderr.write(neutralise_commands(shown) + "\n")
         commands.error(f"ci-trainer crashed ({type(error).__name__}: {error}); please report it")
         result = _execute(settings, reporter, error)
     announce_decision(result, commands)
@@ -69,8 +74,25 @@ def main(env: Mapping[str, str] | None = None) -> int:
         give_to_workspace_owner([Path(result.audit_log)], env)
         relative = workspace_relative(result.audit_log, env)
         result = result.model_copy(update={"audit_log": relative})
+    result = _exports_for_the_host(result, env)
     publish(result, env=env, output_dir=None, commands=commands)
+    for line in destinations(result, [], env):
+        commands.echo(line)
     return exit_code(result, fail_on_reject=inputs.fail_on_reject)
+
+
+def _exports_for_the_host(result: RunResult, env: Mapping[str, str]) -> RunResult:
+    """The intents exports given to the workspace's owner, their paths relative to the
+    workspace (what a later step's upload-artifact resolves), as the audit log's."""
+    paths = [Path(e.path) for e in result.service_exports if e.path]
+    if not paths:
+        return result
+    give_to_workspace_owner(paths, env)
+    exports = [
+        e.model_copy(update={"path": workspace_relative(e.path, env)}) if e.path else e
+        for e in result.service_exports
+    ]
+    return result.model_copy(update={"service_exports": exports})
 
 
 def read_inputs(env: Mapping[str, str]) -> tuple[ActionInputs, ConfigError | None]:

@@ -39,12 +39,26 @@ class AccessCheck(_Model):
     notices: list[str] = Field(default_factory=list)
 
 
+class ServiceCopy(_Model):
+    """A dataset as the service holds it for one of its targets, sentence by sentence
+    (v2: a flow x locale's intents export, kept as a file so it can be restored)."""
+
+    target: str
+    sentences: dict[str, list[str]]  # intent name -> example sentences
+    artifact: str | None = None  # where the backend kept the service's copy
+    artifact_sha256: str | None = None
+    training_out_of_date: bool | None = None
+
+
 class DatasetStats(_Model):
     dataset_id: str
     example_count: int
     intent_count: int
     intent_distribution: dict[str, int]
     average_annotation_score: float | None = None
+    # The sentences themselves, per target, when the service gives them (v2's exports);
+    # the counts above are then the first copy's.
+    copies: list[ServiceCopy] = Field(default_factory=list)
 
 
 class TrainingRequest(_Model):
@@ -80,6 +94,12 @@ class JobStatus(_Model):
     cpu_percent: float | None = None
     memory_percent: float | None = None
     retry_after_seconds: float | None = None
+    # A Retry-After longer than the policy allows (the wait asked for, and the cap used
+    # instead): the run says which wait it refused.
+    refused_wait_seconds: float | None = None
+    wait_limit_seconds: float | None = None
+    # What the user should hear about a completed job (e.g. a target left untrained).
+    notices: list[str] = Field(default_factory=list)
 
 
 class IntentScore(_Model):
@@ -137,12 +157,28 @@ class EvalMetrics(_Model):
 class ModelVersion(_Model):
     version_id: str
     promoted_at: datetime | None = None
+    environment: str | None = None  # where the service says it is served, if it says
+
+    def shows(self, version_id: str, environment: str) -> bool:
+        """Whether this is `version_id` in `environment` (a version that names no
+        environment is taken to be where it was asked to be)."""
+        return self.version_id == version_id and self.environment in (None, environment)
+
     metrics: EvalMetrics | None = None
 
 
 class Prediction(_Model):
+    """The top intent of one text, as the service's live bot would take it.
+
+    `threshold` is the service's own cut-off the prediction was held to, when it has one
+    (Cognigy.AI: the flow's intent threshold); a top score below it is `below_threshold`,
+    with `intent` None (the bot maps no intent) and `confidence` the raw top score.
+    """
+
     intent: str | None
     confidence: float | None = None
+    threshold: float | None = None
+    below_threshold: bool = False
 
 
 class PromotionStep(_Model):

@@ -4,7 +4,8 @@ Each check is a pure function of the config's thresholds and the data. The data 
 dataset comes from the committed file (`local`), from the service's stats (`service`),
 or both; when both exist, figures are computed from the file and the two are compared
 (the service may be training on something other than what is in git). Everything is
-linear in the number of examples: counts and sets, no pairwise comparison.
+linear in the number of examples: counts and sets, no pairwise comparison. The checks
+that compare utterances live in `ci_trainer.utterance_checks`; `run_checks` runs all.
 """
 
 from __future__ import annotations
@@ -12,20 +13,51 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from ci_trainer.backend_types import DatasetStats
-from ci_trainer.config.model import DatasetRef, HoldoutSection, TrainingConfig, ValidationSection
-from ci_trainer.datasets import Dataset, Example, normalise_text
-from ci_trainer.result import CheckResult, CheckStatus
+from ci_trainer.backend_types import DatasetStats, ServiceCopy
+from ci_trainer.config.model import DatasetRef, TrainingConfig, ValidationSection
+from ci_trainer.datasets import Dataset
+from ci_trainer.datasets.utterances import UtteranceIndex
+from ci_trainer.intents_diff import compare, describe, totals
+from ci_trainer.result import CheckResult, CheckStatus, ServiceExport
+from ci_trainer.utterance_checks import (
+    DUPLICATES,
+    HOLDOUT_LEAKAGE,
+    LABEL_CONFLICTS,
+    MAX_DETAILS,
+    check_duplicates,
+    check_holdout_leakage,
+    check_label_conflicts,
+    local_datasets,
+)
+from ci_trainer.utterance_checks import capped as _names
+from ci_trainer.utterance_checks import plural_s as _s
+
+__all__ = [
+    "ANNOTATION_SCORE",
+    "DUPLICATES",
+    "HOLDOUT_LEAKAGE",
+    "IMBALANCE",
+    "LABEL_CONFLICTS",
+    "MAX_DETAILS",
+    "MIN_EXAMPLES",
+    "SERVICE_MISMATCH",
+    "DatasetInput",
+    "blocking",
+    "check_annotation_score",
+    "check_duplicates",
+    "check_holdout_leakage",
+    "check_imbalance",
+    "check_label_conflicts",
+    "check_min_examples",
+    "check_service_mismatch",
+    "distribution_differences",
+    "run_checks",
+]
 
 IMBALANCE = "imbalance_ratio"
 ANNOTATION_SCORE = "annotation_score"
 MIN_EXAMPLES = "min_examples_per_intent"
-LABEL_CONFLICTS = "label_conflicts"
-HOLDOUT_LEAKAGE = "holdout_leakage"
 SERVICE_MISMATCH = "service_mismatch"
-
-MAX_DETAILS = 20
-"""Listed names per check; the rest is counted, so a record stays readable."""
 
 
 @dataclass(frozen=True)
@@ -61,12 +93,25 @@ def run_checks(
         results.append(check_annotation_score(item, rules))
         results.append(check_min_examples(item, rules))
         results.append(check_service_mismatch(item, rules))
-    index = UtteranceIndex.build(_local_datasets(datasets))
+    index = UtteranceIndex.build(local_datasets(datasets))
     results.append(check_label_conflicts(datasets, rules, index))
+    results.append(check_duplicates(datasets, rules, index))
     results.append(
         check_holdout_leakage(datasets, holdout, rules, configured=config.holdout, index=index)
     )
     return results
+
+
+def service_exports(datasets: list[DatasetInput]) -> list[ServiceExport]:
+    """Every service copy the backend gave (v2's exports), with what the import changes."""
+    return [
+        compare(item.ref.id, item.local, copy)
+        if item.local is not None
+        else ServiceExport(dataset_id=item.ref.id, target=copy.target, path=copy.artifact)
+        for item in datasets
+        if item.service is not None
+        for copy in item.service.copies
+    ]
 
 
 def blocking(results: Iterable[CheckResult]) -> list[CheckResult]:
@@ -187,6 +232,8 @@ def check_service_mismatch(item: DatasetInput, rules: ValidationSection) -> Chec
             status=CheckStatus.SKIPPED,
             message=f"skipped: {missing} to compare with",
         )
+    if item.service.copies:
+        return _sentence_mismatch(item, item.local, item.service.copies, rules)
     differences = distribution_differences(item.local.intent_distribution, item.service)
     if not differences:
         return CheckResult(
@@ -213,6 +260,37 @@ def check_service_mismatch(item: DatasetInput, rules: ValidationSection) -> Chec
         )
         + "; the service may be training on data that is not in git",
         details=_names(found.text for found in differences),
+    )
+
+
+def _sentence_mismatch(
+    item: DatasetInput, local: Dataset, copies: list[ServiceCopy], rules: ValidationSection
+) -> CheckResult:
+    """The v2 form: the service's copies (exports) against the file, sentence by sentence."""
+    exports = [compare(item.ref.id, local, copy) for copy in copies]
+    differing = [export for export in exports if export.differs]
+    where = ", ".join(export.target for export in exports)
+    if not differing:
+        return CheckResult(
+            check=SERVICE_MISMATCH,
+            dataset_id=item.ref.id,
+            status=CheckStatus.PASSED,
+            value=0,
+            threshold=0,
+            message=f"the service holds exactly the committed intents and sentences ({where})",
+        )
+    count = totals(differing)
+    return CheckResult(
+        check=SERVICE_MISMATCH,
+        dataset_id=item.ref.id,
+        status=CheckStatus.FAILED if rules.fail_on_service_mismatch else CheckStatus.WARNING,
+        value=sum(count.values()),
+        threshold=0,
+        message=f"importing '{local.path}' would add {count['added']}, change "
+        f"{count['changed']} and delete {count['deleted']} intents on the service "
+        f"({', '.join(export.target for export in differing)}); what it held is kept "
+        "in the intents export",
+        details=_names(line for export in differing for line in describe(export)),
     )
 
 
@@ -259,132 +337,6 @@ def distribution_differences(local: Mapping[str, int], service: DatasetStats) ->
     return found
 
 
-@dataclass
-class UtteranceIndex:
-    """Normalised utterance -> first (intent, example, file) across the training data,
-    plus the utterances seen under a second intent. Built once, used by the conflict and
-    the leakage check."""
-
-    first_seen: dict[str, tuple[str, Example, str]]
-    conflicts: dict[str, dict[str, tuple[Example, str]]]
-
-    @classmethod
-    def build(cls, local: Iterable[Dataset]) -> UtteranceIndex:
-        first_seen: dict[str, tuple[str, Example, str]] = {}
-        conflicts: dict[str, dict[str, tuple[Example, str]]] = {}
-        for dataset in local:
-            path = dataset.path
-            for example in dataset.examples:
-                key = normalise_text(example.text)
-                seen = first_seen.get(key)
-                if seen is None:
-                    first_seen[key] = (example.intent, example, path)
-                elif seen[0] != example.intent:
-                    places = conflicts.setdefault(key, {seen[0]: (seen[1], seen[2])})
-                    places.setdefault(example.intent, (example, path))
-        return cls(first_seen, conflicts)
-
-
-def check_label_conflicts(
-    datasets: list[DatasetInput], rules: ValidationSection, index: UtteranceIndex | None = None
-) -> CheckResult:
-    """The same normalised utterance under two intents, across all training data (the
-    model is trained on the union, so a conflict between two files counts too)."""
-    local = _local_datasets(datasets)
-    if not local:
-        return CheckResult(
-            check=LABEL_CONFLICTS,
-            dataset_id=None,
-            status=CheckStatus.SKIPPED,
-            message="skipped: needs the utterances, and no dataset has a committed file",
-        )
-    conflicts = (index or UtteranceIndex.build(local)).conflicts
-    note = _unchecked_note(datasets)
-    if not conflicts:
-        return CheckResult(
-            check=LABEL_CONFLICTS,
-            dataset_id=None,
-            status=CheckStatus.PASSED,
-            value=0,
-            threshold=0,
-            message=f"no utterance appears under two intents{note}",
-        )
-    count = len(conflicts)
-    return CheckResult(
-        check=LABEL_CONFLICTS,
-        dataset_id=None,
-        status=CheckStatus.FAILED if rules.fail_on_label_conflicts else CheckStatus.WARNING,
-        value=count,
-        threshold=0,
-        message=f"{count} utterance{_s(count)} {'appears' if count == 1 else 'appear'} "
-        f"under more than one intent{note}",
-        details=_names(
-            f"'{text}': "
-            + ", ".join(
-                f"{intent} ({_where(example, path)})" for intent, (example, path) in places.items()
-            )
-            for text, places in conflicts.items()
-        ),
-    )
-
-
-def check_holdout_leakage(
-    datasets: list[DatasetInput],
-    holdout: Dataset | None,
-    rules: ValidationSection,
-    *,
-    configured: HoldoutSection | None = None,
-    index: UtteranceIndex | None = None,
-) -> CheckResult:
-    """Holdout utterances that also appear in the training data (normalised)."""
-    local = _local_datasets(datasets)
-    if holdout is None:
-        reason = "the holdout file was not loaded" if configured else "no holdout set configured"
-        return CheckResult(
-            check=HOLDOUT_LEAKAGE,
-            dataset_id=None,
-            status=CheckStatus.SKIPPED,
-            message=f"skipped: {reason}",
-        )
-    if not local:
-        return CheckResult(
-            check=HOLDOUT_LEAKAGE,
-            dataset_id=None,
-            status=CheckStatus.SKIPPED,
-            message="skipped: needs the training utterances, and no dataset has a committed file",
-        )
-    training = (index or UtteranceIndex.build(local)).first_seen
-    leaked: dict[str, Example] = {}
-    for example in holdout.examples:
-        key = normalise_text(example.text)
-        if key in training and key not in leaked:
-            leaked[key] = example
-    note = _unchecked_note(datasets)
-    if not leaked:
-        return CheckResult(
-            check=HOLDOUT_LEAKAGE,
-            dataset_id=None,
-            status=CheckStatus.PASSED,
-            value=0,
-            threshold=0,
-            message=f"none of the {len(holdout.examples)} holdout utterances is in the "
-            f"training data{note}",
-        )
-    return CheckResult(
-        check=HOLDOUT_LEAKAGE,
-        dataset_id=None,
-        status=CheckStatus.FAILED if rules.fail_on_holdout_leakage else CheckStatus.WARNING,
-        value=len(leaked),
-        threshold=0,
-        message=f"{len(leaked)} of {len(holdout.examples)} holdout utterances are also in "
-        f"the training data, so holdout scores overstate the model{note}",
-        details=_names(
-            f"'{example.text}' ({example.intent}, {_where(example, holdout.path)})"
-            for example in leaked.values()
-        ),
-    )
-
-
 def _no_data(check: str, item: DatasetInput, threshold: float) -> CheckResult:
     return CheckResult(
         check=check,
@@ -395,38 +347,6 @@ def _no_data(check: str, item: DatasetInput, threshold: float) -> CheckResult:
     )
 
 
-def _unchecked_note(datasets: list[DatasetInput]) -> str:
-    unchecked = [item.ref.id for item in datasets if item.local is None]
-    if not unchecked:
-        return ""
-    return f" (not checked, no committed file: {', '.join(unchecked)})"
-
-
-def _local_datasets(datasets: list[DatasetInput]) -> list[Dataset]:
-    return [item.local for item in datasets if item.local is not None]
-
-
-def _where(example: Example, path: str) -> str:
-    return f"{path}:{example.line}" if example.line is not None else path
-
-
-def _names(items: Iterable[str]) -> list[str]:
-    shown: list[str] = []
-    hidden = 0
-    for item in items:
-        if len(shown) < MAX_DETAILS:
-            shown.append(item)
-        else:
-            hidden += 1
-    if hidden:
-        shown.append(f"... and {hidden} more")
-    return shown
-
-
 def _list_inline(names: list[str], limit: int = 5) -> str:
     shown = ", ".join(names[:limit])
     return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
-
-
-def _s(count: int) -> str:
-    return "" if count == 1 else "s"

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING
 from ci_trainer import __version__
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from ci_trainer.progress import Reporter
 
 
@@ -191,7 +193,7 @@ def run_cli(args: argparse.Namespace) -> int:
     # Imported here: the lifecycle pulls in the HTTP client and the pipeline, which the
     # other commands never need.
     from ci_trainer.errors import ConfigError
-    from ci_trainer.github import publish
+    from ci_trainer.github import destinations, publish
     from ci_trainer.redact import one_line
     from ci_trainer.run import execute
     from ci_trainer.settings import COMMAND_LINE, Settings, checked_paths
@@ -217,9 +219,14 @@ def run_cli(args: argparse.Namespace) -> int:
         restore()
     # A refused --output-dir gets nothing, nor does a folder beside it; the runner's
     # files on Actions are written all the same.
+    written: list[Path] = []
     if args.output_dir is None or paths.output_dir is not None or env.get("GITHUB_OUTPUT"):
-        publish(result, env=env, output_dir=settings.output_dir, warn=_warner(env, reporter))
+        written = publish(
+            result, env=env, output_dir=settings.output_dir, warn=_warner(env, reporter)
+        )
     _close(reporter)
+    for line in destinations(result, written, env):
+        print(one_line(line))
     # One line whatever the reason holds (it may quote the service), never a command.
     print(one_line(f"ci-trainer: {result.decision.value} - {result.reason}"), flush=True)
     return result.exit_code

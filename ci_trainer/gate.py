@@ -30,6 +30,11 @@ from ci_trainer.result import ChampionComparison, GateRule, IntentChange
 BETTER = "better"
 WORSE = "worse"
 NO_CHANGE = "no significant change"
+# The `verdict` output: the verdict, with "no significant change" split in two by the
+# margin (a loss beyond it ruled out, or not: then the candidate is held, not proven worse).
+CONCLUSIONS = {BETTER: "better", WORSE: "worse", NO_CHANGE: "no-significant-change"}
+INCONCLUSIVE = "inconclusive"
+MARGIN_RULE = "champion.margin"
 
 _INTENTS_NAMED = 5  # a message names at most this many intents, the largest changes first
 
@@ -41,6 +46,7 @@ class GateOutcome:
     passed: bool
     reason: str
     reasons: list[str] = field(default_factory=list)
+    held: bool = False  # failed only because a loss beyond the margin is not ruled out
 
 
 # --- formatting ---------------------------------------------------------------------------
@@ -232,7 +238,17 @@ def compare_champion(
     )
     verdict = _verdict(comparison, champion.alpha)
     sentence = _sentence(comparison, verdict, champion.alpha)
-    return comparison.model_copy(update={"verdict": verdict, "sentence": sentence})
+    conclusion = CONCLUSIONS[verdict]
+    if verdict == NO_CHANGE and not _within_margin(comparison.ci_low, champion.margin):
+        conclusion = INCONCLUSIVE
+    return comparison.model_copy(
+        update={"verdict": verdict, "sentence": sentence, "conclusion": conclusion}
+    )
+
+
+def _within_margin(ci_low: float, margin: float) -> bool:
+    """The non-inferiority test: a loss larger than the margin is ruled out."""
+    return ci_low > -margin
 
 
 def _intent_change(change: stats.IntentRecallChange, alpha: float) -> IntentChange:
@@ -336,7 +352,7 @@ def champion_rules(comparison: ChampionComparison, champion: ChampionGate) -> li
 
 
 def _margin_rule(c: ChampionComparison, margin: float) -> GateRule:
-    passed = c.ci_low > -margin
+    passed = _within_margin(c.ci_low, margin)
     low, limit = _distinct(c.ci_low, -margin, signed=True)
     bound = f"{c.confidence:.0%} CI lower bound of the macro-F1 difference {low}"
     message = (
@@ -345,7 +361,7 @@ def _margin_rule(c: ChampionComparison, margin: float) -> GateRule:
         else f"{bound} <= {limit}: a loss larger than the {_score(margin)} margin is not ruled out"
     )
     return GateRule(
-        rule="champion.margin", passed=passed, value=c.ci_low, threshold=-margin, message=message
+        rule=MARGIN_RULE, passed=passed, value=c.ci_low, threshold=-margin, message=message
     )
 
 
@@ -408,7 +424,9 @@ def decide(rules: Sequence[GateRule], comparison: ChampionComparison | None = No
         more = len(failed) - 1
         noun = "rule" if more == 1 else "rules"
         suffix = f" (and {more} more failed {noun})" if more else ""
-        return GateOutcome(passed=False, reason=f"{failed[0]}{suffix}", reasons=failed)
+        held = comparison is not None and comparison.conclusion == INCONCLUSIVE
+        held = held and all(rule.rule == MARGIN_RULE for rule in rules if not rule.passed)
+        return GateOutcome(passed=False, reason=f"{failed[0]}{suffix}", reasons=failed, held=held)
     if not rules:
         return GateOutcome(
             passed=True,

@@ -436,6 +436,31 @@ def publish(
     return written
 
 
+def destinations(result: RunResult, written: Iterable[Path], env: Mapping[str, str]) -> list[str]:
+    """Where the run's summary, outputs and audit record went, one line each: what the
+    console ends with, so nobody has to guess which folder to open."""
+    files = {path.name: path for path in written}
+
+    def place(name: str, runner_file: str, on_actions: str) -> str:
+        if env.get(runner_file):
+            return on_actions
+        path = files.get(name)
+        return str(path) if path is not None else "not written (see the warning or error above)"
+
+    if result.audit_log:
+        audit = result.audit_log + (
+            f" (record hash {result.audit_hash})" if result.audit_hash else ""
+        )
+    else:
+        audit = "not written to any file (the record is in the log above)"
+    return [
+        "summary: " + place("summary.md", "GITHUB_STEP_SUMMARY", "this job's step summary"),
+        "outputs: "
+        + place("outputs.json", "GITHUB_OUTPUT", "this step's outputs (steps.<id>.outputs)"),
+        "audit log: " + audit,
+    ]
+
+
 def _note(problems: list[str], problem: str | None) -> bool:
     if problem:
         problems.append(problem)

@@ -46,6 +46,14 @@ class CheckStatus(str, enum.Enum):
     SKIPPED = "skipped"  # could not be evaluated (e.g. no annotation scores)
 
 
+class Location(_Model):
+    """One place in a dataset file that a check points at, and what is wrong there."""
+
+    file: str
+    line: int | None = None
+    text: str
+
+
 class CheckResult(_Model):
     """One dataset quality check: what was measured against what."""
 
@@ -56,6 +64,8 @@ class CheckResult(_Model):
     threshold: float | int | str | None = None
     message: str
     details: list[str] = Field(default_factory=list)
+    # The offending examples with their file and line (the first few; `value` counts all).
+    locations: list[Location] = Field(default_factory=list)
 
 
 class DatasetRecord(_Model):
@@ -68,6 +78,43 @@ class DatasetRecord(_Model):
     average_annotation_score: float | None = None
     service_example_count: int | None = None
     service_intent_count: int | None = None
+
+
+class SentenceChanges(_Model):
+    """One intent whose example sentences an import of the committed file changes."""
+
+    intent: str
+    added: list[str] = Field(default_factory=list)  # the first few; the counts say how many
+    removed: list[str] = Field(default_factory=list)
+    added_count: int = 0
+    removed_count: int = 0
+
+
+class ServiceExport(_Model):
+    """A target's data as the service held it before this run changed it (v2: the flow x
+    locale's intents export, kept as a file that restores it), and what importing the
+    committed file adds, changes and deletes there. Name lists are bounded; the counts
+    are whole."""
+
+    dataset_id: str
+    target: str
+    path: str | None = None
+    sha256: str | None = None
+    intent_count: int = 0
+    example_count: int = 0
+    training_out_of_date: bool | None = None
+    intents_added: list[str] = Field(default_factory=list)
+    intents_deleted: list[str] = Field(default_factory=list)
+    intents_changed: list[SentenceChanges] = Field(default_factory=list)
+    intents_added_count: int = 0
+    intents_deleted_count: int = 0
+    intents_changed_count: int = 0
+
+    @property
+    def differs(self) -> bool:
+        return bool(
+            self.intents_added_count or self.intents_deleted_count or self.intents_changed_count
+        )
 
 
 class GateRule(_Model):
@@ -119,10 +166,18 @@ class ChampionComparison(_Model):
     intents_worse: list[str] = Field(default_factory=list)
     intents_better: list[str] = Field(default_factory=list)
     verdict: str  # "better", "no significant change", "worse"
+    # The `verdict` output: better, worse, no-significant-change, or inconclusive (no
+    # significant change, but a loss beyond the margin is not ruled out: a hold).
+    conclusion: str | None = None
     sentence: str
     alpha: float | None = None  # significance level of McNemar and the per-intent tests
     min_support: int | None = None  # intents with fewer holdout examples were not tested
     intent_changes: list[IntentChange] = Field(default_factory=list)  # every tested intent
+    # The service's cut-off for a top score when the predictions were held to it (the
+    # live bot maps a score below it to no intent), and how many fell below it per side.
+    score_threshold: float | None = None
+    candidate_below_threshold: int | None = None
+    production_below_threshold: int | None = None
 
 
 class TrainingAttempt(_Model):
@@ -225,6 +280,8 @@ class RunResult(_Model):
 
     datasets: list[DatasetRecord] = Field(default_factory=list)
     checks: list[CheckResult] = Field(default_factory=list)
+    # What the service held before this run imported into it (v2's intents exports).
+    service_exports: list[ServiceExport] = Field(default_factory=list)
 
     status: str | None = None  # the service's final training status, e.g. COMPLETED
     training_id: str | None = None
@@ -240,6 +297,7 @@ class RunResult(_Model):
     gate: list[GateRule] = Field(default_factory=list)
     champion: ChampionComparison | None = None
     champion_note: str | None = None  # why the comparison was skipped, when it was
+    held: bool = False  # rejected only because the holdout cannot rule out a loss
 
     promotion: PromotionRecord = Field(
         default_factory=lambda: PromotionRecord(attempted=False, promoted=False)

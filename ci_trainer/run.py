@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import traceback
 import uuid
 from contextlib import ExitStack
 from datetime import datetime, timezone
@@ -27,7 +28,7 @@ from ci_trainer.outcome import Failure, abandoned, failure
 from ci_trainer.pipeline.findings import Findings, Verdict
 from ci_trainer.pipeline.flow import Pipeline
 from ci_trainer.progress import Reporter
-from ci_trainer.redact import Redactor, map_strings
+from ci_trainer.redact import Redactor, map_strings, neutralise_commands
 from ci_trainer.result import Mode, RunResult
 from ci_trainer.settings import Settings, incomplete_credentials
 from ci_trainer.signals import CANCEL_DEADLINE_SECONDS, call_with_deadline, run_until_stopped
@@ -63,7 +64,10 @@ def execute(
                 result, run.settings, run.loaded, run.redactor, reporter, run.stop
             )
         except Exception:  # deliver() never raises; a bug around it must not cost the audit
-            log.exception("webhook sync failed")
+            # The traceback may quote the event or an answer: redacted, and no line of it
+            # able to act as a runner command.
+            shown = neutralise_commands(run.redactor(traceback.format_exc()))
+            log.error("webhook sync failed: %s", shown)  # noqa: TRY400 - the traceback is in `shown`, made safe
         return append_audit(result, run.settings, run.loaded, run.redactor, reporter)
 
 

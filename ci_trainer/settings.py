@@ -145,6 +145,13 @@ class Settings:
             )
             return default, warning
 
+    def artifact_dir(self, loaded: LoadedConfig | None) -> Path:
+        """Where a run keeps its other files (a backend's exports): --output-dir, else
+        beside the audit log, in the workspace, where a workflow uploads from."""
+        if self.output_dir is not None:
+            return self.output_dir
+        return self.audit_destination(loaded)[0].parent
+
 
 @dataclass(frozen=True)
 class RunPaths:

@@ -15,7 +15,11 @@ from ci_trainer.redact import Redactor
 from ci_trainer.result import Message, RunResult
 from ci_trainer.settings import Settings
 
-STOPPING_WEBHOOK_TIMEOUT = 1.0  # a stopped run has seconds left before the kill
+# A cancelled run still tells the registry, in one attempt of at most this many seconds
+# (connect, answer and the whole exchange alike). With the pipeline's wind-down
+# (signals.STOP_GRACE_SECONDS) and the cancel of its job (CANCEL_DEADLINE_SECONDS) the
+# run ends about 4 s after SIGINT, well inside the runner's 7.5 s before SIGTERM.
+STOPPING_WEBHOOK_TIMEOUT = 1.0
 
 
 def sync_webhook(
@@ -34,21 +38,20 @@ def sync_webhook(
     from ci_trainer.webhook import deliver  # requests' import is paid only when needed
 
     with reporter.stage("Webhook"):
-        stopping = stop.is_set()
-        delivery = deliver(
-            result,
-            url,
-            secret,
-            timeout=min(section.timeout_seconds, STOPPING_WEBHOOK_TIMEOUT)
-            if stopping
-            else section.timeout_seconds,
-            stop=stop,
-            # No second, text-level pass: the lifecycle already scrubbed the result with
-            # its types kept (a year-like secret would otherwise turn timestamps into
-            # '***-11-26'); the delivery still scrubs the URL and the webhook secret.
-            redactor=None,
-            attempts=1 if stopping else 4,
-        )
+        if stop.is_set():
+            # Not the run's stop flag: the client sends nothing once it is set, and the
+            # registry must still hear of a cancelled run. The attempt's deadline is the
+            # bound instead.
+            timeout = min(section.timeout_seconds, STOPPING_WEBHOOK_TIMEOUT)
+            delivery = deliver(result, url, secret, timeout=timeout, deadline=timeout, attempts=1)
+        else:
+            # No second, text-level pass (redactor=None): the lifecycle already scrubbed
+            # the result with its types kept (a year-like secret would otherwise turn
+            # timestamps into '***-11-26'); the delivery still scrubs the URL and the
+            # webhook secret.
+            delivery = deliver(
+                result, url, secret, timeout=section.timeout_seconds, stop=stop, redactor=None
+            )
     result = result.model_copy(update={"webhook": delivery})
     if delivery.delivered:
         reporter.info(f"webhook delivered to {delivery.target} ({delivery.status_code})")
@@ -93,6 +96,12 @@ def append_audit(
         reporter.info(outcome.line)
     if not outcome.primary_error:
         reporter.info(f"audit record appended to {outcome.path}")
+        for kept in result.service_exports:
+            if kept.path and outcome.path is not None:
+                reporter.info(
+                    f"{kept.target}: the export artifact {kept.path} (what it held before "
+                    "this run) is in the audit record"
+                )
         return result
     where = f"; written to {outcome.path} instead" if outcome.path else ""
     # The error names the path already.

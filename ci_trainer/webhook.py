@@ -1,39 +1,19 @@
-"""Registry sync: POST one signed event per run to the configured webhook.
+"""Registry sync: POST the run's signed event (ci_trainer.webhook_event) to the webhook.
 
-The body is serialised once and those exact bytes are signed (HMAC-SHA256,
-`X-CI-Trainer-Signature: sha256=<hex>`) and re-sent on every retry with the same
-`eventId`, so a receiver can check the signature and drop duplicates. `deliver` never
-raises: a registry that is down must not turn a promotion into a failure, so the outcome
-is a `WebhookDelivery` the runner reports (and the audit record keeps). The event goes
-through the one HTTP client and retry policy (ci_trainer.http) with the webhook's own
-numbers (`webhook_policy`) and its own words for each outcome.
-
-Event names, by decision (the seed's `model_training_completed` is kept for a finished,
-evaluated training):
-
-- `approved`, `rejected` -> `model_training_completed`
-- `promoted`             -> `model_promoted`
-- `failed`               -> `model_training_failed`
-- `invalid`              -> `model_training_invalid`
-- `validated`            -> `model_validation_completed`
-- `skipped`              -> `model_training_skipped`
+`deliver` never raises: a registry that is down must not turn a promotion into a
+failure, so the outcome is a `WebhookDelivery` the runner reports (and the audit record
+keeps). The event goes through the one HTTP client and retry policy (ci_trainer.http)
+with the webhook's own numbers (`webhook_policy`) and its own words for each outcome;
+the same bytes and `eventId` go out on every attempt.
 """
 
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
-import json
-import math
 import threading
-import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any
 from urllib.parse import SplitResult, parse_qsl, unquote, urlsplit
 
-from ci_trainer.decision import Decision
 from ci_trainer.errors import ApiError, Interrupted
 from ci_trainer.http.base_url import WebhookUrlError, target_of, webhook_target
 from ci_trainer.http.body import BodyLimit
@@ -43,25 +23,41 @@ from ci_trainer.http.policy import USER_AGENT, RetryMode, RetryPolicy
 from ci_trainer.http.trust import tls_problem
 from ci_trainer.redact import MASK, Redactor, map_strings
 from ci_trainer.result import RunResult, WebhookDelivery
+from ci_trainer.webhook_event import (
+    DELIVERY_HEADER,
+    EVENT_HEADER,
+    EVENT_NAMES,
+    SIGNATURE_HEADER,
+    SOURCE,
+    build_event,
+    event_id_for,
+    event_name,
+    sendable_text,
+    serialise,
+    sign,
+    verify_signature,
+)
 
-SOURCE = "ci-trainer"
-SIGNATURE_HEADER = "X-CI-Trainer-Signature"
-EVENT_HEADER = "X-CI-Trainer-Event"
-DELIVERY_HEADER = "X-CI-Trainer-Delivery"
+# The event's names stay importable from here, where receivers and tests found them.
+__all__ = [
+    "DELIVERY_HEADER",
+    "EVENT_HEADER",
+    "EVENT_NAMES",
+    "MAX_TOTAL_WAIT",
+    "RETRY_STATUSES",
+    "SIGNATURE_HEADER",
+    "SOURCE",
+    "STOP_GRACE",
+    "build_event",
+    "deliver",
+    "event_id_for",
+    "event_name",
+    "serialise",
+    "sign",
+    "verify_signature",
+    "webhook_policy",
+]
 
-EVENT_NAMES: dict[Decision, str] = {
-    Decision.APPROVED: "model_training_completed",
-    Decision.REJECTED: "model_training_completed",
-    Decision.PROMOTED: "model_promoted",
-    Decision.FAILED: "model_training_failed",
-    Decision.INVALID: "model_training_invalid",
-    Decision.VALIDATED: "model_validation_completed",
-    Decision.SKIPPED: "model_training_skipped",
-}
-
-# Event ids are derived from the run's UUID, so even a second delivery of the same run
-# (e.g. the runner syncing again after a crash) carries the same id.
-_EVENT_NAMESPACE = uuid.UUID("6f1c8f64-3d0b-5c55-9f6e-2b1a4c9d7e30")
 # Seconds all waits between attempts may add up to: a CI job should not idle for a
 # registry; a receiver asking for longer (Retry-After) is given up on at once.
 MAX_TOTAL_WAIT = 30.0
@@ -72,130 +68,6 @@ _BODY_SNIPPET = 200  # characters of a rejecting receiver's answer kept in the e
 _ANSWER_READ = BodyLimit(4096, keep_start=True)
 # A receiver that timed out, throttles or failed may take the same event again.
 RETRY_STATUSES = frozenset({408, 429, *range(500, 600)})
-
-
-# --------------------------------------------------------------------------- event
-
-
-def event_name(decision: Decision) -> str:
-    return EVENT_NAMES[decision]
-
-
-def event_id_for(result: RunResult) -> str:
-    """The run's event id: a UUID that is the same on every attempt for this run."""
-    return str(uuid.uuid5(_EVENT_NAMESPACE, result.run_uuid))
-
-
-def build_event(result: RunResult, event_id: str) -> dict[str, Any]:
-    """The event body: the seed's fields plus eventId, decision, promotion and provenance."""
-    provenance = result.provenance
-    return {
-        "event": event_name(result.decision),
-        "eventId": event_id,
-        "timestamp": _iso(result.finished_at),
-        "modelId": result.model_id,
-        "trainingId": result.training_id,
-        "versionId": result.version_id,
-        "metrics": _metrics(result),
-        "source": SOURCE,
-        "decision": result.decision.value,
-        "reason": result.reason,
-        "promoted": result.promoted,
-        "environment": result.promotion.environment,
-        "productionVersionId": result.production.version_id if result.production else None,
-        "mode": result.mode.value,
-        "auditId": result.run_uuid,
-        "provenance": {
-            "repository": provenance.repository,
-            "commit": provenance.commit,
-            "ref": provenance.ref,
-            "runId": provenance.run_id,
-            "runAttempt": provenance.run_attempt,
-        },
-        "toolVersion": result.tool_version,
-    }
-
-
-def _metrics(result: RunResult) -> dict[str, Any] | None:
-    metrics = result.metrics
-    if metrics is None:
-        return None
-    return {
-        "versionId": metrics.version_id,
-        "f1": _number(metrics.f1),
-        "precision": _number(metrics.precision),
-        "recall": _number(metrics.recall),
-        "accuracy": _number(metrics.accuracy),
-        "macroF1": _number(metrics.macro_f1),
-        "perIntent": [
-            {
-                "intent": score.intent,
-                "precision": _number(score.precision),
-                "recall": _number(score.recall),
-                "f1": _number(score.f1),
-                "support": score.support,
-            }
-            for score in metrics.per_intent
-        ],
-        # A combined target's members (cognigy-v2, several flow x locales); else empty.
-        "targets": [
-            {
-                "id": score.id,
-                "label": score.label,
-                "f1": _number(score.f1),
-                "accuracy": _number(score.accuracy),
-                "macroF1": _number(score.macro_f1),
-                "intentCount": score.intent_count,
-                "setsCombined": list(score.sets_combined),
-            }
-            for score in metrics.targets
-        ],
-    }
-
-
-def _number(value: float | None) -> float | None:
-    return value if value is not None and math.isfinite(value) else None
-
-
-def _iso(moment: datetime) -> str:
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.isoformat()
-
-
-def _text(value: str) -> str:
-    # A lone surrogate (e.g. a path read with surrogateescape) cannot be sent as UTF-8.
-    return value.encode("utf-8", "backslashreplace").decode("utf-8")
-
-
-def serialise(event: dict[str, Any]) -> bytes:
-    """The exact body bytes that are sent and signed."""
-    text = json.dumps(event, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-    return text.encode("utf-8")
-
-
-# --------------------------------------------------------------------------- signature
-
-
-def sign(body: bytes, secret: str) -> str:
-    """The signature header value for `body`: `sha256=<lowercase hex HMAC-SHA256>`."""
-    digest = hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
-    return f"sha256={digest}"
-
-
-def verify_signature(body: bytes, header: str, secret: str) -> bool:
-    """For receivers: True when `header` is the HMAC-SHA256 of the exact `body` bytes.
-
-    Compares in constant time, so the answer time does not leak the expected digest.
-    """
-    if not header or not secret:
-        return False
-    scheme, _, digest = header.strip().partition("=")
-    if scheme.strip().lower() != "sha256":
-        return False
-    expected = sign(body, secret).encode("ascii")
-    given = ("sha256=" + digest.strip().lower()).encode("utf-8", "replace")
-    return hmac.compare_digest(expected, given)
 
 
 # --------------------------------------------------------------------------- secrets
@@ -267,16 +139,18 @@ def deliver(
     max_backoff: float = 8.0,
     event_id: str | None = None,
     budget: RequestBudget | None = None,
+    deadline: float | None = None,
 ) -> WebhookDelivery:
     """POST the run's event to `url`; retry 5xx, 408, 429 and connection errors with a
     capped exponential back-off (or the receiver's Retry-After); stop early when `stop`
     is set. Never raises: the outcome is the returned WebhookDelivery. `budget` is the
-    run's request budget, when the caller shares one."""
+    run's request budget, when the caller shares one; `deadline` bounds each attempt's
+    wall time (default: twice `timeout`)."""
     url = url.strip()  # env values often carry a stray newline
     scrub = _Scrubber(url, secret, redactor)
     event_id = event_id or event_id_for(result)
     try:
-        policy = webhook_policy(timeout, attempts, backoff, max_backoff)
+        policy = webhook_policy(timeout, attempts, backoff, max_backoff, deadline)
         return _deliver(
             result, url, secret or None, event_id, policy, budget, stop, scrub, redactor
         )
@@ -292,16 +166,20 @@ def deliver(
 
 
 def webhook_policy(
-    timeout: float, attempts: int, backoff: float, max_backoff: float
+    timeout: float,
+    attempts: int,
+    backoff: float,
+    max_backoff: float,
+    deadline: float | None = None,
 ) -> RetryPolicy:
     """The one HTTP policy with the webhook's numbers: its timeout for connect and read,
-    their sum for the whole attempt (a silent receiver is tried again, a dripping one
-    ends), its attempts, a back-off without jitter (one CI run sends one event, there is
+    their sum (or `deadline`) for the whole attempt (a silent receiver is tried again, a
+    dripping one ends), its attempts, a back-off without jitter (one CI run sends one event, there is
     no herd to spread out) and waits that add up to MAX_TOTAL_WAIT at most."""
     return RetryPolicy(
         connect_timeout=timeout,
         read_timeout=timeout,
-        request_deadline=2 * timeout,
+        request_deadline=deadline or 2 * timeout,
         stop_grace=STOP_GRACE,
         max_attempts=max(1, attempts),
         backoff_base=backoff,
@@ -335,7 +213,7 @@ def _deliver(
     # Every string redacted, and encodable as UTF-8.
     event = map_strings(
         build_event(result, event_id),
-        lambda text: _text(redactor(text) if redactor else text),
+        lambda text: sendable_text(redactor(text) if redactor else text),
     )
     body = serialise(event)
     parts = urlsplit(url)
@@ -374,14 +252,14 @@ def _basic_auth(parts: SplitResult) -> dict[str, str]:
 class _Attempts:
     """Hears every attempt of the delivery and keeps the last in the webhook's words."""
 
-    def __init__(self, timeout: float) -> None:
-        self.timeout = timeout
+    def __init__(self, policy: RetryPolicy) -> None:
+        self.policy = policy
         self.count = 0
         self.last = _Attempt(error="not sent")
 
     def __call__(self, outcome: Outcome) -> None:
         self.count += 1
-        self.last = _judge(outcome, self.timeout)
+        self.last = _judge(outcome, self.policy)
 
 
 def _send(
@@ -392,7 +270,7 @@ def _send(
     scrub: _Scrubber,
     outcome: WebhookDelivery,
 ) -> WebhookDelivery:
-    heard = _Attempts(client.policy.read_timeout)
+    heard = _Attempts(client.policy)
     refused: float | None = None
     try:
         response = client.send(
@@ -428,18 +306,19 @@ def _send(
     return outcome
 
 
-def _judge(outcome: Outcome, timeout: float) -> _Attempt:
+def _judge(outcome: Outcome, policy: RetryPolicy) -> _Attempt:
     if isinstance(outcome, HttpResponse):
         return _judge_response(outcome)
     # Exception texts from requests embed the full URL (query included): never use them.
     kind = failure_kind(outcome)
+    timeout = policy.read_timeout
     if kind == "connect-timeout":
         return _Attempt(retry=True, error=f"connection timed out after {timeout:g} s")
     if kind == "read-timeout":
         return _Attempt(retry=True, error=f"no answer within {timeout:g} s")
     if kind == "deadline":
         return _Attempt(
-            error=f"no complete answer within {2 * timeout:g} s (the attempt's deadline)"
+            error=f"no complete answer within {policy.request_deadline:g} s (the attempt's deadline)"
         )
     if kind == "tls":
         # A private CA: REQUESTS_CA_BUNDLE in the step's env, as for the training service.

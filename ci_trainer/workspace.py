@@ -98,3 +98,13 @@ def outside_roots(path: Path, roots: list[Path]) -> str | None:
         return None
     where = " or ".join(str(root) for root in roots)
     return f"'{path}' resolves to {resolved}, outside {where}"
+
+
+def shown_path(path: str, cwd: Path | None = None) -> str:
+    """`path` as a person (and the runner's annotations) want it: relative to the current
+    folder when it lies inside it, else as given."""
+    try:
+        here = (cwd or Path.cwd()).resolve()
+        return Path(path).resolve().relative_to(here).as_posix()
+    except (OSError, ValueError, RuntimeError):
+        return path

@@ -1,13 +1,22 @@
-"""Shared fixtures. Each area's fixtures live in its own conftest under tests/<area>/."""
+"""Shared fixtures. Each area's fixtures live in its own conftest under tests/<area>/.
+
+The models of what the runner and a reader do with our output are imported by name from
+any test: the runner's command and file-command parsers (tests/github/runner_commands.py,
+runner_files.py) and the shared RunResult fixtures (tests/report/run_results.py).
+"""
 
 from __future__ import annotations
 
 import signal
+import sys
 from pathlib import Path
 
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+for _folder in (REPO_ROOT / "tests" / "report", REPO_ROOT / "tests" / "github"):
+    if str(_folder) not in sys.path:
+        sys.path.insert(0, str(_folder))
 
 
 def pytest_configure(config: pytest.Config) -> None:

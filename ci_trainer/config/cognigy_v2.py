@@ -26,7 +26,7 @@ def _error(*, kind: str, template: str, context: dict[str, object] | None = None
 
 
 def _object_id(value: str) -> str:
-    if not _OBJECT_ID.match(value):
+    if not _OBJECT_ID.fullmatch(value):
         raise _error(
             kind="cognigy_id",
             template="expected a Cognigy _id: 24 lower-case letters and digits, copied from the "
@@ -90,7 +90,8 @@ class V2PromotionSection(_Section):
     delete_oldest_snapshot: bool = Field(
         default=False,
         description="At the 10-snapshots-per-project limit, delete the oldest snapshot named "
-        "with `snapshot_prefix` (else promotion fails and says so).",
+        "with `snapshot_prefix` that no endpoint serves, and wait for its deletion (else "
+        "promotion fails and says so).",
     )
     endpoint_id: ObjectId | None = Field(
         default=None,
@@ -131,6 +132,13 @@ class CognigyV2Section(BackendSection):
         default=0,
         ge=0,
         description="Index into the flow x locale targets (in order) that `holdout` belongs to.",
+    )
+    apply_intent_threshold: bool = Field(
+        default=True,
+        description="Score the holdout as the live bot maps it: a top `nlu/scores` score below "
+        "the holdout flow's reconfirmation threshold (its settings' `intentThreshold.lower`) "
+        "counts as no intent, for the candidate and production alike; false compares the raw "
+        "top intents.",
     )
     task_timeout_minutes: float = Field(
         default=15.0,

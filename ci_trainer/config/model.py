@@ -74,6 +74,12 @@ class ValidationSection(_Section):
         default=False,
         description="Service stats that differ from the committed file fail the gate (else a warning).",
     )
+    max_duplicate_examples: int = Field(
+        default=0,
+        ge=0,
+        description="Most examples allowed whose exact text their intent already has "
+        "(across all committed files); above it the gate fails.",
+    )
 
 
 class Hyperparameters(_Section):

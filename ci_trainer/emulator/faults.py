@@ -18,7 +18,8 @@ Kinds and their fields (docs/emulator.md has the recipes):
 - `malformed_json` answer 200 with a body that is not JSON.
 - `missing_field` remove top-level `field` (default: the first required field) from the body.
 - `patch`         merge `set` (field -> value; dotted paths reach nested objects) into the
-                  body: unknown status values, progress going backwards, NaN metrics.
+                  body: unknown status values, progress going backwards, NaN metrics;
+                  `retry_after` sends that Retry-After with the successful answer.
 - `job_failed`    (startTraining) the training this call starts ends FAILED with `message`
                   once it reaches `at_progress` percent (default 50).
 - `job_stuck`     (startTraining) the training this call starts stays RUNNING until cancelled.
@@ -79,7 +80,7 @@ _FIELDS_BY_KIND: dict[str, frozenset[str]] = {
     "drop": frozenset({"when"}),
     "malformed_json": frozenset(),
     "missing_field": frozenset({"field"}),
-    "patch": frozenset({"set"}),
+    "patch": frozenset({"set", "retry_after"}),
     "job_failed": frozenset({"message", "at_progress"}),
     "job_stuck": frozenset({"at_progress"}),
     "token_expires_in": frozenset({"seconds"}),
@@ -138,8 +139,11 @@ class Fault:
             return "seconds: must be a positive number"
         if self.when not in ("before", "after"):
             return "when: must be 'before' or 'after'"
-        if self.kind == "patch" and not self.set:
-            return "set: give at least one field -> value to merge into the response"
+        if self.kind == "patch" and not self.set and self.retry_after is None:
+            return (
+                "set: give at least one field -> value to merge into the response "
+                "(or a retry_after to send with it)"
+            )
         if not 0.0 <= self.at_progress <= 100.0:
             return "at_progress: must be a percentage from 0 to 100"
         return None

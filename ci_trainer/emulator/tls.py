@@ -82,7 +82,7 @@ def write_test_ca(directory: str | Path, names: Iterable[str]) -> TlsFiles:
 
     wanted = tuple(dict.fromkeys(_normal(name) for name in names))
     for name in wanted:
-        if _ip(name) is None and not _HOST_NAME.match(name):
+        if _ip(name) is None and not _HOST_NAME.fullmatch(name):
             msg = f"{name!r} is neither an IP address nor a host name"
             raise ValueError(msg)
     if not wanted:

@@ -78,7 +78,7 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
     if value is None:
         return None
     value = value.strip()
-    if _DELTA_SECONDS.match(value):  # ASCII digits only: str.isdigit() accepts "²"
+    if _DELTA_SECONDS.fullmatch(value):  # ASCII digits only: str.isdigit() accepts "²"
         return float(value)
     try:
         when = parsedate_to_datetime(value)

@@ -15,11 +15,11 @@ from typing import Any, TypeVar, overload
 from ci_trainer.errors import ApiError
 from ci_trainer.http.client import HttpResponse
 from ci_trainer.http.policy import RETRY_STATUSES
+from ci_trainer.http.service_text import optional_service_text, service_text
 from ci_trainer.http.strict_json import loads_lenient
 from ci_trainer.redact import MASK, Redactor
 
-BODY_LIMIT = 2000  # characters of a response body kept for support tickets
-_SCRUB_WINDOW = 64 * 1024  # characters of a body looked at before trimming to BODY_LIMIT
+_SCRUB_WINDOW = 64 * 1024  # characters of a body looked at before trimming it
 _SECRET_KEY = re.compile(r"token|secret|password|authorization|api[_-]?key", re.IGNORECASE)
 
 # status -> (what happened, the fix)
@@ -36,10 +36,10 @@ STATUS_TEXT: StatusTexts = {
         "not found",
         "check model.id / COGNIGY_MODEL_ID, the dataset ids and COGNIGY_BASE_URL",
     ),
+    # What a conflict means depends on the call: a backend names it per call (texts=).
     409: (
-        "conflict with an earlier request",
-        "a request with the same Idempotency-Key but a different body was sent before; "
-        "re-run the job to get a new key",
+        "the service refused the call in its current state (conflict)",
+        "see the detail for what conflicts; quote the traceId to support",
     ),
     429: (
         "rate limited by the service",
@@ -69,8 +69,10 @@ def status_text(status: int, overrides: StatusTexts | None = None) -> tuple[str,
 
 
 def scrub_body(text: str, redactor: Redactor) -> str:
-    """A response body safe to keep: secret-looking JSON fields masked, redacted, trimmed."""
-    if len(text) > _SCRUB_WINDOW:
+    """A response body safe to keep: secret-looking JSON fields masked, redacted, trimmed
+    to the one bound of service text."""
+    cut = max(0, len(text) - _SCRUB_WINDOW)
+    if cut:
         # Only the start is kept; redacting all of a huge body would cost its size again.
         # A secret that starts inside the kept part lies wholly inside the window.
         text = text[:_SCRUB_WINDOW]
@@ -80,8 +82,7 @@ def scrub_body(text: str, redactor: Redactor) -> str:
         cleaned = json.dumps(_mask_secret_fields(parsed), ensure_ascii=False, allow_nan=False)
     except ValueError:
         cleaned = text
-    cleaned = redactor(cleaned)
-    return cleaned if len(cleaned) <= BODY_LIMIT else cleaned[:BODY_LIMIT] + "...(trimmed)"
+    return service_text(cleaned, redactor, cut_before=cut)
 
 
 def _mask_secret_fields(value: Any) -> Any:
@@ -178,14 +179,15 @@ def error_from_response(
     elif response.retry_after is not None and response.status in RETRY_STATUSES:
         text += f"; it asked to wait {response.retry_after:.0f} s before trying again"
     if 300 <= response.status < 400 and response.headers.get("Location"):
-        text += f" to {response.headers['Location']}"
+        text += f" to {service_text(response.headers['Location'])}"
     return error_type(
         call=response.call.label,
         message_text=redactor(text),
         status=response.status,
-        title=redactor(title) if title else None,
-        detail=redactor(detail) if detail else None,
-        trace_id=_trace_id(problem, response),
+        # Service text, each bounded once here: every copy of the error stays small.
+        title=optional_service_text(title, redactor),
+        detail=optional_service_text(detail, redactor),
+        trace_id=optional_service_text(_trace_id(problem, response), redactor),
         body=scrub_body(response.text, redactor) if response.content else None,
         hint_text=hint or default_hint,
         extra={"attempts": response.attempts},

@@ -63,9 +63,18 @@ class StageContext:
         with self.reporter.stage(name):
             yield
 
-    def message(self, level: str, text: str, *, title: str | None = None) -> None:
-        """A notice, warning or error for the user, kept in the findings too."""
-        message = Message(level=level, text=text, title=title)
+    def message(
+        self,
+        level: str,
+        text: str,
+        *,
+        title: str | None = None,
+        file: str | None = None,
+        line: int | None = None,
+    ) -> None:
+        """A notice, warning or error for the user (at a file's line, when given), kept
+        in the findings too."""
+        message = Message(level=level, text=text, title=title, file=file, line=line)
         self.recorder.add_message(message)
         self.reporter.message(message)
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from ci_trainer.backend_types import DatasetStats
 from ci_trainer.backends.base import Backend
-from ci_trainer.checks import DatasetInput, blocking, run_checks
+from ci_trainer.checks import DatasetInput, blocking, run_checks, service_exports
 from ci_trainer.datasets import Dataset, load_dataset
 from ci_trainer.decision import Decision
 from ci_trainer.errors import AuthError, FeatureUnavailable
@@ -25,6 +25,9 @@ REQUIRED_SCOPES: dict[Mode, tuple[str, ...]] = {
 # Skipped checks worth a notice: the data lacks what the check needs. Other skips follow
 # from the run itself (no service stats without credentials) and are explained there.
 _NOTICE_WHEN_SKIPPED = frozenset({"annotation_score"})
+# Offending examples shown one by one per check (console, annotations, summary); the
+# rest are counted, since GitHub shows only 10 annotations of a kind per step anyway.
+LOCATED_MESSAGES = 10
 
 
 @dataclass
@@ -84,11 +87,16 @@ def fetch_service_stats(ctx: StageContext, backend: Backend, data: Datasets) -> 
         for record in ctx.recorder.snapshot().datasets:
             try:
                 stats = backend.dataset_stats(record.id)
-            except FeatureUnavailable:
-                # cognigy-v2 has no dataset statistics: the local checks stand alone.
-                ctx.reporter.info("the service reports no dataset statistics")
-                return
+            except FeatureUnavailable as exc:
+                # Nothing to compare this dataset with: the local checks stand alone.
+                ctx.reporter.info(f"{record.id}: {exc}")
+                continue
             data.service[record.id] = stats
+            for copy in stats.copies:
+                if copy.artifact:
+                    ctx.reporter.info(
+                        f"{copy.target}: the service's intents kept in {copy.artifact}"
+                    )
             counts: dict[str, object] = {
                 "service_example_count": stats.example_count,
                 "service_intent_count": stats.intent_count,
@@ -115,13 +123,14 @@ def check_datasets(ctx: StageContext, data: Datasets) -> Ruling | None:
             for ref in ctx.config.datasets
         ]
         checks = run_checks(ctx.config, inputs, data.holdout)
-        ctx.recorder.record(checks=checks)
+        ctx.recorder.record(checks=checks, service_exports=service_exports(inputs))
         for check in checks:
             where = f"{check.dataset_id}: " if check.dataset_id else ""
             ctx.reporter.info(f"{check.status.value:>7}  {check.check}: {where}{check.message}")
             level = _announcement(check)
             if level is not None:
                 ctx.message(level, where + check.message, title=f"Dataset check {check.check}")
+            _point_at_examples(ctx, check)
     failed = blocking(checks)
     if not failed:
         return None
@@ -132,6 +141,26 @@ def check_datasets(ctx: StageContext, data: Datasets) -> Ruling | None:
         for c in failed
     ]
     return Ruling(Decision.REJECTED, reasons[0], tuple(reasons))
+
+
+def _point_at_examples(ctx: StageContext, check: CheckResult) -> None:
+    """The offending examples of a failed or warning check, each where it is (an error or
+    warning at file:line), the first few and then how many more: the check's own message
+    only counts them."""
+    if check.status not in (CheckStatus.FAILED, CheckStatus.WARNING) or not check.locations:
+        return
+    level = "error" if check.status is CheckStatus.FAILED else "warning"
+    title = f"Dataset check {check.check}"
+    for location in check.locations[:LOCATED_MESSAGES]:
+        ctx.message(level, location.text, title=title, file=location.file, line=location.line)
+    total = check.value if isinstance(check.value, int) else len(check.locations)
+    if total > LOCATED_MESSAGES:
+        ctx.message(
+            level,
+            f"{total - LOCATED_MESSAGES} more for {check.check} than shown here; the audit "
+            f"record lists the first {len(check.locations)} with file and line",
+            title=title,
+        )
 
 
 def _announcement(check: CheckResult) -> str | None:

@@ -3,7 +3,9 @@ champion/challenger comparison on the holdout set."""
 
 from __future__ import annotations
 
-from ci_trainer.backend_types import EvalMetrics, IntentScore, Target, TrainingJob
+from collections.abc import Sequence
+
+from ci_trainer.backend_types import EvalMetrics, IntentScore, Prediction, Target, TrainingJob
 from ci_trainer.backends.base import Backend
 from ci_trainer.datasets import Dataset
 from ci_trainer.errors import ContractError, FeatureUnavailable
@@ -92,14 +94,14 @@ def _compare_on_holdout(
     holdout: Dataset,
 ) -> list[GateRule]:
     texts = holdout.texts
-    candidate_pred = [p.intent for p in backend.predict(target, candidate, texts)]
-    production_pred = [p.intent for p in backend.predict(target, champion, texts)]
+    candidate_pred = backend.predict(target, candidate, texts)
+    production_pred = backend.predict(target, champion, texts)
     from ci_trainer.gate import champion_rules, compare_champion
 
     comparison = compare_champion(
         holdout.labels,
-        candidate_pred,
-        production_pred,
+        [p.intent for p in candidate_pred],
+        [p.intent for p in production_pred],
         ctx.config.gate.champion,
         # The path as written in the config (relative, portable), not the resolved one.
         holdout_path=ctx.config.holdout.path if ctx.config.holdout else holdout.path,
@@ -107,9 +109,34 @@ def _compare_on_holdout(
         candidate_version_id=candidate,
         production_version_id=champion,
     )
+    comparison = comparison.model_copy(update=threshold_counts(candidate_pred, production_pred))
     ctx.recorder.record(champion=comparison)
+    if comparison.score_threshold is not None:
+        ctx.reporter.info(
+            f"holdout held to the service's score threshold {comparison.score_threshold:g}: "
+            f"{comparison.candidate_below_threshold} candidate and "
+            f"{comparison.production_below_threshold} production predictions below it "
+            "(no intent)"
+        )
     ctx.reporter.info(comparison.sentence)
     return list(champion_rules(comparison, ctx.config.gate.champion))
+
+
+def threshold_counts(
+    candidate: Sequence[Prediction], production: Sequence[Prediction]
+) -> dict[str, float | int | None]:
+    """The service's score threshold the predictions were held to, and how many of each
+    side's fell below it (counted as no intent); empty when none was applied."""
+    threshold = next(
+        (p.threshold for p in (*candidate, *production) if p.threshold is not None), None
+    )
+    if threshold is None:
+        return {}
+    return {
+        "score_threshold": threshold,
+        "candidate_below_threshold": sum(p.below_threshold for p in candidate),
+        "production_below_threshold": sum(p.below_threshold for p in production),
+    }
 
 
 def check_metrics(metrics: EvalMetrics) -> None:

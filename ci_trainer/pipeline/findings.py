@@ -26,6 +26,7 @@ from ci_trainer.result import (
     ProductionInfo,
     PromotionRecord,
     ResourceUsage,
+    ServiceExport,
     TrainingAttempt,
 )
 
@@ -38,6 +39,7 @@ class Findings(BaseModel):
     target: str | None = None
     datasets: list[DatasetRecord] = Field(default_factory=list)
     checks: list[CheckResult] = Field(default_factory=list)
+    service_exports: list[ServiceExport] = Field(default_factory=list)
     production: ProductionInfo | None = None
     status: str | None = None
     training_id: str | None = None
@@ -51,6 +53,7 @@ class Findings(BaseModel):
     gate: list[GateRule] = Field(default_factory=list)
     champion: ChampionComparison | None = None
     champion_note: str | None = None
+    held: bool = False
     promotion: PromotionRecord = Field(
         default_factory=lambda: PromotionRecord(attempted=False, promoted=False)
     )

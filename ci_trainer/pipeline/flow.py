@@ -131,6 +131,7 @@ class Pipeline:
 
         outcome = decide(rules, self.findings().champion)
         if not outcome.passed:
+            ctx.recorder.record(held=outcome.held)
             return Ruling(Decision.REJECTED, outcome.reason, tuple(outcome.reasons))
         if ctx.mode is Mode.PROMOTE:
             return promote(ctx, backend, target, outcome.reasons)

@@ -40,6 +40,8 @@ def train(
                     on_started = None
                 final = _wait(ctx, backend, job, deadline)
             if final.state is JobState.COMPLETED:
+                for text in final.notices:
+                    ctx.message("notice", text, title="Training")
                 return job
             if final.state is JobState.FAILED and attempt <= retry.attempts:
                 batch_size = max(MIN_BATCH_SIZE, round(batch_size * retry.batch_size_factor))
@@ -154,9 +156,20 @@ class _StatusWatcher:
         self.usage = ctx.recorder.snapshot().resources.model_copy()
         self.requests = 0
         self.last: str | None = None
+        self.refused_wait = False
 
     def __call__(self, status: JobStatus) -> None:
         self.requests += 1
+        if status.refused_wait_seconds is not None and not self.refused_wait:
+            self.refused_wait = True  # once per job: the service tends to repeat itself
+            self.ctx.message(
+                "warning",
+                f"the service asked to wait {status.refused_wait_seconds:.0f} s before the "
+                f"next status poll of training {self.training_id} (Retry-After on a "
+                f"{status.raw_status} status); ci-trainer waits at most "
+                f"{status.wait_limit_seconds or 0:g} s between polls",
+                title="Retry-After refused",
+            )
         record_resources(self.usage, status)
         self.ctx.recorder.update_attempt(status_requests=self.requests)
         self.ctx.recorder.record(resources=self.usage.model_copy())

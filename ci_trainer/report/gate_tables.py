@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ci_trainer.report.markdown import escape, fmt, fmt_signed, table
-from ci_trainer.result import CheckStatus, RunResult
+from ci_trainer.result import ChampionComparison, CheckStatus, RunResult
 
 _CHECK_ICONS: dict[CheckStatus, str] = {
     CheckStatus.PASSED: "✅ passed",
@@ -60,14 +60,31 @@ def champion_section(result: RunResult) -> str | None:
         f"{champion.mcnemar_production_only} only production got right).",
         f"- Intents significantly worse: {_names(champion.intents_worse)}.",
         f"- Intents significantly better: {_names(champion.intents_better)}.",
-        f"- Verdict: **{escape(champion.verdict)}**.",
+        f"- Verdict: **{escape(champion.verdict)}**"
+        + (
+            f", but a loss larger than the {fmt(champion.margin)} margin is not ruled out "
+            "(inconclusive: the candidate is held)."
+            if champion.conclusion == "inconclusive"
+            else "."
+        ),
     ]
+    if champion.score_threshold is not None:
+        facts.insert(0, _threshold_fact(champion))
     return (
         f"### Champion / challenger\n\n{escape(champion.sentence)}\n\n"
         + table(["", "Candidate", "Production"], rows)
         + f"\n\nOn the committed holdout {escape(champion.holdout_path)} "
         f"({champion.n} utterances, sha256 {escape(champion.holdout_sha256[:12])}).\n\n"
         + "\n".join(facts)
+    )
+
+
+def _threshold_fact(champion: ChampionComparison) -> str:
+    return (
+        f"- Scored as the live bot maps intents: a top score below the service's threshold "
+        f"{fmt(champion.score_threshold)} counts as no intent. Below it: "
+        f"{champion.candidate_below_threshold} of {champion.n} candidate and "
+        f"{champion.production_below_threshold} of {champion.n} production predictions."
     )
 
 

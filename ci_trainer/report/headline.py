@@ -16,11 +16,21 @@ DECISION_HEADINGS: dict[Decision, tuple[str, str]] = {
     Decision.FAILED: ("💥", "Failed"),
     Decision.SKIPPED: ("⏭️", "Skipped"),
 }
+# A rejection only because the holdout cannot rule out a loss beyond the margin: the
+# candidate is held back, not shown to be worse (the `verdict` output is `inconclusive`).
+HELD_HEADING = ("⏸️", "Held")
+
+
+def heading(result: RunResult) -> tuple[str, str]:
+    """The icon and word for this run's decision."""
+    if result.decision is Decision.REJECTED and result.held:
+        return HELD_HEADING
+    return DECISION_HEADINGS[result.decision]
 
 
 def render_headline(result: RunResult) -> str:
     """The decision as a heading, the reason in bold, and a small line of the run's facts."""
-    icon, label = DECISION_HEADINGS[result.decision]
+    icon, label = heading(result)
     model = f" · model {escape(result.model_id)}" if result.model_id else ""
     facts = [
         f"mode {escape(result.mode.value)}",

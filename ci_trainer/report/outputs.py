@@ -7,7 +7,7 @@ import math
 from typing import Any
 
 from ci_trainer.backend_types import EvalMetrics
-from ci_trainer.report.headline import DECISION_HEADINGS
+from ci_trainer.report.headline import heading
 from ci_trainer.report.markdown import one_line
 from ci_trainer.result import RunResult
 
@@ -44,10 +44,16 @@ def _metrics_json(result: RunResult) -> str:
                 "ci_high",
                 "confidence",
                 "mcnemar_p",
+                "mcnemar_candidate_only",
+                "mcnemar_production_only",
                 "margin",
+                "alpha",
+                "min_support",
                 "verdict",
+                "conclusion",
                 "intents_worse",
                 "intents_better",
+                "intent_changes",
                 "n",
             },
         ),
@@ -58,7 +64,7 @@ def _metrics_json(result: RunResult) -> str:
 def summary_line(result: RunResult) -> str:
     """The `summary` output: one line, decision and the reason (full Markdown is in the
     step summary, or in `summary.md` outside Actions)."""
-    _, label = DECISION_HEADINGS[result.decision]
+    _, label = heading(result)
     return one_line(f"{label}: {result.reason}")
 
 
@@ -77,5 +83,17 @@ def build_outputs(result: RunResult) -> dict[str, str]:
         "reason": one_line(result.reason),
         "metrics": _metrics_json(result),
         "audit-log": result.audit_log or "",
+        # One path per line: every intents export this run kept (cognigy-v2).
+        "intents-export": "\n".join(e.path for e in result.service_exports if e.path),
         "summary": summary_line(result),
+        "audit-hash": result.audit_hash or "",
+        "verdict": verdict(result),
     }
+
+
+def verdict(result: RunResult) -> str:
+    """The `verdict` output: how the candidate compared with production on the holdout."""
+    champion = result.champion
+    if champion is None or champion.conclusion is None:
+        return "not-compared"
+    return champion.conclusion

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ci_trainer.report.convergence import convergence_section
+from ci_trainer.report.exports import exports_section
 from ci_trainer.report.gate_tables import champion_section, checks_section, gate_section
 from ci_trainer.report.headline import render_headline
 from ci_trainer.report.metrics import metrics_section, targets_section, weakest_section
@@ -37,6 +38,7 @@ _SECTIONS: tuple[tuple[str, int, Callable[[RunResult], str | None]], ...] = (
     ("champion/challenger", 75, champion_section),
     ("run details", 70, run_section),
     ("dataset checks", 60, checks_section),
+    ("service's intents", 55, exports_section),
     ("weakest intents", 50, weakest_section),
     ("convergence chart", 30, convergence_section),
     ("collapsed details", 10, details_section),

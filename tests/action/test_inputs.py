@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from run_results import rejected
+from runner_commands import parse, read_lines
 from runner_files import read_github_output
 
 from ci_trainer import action, settings
@@ -358,3 +359,31 @@ def test_a_working_directory_above_the_workspace_is_refused(
     )
     outputs = read_github_output(Path(env["GITHUB_OUTPUT"]))
     assert early_audit_record(workspace / outputs["audit-log"])["decision"] == "invalid"
+
+
+def test_the_crash_traceback_forges_no_command_and_prints_no_secret(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 14 item 7: the one traceback the action prints (our own bug's) is shown
+    with its lines neutralised and its secrets masked, as every other line."""
+    import ci_trainer.run
+
+    secret = "crash-secret-4d9e1f70"
+
+    def explode(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError(f"boom\n::set-output name=decision::promoted\n##[error]x {secret}")
+
+    write_minimal_project(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(ci_trainer.run._Run, "_run_pipeline", explode)
+    env = runner_env(tmp_path) | {"INPUT_CLIENT-SECRET": secret}
+    assert action.main(env) == 3
+    captured = capsys.readouterr()
+    assert "Traceback (most recent call last)" in captured.err  # the traceback is kept
+    forged = [
+        line
+        for line in read_lines(captured.err)
+        if ("set-output" in line and parse(line) is not None) or "##[" in line
+    ]
+    assert forged == []
+    assert secret not in captured.err

@@ -30,7 +30,8 @@ from ci_trainer.emulator.faults import Fault, FaultPlan
 
 EXPECTED_OUTPUTS = {
     "decision", "promoted", "status", "training-id", "version-id", "f1", "precision",
-    "recall", "reason", "metrics", "audit-log", "summary",
+    "recall", "reason", "metrics", "audit-log", "intents-export", "summary", "audit-hash",
+    "verdict",
 }  # fmt: skip
 
 

@@ -10,6 +10,7 @@ import pytest
 from ci_trainer.backend_types import DatasetStats
 from ci_trainer.checks import (
     ANNOTATION_SCORE,
+    DUPLICATES,
     HOLDOUT_LEAKAGE,
     IMBALANCE,
     LABEL_CONFLICTS,
@@ -19,6 +20,7 @@ from ci_trainer.checks import (
     DatasetInput,
     blocking,
     check_annotation_score,
+    check_duplicates,
     check_holdout_leakage,
     check_imbalance,
     check_label_conflicts,
@@ -382,6 +384,7 @@ def test_run_checks_order_and_blocking() -> None:
         (MIN_EXAMPLES, PASSED),
         (SERVICE_MISMATCH, PASSED),
         (LABEL_CONFLICTS, WARNING),
+        (DUPLICATES, PASSED),
         (HOLDOUT_LEAKAGE, SKIPPED),
     ]
     assert [r.check for r in blocking(results)] == [ANNOTATION_SCORE]
@@ -399,6 +402,7 @@ def test_run_checks_validate_mode_without_credentials() -> None:
         MIN_EXAMPLES: PASSED,
         SERVICE_MISMATCH: SKIPPED,
         LABEL_CONFLICTS: PASSED,
+        DUPLICATES: PASSED,
         HOLDOUT_LEAKAGE: FAILED,
     }
 
@@ -435,3 +439,55 @@ def test_run_checks_scales_linearly_on_a_larger_set() -> None:
     results = {r.check: r for r in run_checks(config(), [item(local)], holdout)}
     assert results[LABEL_CONFLICTS].value == 1
     assert results[HOLDOUT_LEAKAGE].value == 1
+
+
+# --- duplicate examples and where each finding is ------------------------------------------
+
+
+def test_duplicates_are_exact_repeats_within_one_intent_across_files() -> None:
+    first = dataset({"a": ["Hello", "hello", "Hello?", "bye"]}, "one.yaml")
+    second = dataset({"a": ["Hello"], "b": ["Hello"]}, "two.yaml")
+    result = check_duplicates([item(first, ds="d1"), item(second, ds="d2")], RULES)
+    # Case and punctuation make another example; the same text again under `a` does not,
+    # and "Hello" under `b` is a conflict, not a duplicate.
+    assert summary(result) == (
+        FAILED,
+        1,
+        0,
+        "1 duplicate example (the same text twice under one intent) > 0",
+    )
+    assert result.details == ["'Hello' (a): two.yaml:2, first at one.yaml:2"]
+    assert [(found.file, found.line, found.text) for found in result.locations] == [
+        ("two.yaml", 2, "'Hello' is already under a at one.yaml:2")
+    ]
+
+
+def test_duplicates_pass_up_to_the_threshold_and_skip_without_files() -> None:
+    data = dataset({"a": ["x", "x", "y"]})
+    rules = ValidationSection(max_duplicate_examples=1)
+    assert summary(check_duplicates([item(data)], rules))[:3] == (PASSED, 1, 1)
+    assert summary(check_duplicates([item(dataset(counts(a=3)))], RULES)) == (
+        PASSED,
+        0,
+        0,
+        "no duplicate example",
+    )
+    assert check_duplicates([item(service=stats({"a": 1}))], RULES).status is SKIPPED
+
+
+def test_a_conflict_is_located_at_its_later_intent_and_names_the_others() -> None:
+    data = dataset({"greet": ["Hello there!"], "bye": ["hello there"], "help": ["HELLO THERE"]})
+    [location] = check_label_conflicts([item(data)], RULES).locations
+    assert (location.file, location.line) == ("data/intents.yaml", 6)
+    assert location.text == (
+        "'HELLO THERE' is under help here and under greet at data/intents.yaml:2, "
+        "bye at data/intents.yaml:4"
+    )
+
+
+def test_locations_are_capped_while_the_value_counts_them_all() -> None:
+    data = dataset({"a": ["same"] * (MAX_DETAILS + 6)})
+    result = check_duplicates([item(data)], RULES)
+    assert result.value == MAX_DETAILS + 5
+    assert len(result.locations) == MAX_DETAILS
+    assert result.details[-1] == "... and 5 more"

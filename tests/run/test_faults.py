@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import time
+
 from ci_trainer.decision import Decision
 from ci_trainer.emulator.faults import Fault, FaultPlan
+from ci_trainer.http.policy import RetryPolicy
+from ci_trainer.progress import ConsoleReporter
 from ci_trainer.result import CheckStatus, Mode
+from ci_trainer.run import execute
+from ci_trainer.settings import Settings
 
 from .conftest import Harness
 
@@ -380,3 +386,29 @@ def test_a_broken_dataset_wins_over_a_failing_token_exchange(harness: Harness) -
     harness.guard.secret("wrong-secret-for-this-test")
     assert result.decision is Decision.INVALID
     assert result.error is not None and result.error.type == "DatasetError"
+
+
+def test_a_2xx_retry_after_of_hours_is_capped_and_the_run_says_which_wait_it_refused(
+    harness: Harness,
+) -> None:
+    """Issue 14 item 5: a status answer that asks for two hours makes the run wait no
+    longer than the policy's cap, and the run's messages name the wait it refused."""
+    config = harness.project({"training": {"poll_interval_floor_seconds": 0.1}})
+    emu = harness.emulator(
+        config,
+        Fault(operation="getTrainingStatus", kind="patch", retry_after=7200.0, calls=(1,)),
+        training_seconds=0.5,
+        time_scale=1.0,
+    )
+    settings = Settings.from_env(
+        harness.env(emu), config_path=config, mode=Mode.TRAIN, output_dir=harness.tmp_path / "o"
+    )
+    policy = RetryPolicy(read_timeout=5.0, backoff_base=0.02, max_retry_after=0.2)
+    started = time.monotonic()
+    result = execute(settings, ConsoleReporter(), retry_policy=policy)
+    assert time.monotonic() - started < 60
+    assert result.decision is Decision.APPROVED, result.reason
+    [refused] = [m for m in result.messages if m.title == "Retry-After refused"]
+    assert refused.level == "warning"
+    assert "asked to wait 7200 s" in refused.text
+    assert "waits at most 0.2 s between polls" in refused.text

@@ -43,6 +43,7 @@ def test_an_output_dir_that_is_a_file_is_an_error_without_workflow_commands(
     assert "::" not in out + err  # no GitHub syntax in a plain shell
     assert (tmp_path / "taken").read_text(encoding="utf-8") == "mine\n"
     assert not (tmp_path / "ci-trainer-output").exists()  # nothing written anywhere else
+    assert "outputs: not written (see the warning or error above)" in out
     assert verify_file(config.parent / "audit.log").ok  # the run is still audited
 
 

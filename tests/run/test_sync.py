@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 from pathlib import Path
 
 import pytest
+from runner_commands import parse, read_lines
 
 from ci_trainer.audit import verify_file
 from ci_trainer.decision import Decision
@@ -164,3 +166,28 @@ def test_every_run_chains_onto_the_same_log(harness: Harness) -> None:
     assert report.ok
     lines = (config.parent / "audit.log").read_text(encoding="utf-8").splitlines()
     assert [json.loads(line)["mode"] for line in lines] == ["validate", "train", "promote"]
+
+
+def test_a_bug_around_the_webhook_is_logged_without_commands_or_secrets(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 14 item 7: the traceback of a bug in the webhook sync is logged redacted and
+    neutralised, and the audit record is still written."""
+    import ci_trainer.run
+
+    secret = "sync-bug-secret-7a1c"
+
+    def explode(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError(f"sync bug\n::set-output name=decision::promoted {secret}")
+
+    monkeypatch.setattr(ci_trainer.run, "sync_webhook", explode)
+    config = harness.project()
+    with caplog.at_level(logging.ERROR, logger="ci_trainer"):
+        result = harness.run(
+            config, None, mode=Mode.VALIDATE, env={"COGNIGY_CLIENT_SECRET": secret}
+        )
+    assert result.audit_log is not None
+    [logged] = [r.getMessage() for r in caplog.records if "webhook sync failed" in r.getMessage()]
+    assert "Traceback (most recent call last)" in logged and "sync bug" in logged
+    assert secret not in logged
+    assert all(parse(line) is None for line in read_lines(logged))

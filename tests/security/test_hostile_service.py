@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import json
 import re
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
@@ -108,6 +110,9 @@ class Case:
     expect: tuple[str, int] = ("failed", 3)
     # keys added to the training config: text from a user file
     config: tuple[tuple[str, object], ...] = ()
+    mode: str = "train"
+    intercept: object = None  # a security.hostile.Interceptor
+    signal_at: str | None = None  # SIGTERM once a request whose path ends so arrived
 
 
 USER_FILE = (("training", {"epochz": 1, **{line: 1 for line in FORGED.split("\n")[:4]}}),)
@@ -133,6 +138,7 @@ class Ran:
     decision: str
     reason: str
     tokens: list[str]
+    emulator: Emulator | None = None  # still serving until the test's stack closes
 
 
 def test_hostile_service_leaks_no_secret_and_forges_no_command(tmp_path: Path) -> None:
@@ -227,7 +233,7 @@ def run_case(case: Case, root: Path, stack: ExitStack) -> Ran:
         for section, extra in case.config:
             document[section] |= extra  # type: ignore[operator]
         config.write_text(json.dumps(document), encoding="utf-8")
-    proxy = HostileProxy(emulator.base_url, case.rewrite)  # type: ignore[arg-type]
+    proxy = HostileProxy(emulator.base_url, case.rewrite, intercept=case.intercept)  # type: ignore[arg-type]
     stack.callback(proxy.close)
     receiver = Receiver()
     stack.callback(receiver.close)
@@ -238,6 +244,7 @@ def run_case(case: Case, root: Path, stack: ExitStack) -> Ran:
     if case.cli:
         out = root / "out"
         command = [sys.executable, "-m", "ci_trainer", "run", "--output-dir", str(out)]
+        command += ["--mode", case.mode]
     else:
         out = root / "file_commands"
         out.mkdir()
@@ -248,12 +255,10 @@ def run_case(case: Case, root: Path, stack: ExitStack) -> Ran:
             "GITHUB_WORKSPACE": str(root),
             "GITHUB_OUTPUT": str(out / "set_output"),
             "GITHUB_STEP_SUMMARY": str(out / "step_summary"),
-            "INPUT_MODE": "train",
+            "INPUT_MODE": case.mode,
         }
         command = [sys.executable, str(REPO / "entrypoint.py")]
-    process = subprocess.run(
-        command, cwd=root, env=env, capture_output=True, text=True, timeout=90, check=False
-    )
+    process = _run(command, root, env, proxy, case.signal_at)
     for file in sorted(out.iterdir()):
         texts[f"{out.name}/{file.name}"] = file.read_text("utf-8")
     if case.cli:
@@ -281,4 +286,26 @@ def run_case(case: Case, root: Path, stack: ExitStack) -> Ran:
         decision,
         reason,
         [*emulator.issued_tokens(), *proxy.tokens],
+        emulator,
     )
+
+
+def _run(
+    command: list[str], root: Path, env: dict[str, str], proxy: HostileProxy, signal_at: str | None
+) -> subprocess.CompletedProcess[str]:
+    """The run, with a real SIGTERM once the request `signal_at` names reached the proxy."""
+    if signal_at is None:
+        return subprocess.run(
+            command, cwd=root, env=env, capture_output=True, text=True, timeout=90, check=False
+        )
+    with subprocess.Popen(
+        command, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as process:
+        deadline = time.monotonic() + 60
+        while process.poll() is None and time.monotonic() < deadline:
+            if any(r.path.split("?")[0].endswith(signal_at) for r in proxy.requests):
+                process.send_signal(signal.SIGTERM)
+                break
+            time.sleep(0.01)
+        stdout, stderr = process.communicate(timeout=30)
+    return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)

@@ -21,6 +21,7 @@ from ci_trainer.backends.cognigy_v1.token_prefetch import TOKEN_PATH, Prefetched
 from ci_trainer.errors import AuthError, CiTrainerError, ContractError
 from ci_trainer.http.client import Call, HttpClient, HttpResponse
 from ci_trainer.http.policy import RetryMode
+from ci_trainer.http.service_text import service_text
 from ci_trainer.http.status import error_from_response, problem_fields
 from ci_trainer.http.token_refresh import refresh_margin
 from ci_trainer.redact import Redactor
@@ -165,7 +166,7 @@ class ClientCredentials:
         )
         oauth_error = _oauth_error(response)
         if oauth_error and not error.detail:
-            error.detail = self._redactor(oauth_error)
+            error.detail = service_text(oauth_error, self._redactor)
         return error
 
 

@@ -25,18 +25,19 @@ from ci_trainer.backend_types import (
     ModelVersion,
     Prediction,
     Promotion,
-    PromotionStep,
     Target,
     TrainingJob,
     TrainingRequest,
 )
 from ci_trainer.backends.cognigy_v1 import models as wire
 from ci_trainer.backends.cognigy_v1.auth import REQUIRED_SCOPES
-from ci_trainer.backends.cognigy_v1.client import PREDICT_MAX_TEXTS, TrainingClient
+from ci_trainer.backends.cognigy_v1.client import PREDICT_MAX_TEXTS, TrainingClient, make_call
+from ci_trainer.backends.cognigy_v1.promotion import checked_promotion
 from ci_trainer.errors import ApiError, FeatureUnavailable
 from ci_trainer.http.base_url import resolve_base_url
 from ci_trainer.http.budget import RequestBudget
 from ci_trainer.http.policy import RetryPolicy
+from ci_trainer.http.service_text import optional_service_text
 from ci_trainer.redact import Redactor
 
 if TYPE_CHECKING:
@@ -65,16 +66,18 @@ def training_body(request: TrainingRequest) -> dict[str, object]:
     }
 
 
-def job_status(status: wire.TrainingStatus) -> JobStatus:
+def job_status(status: wire.TrainingStatus, redactor: Redactor | None = None) -> JobStatus:
     usage = status.resource_utilization
     return JobStatus(
         state=JobState(status.status.lower()),
         raw_status=status.status,
         progress=None if status.progress is None else status.progress / 100.0,
-        message=status.message,
+        message=optional_service_text(status.message, redactor),
         cpu_percent=usage.cpu if usage else None,
         memory_percent=usage.memory if usage else None,
         retry_after_seconds=status.retry_after,
+        refused_wait_seconds=status.refused_wait,
+        wait_limit_seconds=status.wait_limit,
     )
 
 
@@ -207,6 +210,7 @@ class CognigyV1Backend:
         return ModelVersion(
             version_id=version.version_id,
             promoted_at=version.promoted_at,
+            environment=version.environment,
             metrics=eval_metrics(version.metrics) if version.metrics else None,
         )
 
@@ -227,7 +231,8 @@ class CognigyV1Backend:
         )
 
     def training_status(self, job: TrainingJob) -> JobStatus:
-        return job_status(self._client.training_status(job.target.id, job.training_id))
+        status = self._client.training_status(job.target.id, job.training_id)
+        return job_status(status, self._client.redactor)
 
     def cancel_training(self, job: TrainingJob) -> bool:
         try:
@@ -252,19 +257,11 @@ class CognigyV1Backend:
         return predictions
 
     def promote(self, target: Target, version_id: str, environment: str) -> Promotion:
-        promoted = self._client.promote(target.id, version_id, environment)
-        detail = (
-            f"previous version {promoted.previous_version_id}"
-            if promoted.previous_version_id
-            else None
-        )
-        return Promotion(
-            version_id=promoted.version_id,
-            environment=promoted.environment or environment,
-            promoted=True,
-            steps=[
-                PromotionStep(name="promote", status="done", id=promoted.version_id, detail=detail)
-            ],
+        """Promote, then hold the answer to what was asked and read production back."""
+        answer = self._client.promote(target.id, version_id, environment)
+        call = make_call("promoteVersion", modelId=target.id, versionId=version_id).label
+        return checked_promotion(
+            answer, version_id, environment, lambda: self.production_version(target), call
         )
 
     def warnings(self) -> list[str]:

@@ -20,6 +20,7 @@ from urllib.parse import quote
 
 from ci_trainer.backends.cognigy_v1 import contract
 from ci_trainer.backends.cognigy_v1.auth import REQUIRED_SCOPES, ClientCredentials, describe_scopes
+from ci_trainer.backends.cognigy_v1.conflicts import conflict_texts
 from ci_trainer.backends.cognigy_v1.decode import checked, decode, json_body
 from ci_trainer.backends.cognigy_v1.models import (
     TRAINING_STATUS_VALUES,
@@ -244,7 +245,8 @@ class TrainingClient:
             msg = f"{call.label}: HTTP {response.status}; this service does not offer the optional endpoint"
             raise FeatureUnavailable(msg)
         if not response.ok:
-            raise error_from_response(response, self.redactor)
+            texts = conflict_texts(call.operation_id)
+            raise error_from_response(response, self.redactor, texts=texts)
         return response
 
     def _send_with(
@@ -277,7 +279,13 @@ class TrainingClient:
         body = json_body(response, self.redactor)
         _check_status_value(response, body, self.redactor)
         status = checked(response, body, TrainingStatus, self.redactor)
-        return status.model_copy(update={"retry_after": response.retry_after})
+        return status.model_copy(
+            update={
+                "retry_after": response.retry_after,
+                "refused_wait": response.refused_wait,
+                "wait_limit": response.wait_limit,
+            }
+        )
 
 
 def _check_status_value(response: HttpResponse, body: Any, redactor: Redactor) -> None:

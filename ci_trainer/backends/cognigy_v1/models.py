@@ -75,6 +75,8 @@ class TrainingStatus(WireModel):
     updated_at: datetime | None = None
     # Not part of the body: the client sets it from the response's Retry-After header.
     retry_after: float | None = Field(default=None, exclude=True)
+    refused_wait: float | None = Field(default=None, exclude=True)  # past the cap
+    wait_limit: float | None = Field(default=None, exclude=True)
 
 
 class ConvergencePointBody(WireModel):

@@ -74,6 +74,7 @@ def build(request: BackendRequest) -> Backend:
         run_label=run_label(settings.provenance),
         wait=request.wait,
         policy=request.retry_policy,
+        artifact_dir=settings.artifact_dir(request.loaded),
     )
 
 

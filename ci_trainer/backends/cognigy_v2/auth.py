@@ -202,10 +202,10 @@ class OAuth2Auth:
         # Registered before it is checked: even a malformed answer must not leak it.
         if isinstance(access, str):
             self._redactor.add(access)
-        if not isinstance(access, str) or not _TOKEN_TEXT.match(access):
+        if not isinstance(access, str) or not _TOKEN_TEXT.fullmatch(access):
             raise self._malformed(response, "access_token is not a one-line token")
         kind = body.get("token_type", "Bearer")
-        if not isinstance(kind, str) or not _TOKEN_TEXT.match(kind):
+        if not isinstance(kind, str) or not _TOKEN_TEXT.fullmatch(kind):
             raise self._malformed(response, "token_type is not one word (e.g. Bearer)")
         lifetime = body.get("expires_in")
         if isinstance(lifetime, str) and lifetime.isdigit():

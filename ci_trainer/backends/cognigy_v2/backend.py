@@ -21,13 +21,20 @@ What the pipeline sees, and how it maps onto v2 (docs/cognigy-v2.md):
   `findings` for the run's messages.
 - Predictions: `projects/{projectId}/nlu/scores`, one request per utterance, within the
   client's request budget. A version id is `<projectId>:<what>`; the candidate is scored
-  in the project it was trained in, production in the promotion target project.
-- Promotion (`promotion.py`): a snapshot, as steps: (evict the oldest ci-trainer snapshot when at the
-  10-snapshot limit and allowed) -> create (Task) -> find its id by name -> package
-  (Task) -> [download -> evict in target -> upload (Task) -> find by name -> restore
-  (Task)] when a target project is configured -> [re-point the configured endpoint
-  at the snapshot (`PATCH /endpoints/{id}`)]. The endpoint is looked up before anything
-  is created, so a wrong id changes nothing. Every step lands in `Promotion.steps`.
+  in the project it was trained in, production in the promotion target project. Both
+  are held to the holdout flow's intent threshold as read in the source project
+  (`threshold.py`): that flow's settings travel in the snapshot, so they are what
+  production runs with once the candidate is promoted, and one rule for both keeps the
+  comparison about the models.
+- Promotion (`promotion.py`, `snapshots.py`, `endpoint.py`): a snapshot, in steps. The
+  endpoint is read by id before anything is created, so a wrong id changes nothing; at
+  the 10-snapshot limit the oldest ci-trainer snapshot that no endpoint serves is
+  deleted and its delete Task waited for; create (Task) -> find by name -> package
+  (Task) -> [download -> upload (Task) -> find by name, within a bound -> restore
+  (Task)] when a target project is configured -> [check the flow in the snapshot's
+  resources -> re-point the endpoint -> read it back]. `promoted` rests on that
+  read-back. A write whose answer was lost is looked up, never repeated blindly
+  (`writes.py`). Every step lands in `Promotion.steps`.
 """
 
 from __future__ import annotations
@@ -35,6 +42,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ci_trainer.backend_types import (
@@ -51,6 +59,7 @@ from ci_trainer.backend_types import (
 )
 from ci_trainer.backends.cognigy_v2.auth import ClientSecret
 from ci_trainer.backends.cognigy_v2.client import CognigyV2Client
+from ci_trainer.backends.cognigy_v2.intents_export import IntentsExports
 from ci_trainer.backends.cognigy_v2.metrics import Finding, IntentAnalyzer
 from ci_trainer.backends.cognigy_v2.options import (
     COMBINED_TARGET_ID,
@@ -62,12 +71,19 @@ from ci_trainer.backends.cognigy_v2.options import (
 )
 from ci_trainer.backends.cognigy_v2.promotion import SnapshotPromotion
 from ci_trainer.backends.cognigy_v2.tasks import TaskWaits
+from ci_trainer.backends.cognigy_v2.threshold import (
+    SETTING,
+    IntentThreshold,
+    parse_intent_threshold,
+    prediction,
+)
 from ci_trainer.backends.cognigy_v2.training import TrainingFanOut
 from ci_trainer.errors import ApiError, ContractError, FeatureUnavailable
 from ci_trainer.http.base_url import BaseUrlError
 from ci_trainer.http.budget import RequestBudget
 from ci_trainer.http.policy import RetryPolicy
-from ci_trainer.redact import Redactor
+from ci_trainer.http.service_text import service_text
+from ci_trainer.redact import Redactor, one_line
 
 if TYPE_CHECKING:
     from ci_trainer.config import LoadedConfig
@@ -97,7 +113,10 @@ class CognigyV2Backend:
         tasks = TaskWaits(client, options, wait=wait or stop.wait, clock=clock)
         self._references: dict[str, tuple[str, str]] = {}  # target id -> (flow ref, locale ref)
         self._names: dict[str, str] = {}  # target id -> "Flow/locale"
-        self._training = TrainingFanOut(client, options, tasks, self._label)
+        self._thresholds: dict[str, IntentThreshold | None] = {}  # flow _id -> its threshold
+        self._out_of_date: dict[str, bool | None] = {}  # target id -> as the flow said
+        self.exports = IntentsExports(client, tasks, options.artifact_dir, self._label)
+        self._training = TrainingFanOut(client, options, tasks, self._label, self.exports)
         self._analyzer = IntentAnalyzer(client, options, self._label)
         self._promotion = SnapshotPromotion(client, options, tasks, self._reference)
 
@@ -168,19 +187,67 @@ class CognigyV2Backend:
                     hint_text="quote this to support",
                 )
             self._references[spec.id] = (flow_ref, locale_ref)
+            out_of_date = flow.get("isTrainingOutOfDate")
+            self._out_of_date[spec.id] = out_of_date if isinstance(out_of_date, bool) else None
             self._names[spec.id] = (
-                f"{flow.get('name', spec.flow_id)}/{locale.get('name', spec.locale_id)}"
+                f"{_name(flow.get('name'), spec.flow_id)}/{_name(locale.get('name'), spec.locale_id)}"
             )
         if self.options.target_project_id:
             self.client.read_project(self.options.target_project_id)
         # v2 has no scopes: the key (or the OAuth2 client) acts as its user.
-        return AccessCheck(notices=list(self.client.notices))
+        return AccessCheck(notices=[*self.client.notices, *self._threshold_notices()])
+
+    def _threshold_notices(self) -> list[str]:
+        """Read the holdout flow's threshold now (a malformed one fails before training)
+        and say when holdout predictions will be raw scores."""
+        if not self.options.apply_intent_threshold:
+            return [
+                f"holdout predictions are the raw nlu/scores top intents ({SETTING}: false); "
+                "the live bot maps a top score below the flow's intent threshold to no intent"
+            ]
+        targets = self.options.targets
+        spec = targets[min(self.options.holdout_target, len(targets) - 1)]
+        if self._threshold(spec) is None:
+            return [
+                f"flow {spec.flow_id}'s settings carry no intentThreshold: holdout predictions "
+                "are the raw nlu/scores top intents"
+            ]
+        return []
+
+    def _threshold(self, spec: V2Target) -> IntentThreshold | None:
+        """The flow's intent threshold, read once per run (None when not applied)."""
+        if not self.options.apply_intent_threshold:
+            return None
+        if spec.flow_id not in self._thresholds:
+            settings = self.client.read_flow_settings(spec.flow_id)
+            self._thresholds[spec.flow_id] = parse_intent_threshold(spec.flow_id, settings)
+        return self._thresholds[spec.flow_id]
 
     def dataset_stats(self, dataset_id: str) -> DatasetStats:
-        # Sentences are a sub-resource per intent: counting them costs a request per
-        # intent, so the service/git comparison is left to the committed files.
-        msg = "cognigy-v2 has no dataset statistics endpoint"
-        raise FeatureUnavailable(msg)
+        """The dataset as each flow x locale that trains it holds it: its intents export
+        (C9), kept as a run artifact before anything is imported."""
+        members = [t for t in self.options.targets if t.dataset_id == dataset_id and t.intents_file]
+        if not members:
+            msg = "no cognigy_v2 target trains this dataset, so nothing was exported"
+            raise FeatureUnavailable(msg)
+        copies = []
+        for spec in members:
+            try:
+                export = self.exports.export(spec)
+            except (ApiError, ContractError, OSError) as exc:
+                if self.options.import_mode == "overwrite":
+                    raise  # no overwrite import without its backup (C10)
+                msg = f"the intents export of {self._label(spec)} failed ({exc}); not compared"
+                raise FeatureUnavailable(msg) from exc
+            copies.append(export.copy(self._out_of_date.get(spec.id)))
+        first = copies[0].sentences
+        return DatasetStats(
+            dataset_id=dataset_id,
+            example_count=sum(len(texts) for texts in first.values()),
+            intent_count=len(first),
+            intent_distribution={name: len(texts) for name, texts in first.items()},
+            copies=copies,
+        )
 
     def _reference(self, spec: V2Target) -> tuple[str, str]:
         """The (flow, locale) referenceIds of a target, read with the access check."""
@@ -228,19 +295,18 @@ class CognigyV2Backend:
     # ------------------------------------------------------------------ predictions
 
     def predict(self, target: Target, version_id: str, texts: Sequence[str]) -> list[Prediction]:
-        """Top intent per text through `nlu/scores` (one request per text)."""
+        """Top intent per text through `nlu/scores` (one request per text), no intent
+        when the top score is below the flow's intent threshold (the source project's,
+        for either version)."""
         members = self._members(target)
         spec = members[min(self.options.holdout_target, len(members) - 1)]
         project = version_id.split(":", 1)[0] or self.options.project_id
         flow_ref, locale_ref = self._reference(spec)
-        predictions: list[Prediction] = []
-        for text in texts:
-            scores = self.client.nlu_scores(project, text, flow_ref, locale_ref)
-            top = scores[0] if scores else None
-            predictions.append(
-                Prediction(intent=top.name if top else None, confidence=top.score if top else None)
-            )
-        return predictions
+        threshold = self._threshold(spec)
+        return [
+            prediction(self.client.nlu_scores(project, text, flow_ref, locale_ref), threshold)
+            for text in texts
+        ]
 
     # ------------------------------------------------------------------ promotion
 
@@ -250,6 +316,17 @@ class CognigyV2Backend:
 
     def close(self) -> None:
         self.client.close()
+
+
+# A flow or locale name labels every figure, step and message of its target.
+NAME_LIMIT = 80
+
+
+def _name(value: object, fallback: str) -> str:
+    """A name the service gave, one short line (the id when there is none)."""
+    if not isinstance(value, str) or not value.strip():
+        return fallback
+    return service_text(one_line(value), limit=NAME_LIMIT)
 
 
 def backend_from_config(
@@ -263,8 +340,9 @@ def backend_from_config(
     wait: Callable[[float], bool] | None = None,
     stop: threading.Event | None = None,
     policy: RetryPolicy | None = None,
+    artifact_dir: Path | None = None,
 ) -> CognigyV2Backend:
-    """The v2 backend of a run. `base_url` (COGNIGY_BASE_URL) overrides the config's;
+    """The v2 backend of a run; its intents exports are kept in `artifact_dir`. `base_url` (COGNIGY_BASE_URL) overrides the config's;
     `api_key` or `client` (OAuth2 client credentials, C8) authenticate it.
 
     As for v1, the client's waits wake on `wait`'s event but the client is not stopped
@@ -272,7 +350,7 @@ def backend_from_config(
     backend cannot use raises a located `ConfigError`.
     """
     section = v2_section(loaded)
-    options = options_from_config(loaded, run_label)
+    options = options_from_config(loaded, run_label, artifact_dir)
     budget = RequestBudget(
         window_limit=section.max_requests_per_window,
         run_limit=section.max_requests_per_run,

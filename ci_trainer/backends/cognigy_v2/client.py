@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import dataclasses
 import random
-import re
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
@@ -25,6 +24,13 @@ from typing import Any
 from urllib.parse import urlencode, urljoin, urlsplit
 
 from ci_trainer.backends.cognigy_v2.auth import ApiKeyAuth, ClientSecret, OAuth2Auth, V2Auth
+from ci_trainer.backends.cognigy_v2.downloads import (
+    MIN_SNAPSHOT_BYTES,
+    download_policy,
+    fetch_elsewhere,
+    packaging_policy,
+)
+from ci_trainer.backends.cognigy_v2.ids import path_id as _id
 from ci_trainer.backends.cognigy_v2.wire import (
     Page,
     Score,
@@ -41,7 +47,6 @@ from ci_trainer.errors import ApiError, ContractError, Interrupted
 from ci_trainer.http.base_url import V2BaseUrl, v2_base_url
 from ci_trainer.http.budget import RequestBudget
 from ci_trainer.http.client import Call, HttpClient, HttpResponse
-from ci_trainer.http.loopback import is_loopback
 from ci_trainer.http.policy import RetryMode, RetryPolicy
 from ci_trainer.http.rate_limit import DEFAULT_WINDOW_LIMIT
 from ci_trainer.redact import Redactor
@@ -50,12 +55,6 @@ API_PREFIX = "/new/v2.0"
 PAGE_LIMIT = 100  # the API's largest page
 MAX_PAGES = 100  # 10,000 items: more than any documented limit (2,500 intents per flow)
 V2_RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
-MIN_SNAPSHOT_BYTES = 64  # smaller downloads are the known "csnap" placeholder
-# Cognigy packages snapshots of up to 256 MB (C15): a download may weigh that, and take
-# longer than an API call to arrive (about 2 MB/s over the whole deadline).
-MAX_SNAPSHOT_BYTES = 256 * 1024 * 1024 + 1024 * 1024
-SNAPSHOT_DEADLINE_SECONDS = 900.0
-DOWNLOAD_LINK_ATTEMPTS = 5  # 409 while packaging finishes (observed by pipelines)
 DEFAULT_RUN_LIMIT = 5000  # requests per run when the caller gives no budget
 
 
@@ -64,51 +63,11 @@ def v2_policy(base: RetryPolicy | None = None) -> RetryPolicy:
     return dataclasses.replace(base or RetryPolicy(), retry_statuses=V2_RETRY_STATUSES)
 
 
-def download_policy(base: RetryPolicy) -> RetryPolicy:
-    """`base` with room for a whole snapshot: its size cap and its wall-clock deadline."""
-    return dataclasses.replace(
-        base,
-        max_body_bytes=max(base.max_body_bytes, MAX_SNAPSHOT_BYTES),
-        request_deadline=max(base.request_deadline, SNAPSHOT_DEADLINE_SECONDS),
-    )
-
-
-def packaging_policy(base: RetryPolicy) -> RetryPolicy:
-    """`base` that also repeats a 409, which a download link answers while packaging
-    finishes, on a fixed schedule (0.5, 1, 2, 4 s): the wait pipelines were seen to need,
-    with no herd to spread out."""
-    return dataclasses.replace(
-        base,
-        retry_statuses=base.retry_statuses | {409},
-        max_attempts=DOWNLOAD_LINK_ATTEMPTS,
-        backoff_base=0.5,
-        backoff_cap=5.0,
-        jitter=False,
-    )
-
-
 def split_base_url(base_url: str, setting: str = "COGNIGY_BASE_URL") -> V2BaseUrl:
     """The origin and API prefix of a base URL as users paste it (C2): `<host>`,
     `<host>/new/v2.0`, `<host>/v2.0`, or `<host>/openapi` (the docs' reference page,
     stripped with a notice). `setting` names where it came from, for the messages."""
     return v2_base_url(base_url, setting)
-
-
-# Cognigy's path ids (C14). An answer's id goes into the next path, so one of another
-# shape (a dot segment, a "/" or "?") is refused before it can change the URL.
-_OBJECT_ID = re.compile(r"^[a-z0-9]{24}$")
-
-
-def _id(value: str) -> str:
-    if not _OBJECT_ID.fullmatch(value):
-        shown = value[:40] + ("..." if len(value) > 40 else "")
-        raise ContractError(
-            call="path id",
-            message_text=f"{shown!r} is not a Cognigy id (24 lower-case letters or digits); "
-            "nothing was sent",
-            hint_text="the id came from the service or the config; quote it to support",
-        )
-    return value
 
 
 class CognigyV2Client:
@@ -303,17 +262,22 @@ class CognigyV2Client:
         )
         return object_of(response, self.redactor)
 
+    def read_flow_settings(self, flow_id: str) -> dict[str, Any]:
+        """The flow's settings; their `intentThreshold` is what the live bot maps by (C11)."""
+        response = self.send("readFlowSettings", "GET", f"/flows/{_id(flow_id)}/settings")
+        return object_of(response, self.redactor)
+
     def list_intents(self, flow_id: str, locale_id: str) -> list[dict[str, Any]]:
-        """Every intent of the flow in the locale, each with its `feedbackReport`."""
-        return list(
-            self.pages(
-                "indexIntents",
-                f"/flows/{_id(flow_id)}/intents",
-                "intents",
-                "intentId",
-                {"preferredLocaleId": locale_id, "includeFeedbackReport": "true"},
-            )
-        )
+        """Every intent of the flow in the locale, each with its `feedbackReport`. Child
+        intents of a hierarchy are asked for: the default of `includeChildren` is not
+        documented (C13), and a child left out would drop out of the metrics."""
+        query = {
+            "preferredLocaleId": locale_id,
+            "includeFeedbackReport": "true",
+            "includeChildren": "true",
+        }
+        path = f"/flows/{_id(flow_id)}/intents"
+        return list(self.pages("indexIntents", path, "intents", "intentId", query))
 
     # ------------------------------------------------------------------ intents and training
 
@@ -388,9 +352,22 @@ class CognigyV2Client:
         body = {"projectId": project_id, "name": name, "description": description}
         return self._task(self.send("createSnapshot", "POST", "/snapshots", json_body=body))
 
-    def delete_snapshot(self, snapshot_id: str) -> None:
-        # The TS type says a task comes back; pipelines treat it as done at once.
-        self.send("deleteSnapshot", "DELETE", f"/snapshots/{_id(snapshot_id)}")
+    def delete_snapshot(self, snapshot_id: str) -> Task:
+        """A Task (C4): the snapshot is gone, and its room free, only once it is done."""
+        return self._task(self.send("deleteSnapshot", "DELETE", f"/snapshots/{_id(snapshot_id)}"))
+
+    def list_snapshot_resources(self, snapshot_id: str, resource_type: str) -> list[dict[str, Any]]:
+        """What the snapshot holds of one type (`flow`, `locale`, ...), e.g. to check that
+        an endpoint's flow is in it before re-pointing (C6)."""
+        return list(
+            self.pages(
+                "indexResourcesInSnapshot",
+                f"/snapshots/{_id(snapshot_id)}/resources",
+                "resources",
+                "resourceId",
+                {"resourceType": resource_type},
+            )
+        )
 
     def package_snapshot(self, snapshot_id: str) -> Task:
         return self._task(
@@ -413,15 +390,16 @@ class CognigyV2Client:
             raise contract_error(response, self.redactor, "no 'downloadLink' in the answer")
         return link
 
-    def download(self, link: str, *, redirects: int = 3) -> bytes:
-        """GET a download link. The credentials go only to the API's own origin; a redirect
-        (e.g. to a presigned storage URL) is followed, without them, a few times."""
+    def download(
+        self, link: str, *, redirects: int = 3, operation: str = "downloadSnapshot"
+    ) -> bytes:
+        """GET a download link; the key only to the API's own origin, redirects without it."""
         parts = urlsplit(link)
         own = urlsplit(self.http.base_url)
         path = parts.path + (f"?{parts.query}" if parts.query else "")
         if (parts.scheme, parts.netloc) == (own.scheme, own.netloc):
             call = Call(
-                "downloadSnapshot",
+                operation,
                 "GET",
                 path[len(own.path) :] if path.startswith(own.path) else path,
             )
@@ -429,12 +407,7 @@ class CognigyV2Client:
                 call, retry=RetryMode.SAFE, policy=download_policy(self._policy)
             )
         else:
-            if parts.scheme != "https" and not is_loopback(parts.hostname or ""):
-                msg = "the snapshot download link is not https"
-                raise ApiError(
-                    call="downloadSnapshot", message_text=msg, hint_text="quote it to support"
-                )
-            other = HttpClient(
+            elsewhere = HttpClient(
                 f"{parts.scheme}://{parts.netloc}",
                 redactor=self.redactor,
                 stop=self._stop,
@@ -444,14 +417,11 @@ class CognigyV2Client:
                 rng=self._rng,
                 now=self._now,
             )
-            try:
-                call = Call("downloadSnapshot", "GET", path)
-                response = other.send(call, retry=RetryMode.SAFE)
-            finally:
-                other.close()
+            response = fetch_elsewhere(elsewhere, parts.scheme, parts.hostname, path, operation)
         location = response.headers.get("Location")
         if 300 <= response.status < 400 and location and redirects > 0:
-            return self.download(urljoin(link, location), redirects=redirects - 1)
+            nxt = urljoin(link, location)
+            return self.download(nxt, redirects=redirects - 1, operation=operation)
         if not response.ok:
             raise self._failed(response)
         return response.content
@@ -497,6 +467,12 @@ class CognigyV2Client:
             self.pages(
                 "indexEndpoints", "/endpoints", "endpoints", "endpointId", {"projectId": project_id}
             )
+        )
+
+    def read_endpoint(self, endpoint_id: str) -> dict[str, Any]:
+        """One endpoint with its `entrypoint`, which the list leaves out (C5)."""
+        return object_of(
+            self.send("readEndpoint", "GET", f"/endpoints/{_id(endpoint_id)}"), self.redactor
         )
 
     def update_endpoint(self, endpoint_id: str, changes: Mapping[str, str]) -> None:

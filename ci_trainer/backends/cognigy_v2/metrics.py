@@ -16,6 +16,8 @@ from ci_trainer.backend_types import CombinedFigure, EvalMetrics, IntentScore, T
 from ci_trainer.backends.cognigy_v2.client import CognigyV2Client
 from ci_trainer.backends.cognigy_v2.options import V2Options, V2Target
 from ci_trainer.errors import ContractError
+from ci_trainer.http.service_text import service_text
+from ci_trainer.redact import one_line
 
 # Findings worth a warning; the "good"/"fair" bands are informational.
 WARNING_FINDINGS = frozenset(
@@ -121,7 +123,8 @@ class IntentAnalyzer:
         self._collect_findings(label, None, report)
         per_intent: list[IntentScore] = []
         for intent in self._client.list_intents(spec.flow_id, spec.locale_id):
-            name = str(intent.get("name", intent["_id"]))
+            # Bounded where it enters: an intent's name labels its row everywhere.
+            name = service_text(one_line(str(intent.get("name", intent["_id"]))), limit=200)
             intent_report = intent.get("feedbackReport")
             if not isinstance(intent_report, dict):
                 continue  # disabled or untrained intents have no report

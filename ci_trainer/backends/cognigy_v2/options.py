@@ -28,6 +28,7 @@ class V2Target:
     flow_id: str
     locale_id: str
     intents_file: Path | None = None
+    dataset_id: str | None = None  # the `datasets` entry the intents file is
 
     @property
     def id(self) -> str:
@@ -42,6 +43,8 @@ class V2Options:
     train_mode: str = "full"
     max_parallel: int = 2
     holdout_target: int = 0  # index into `targets` the holdout set belongs to
+    # A holdout top score below the flow's intent threshold counts as no intent (C11).
+    apply_intent_threshold: bool = True
     snapshot_name: str = "ci-trainer"
     snapshot_prefix: str = "ci-trainer-"  # only snapshots named so may be evicted
     target_project_id: str | None = None
@@ -50,6 +53,8 @@ class V2Options:
     endpoint_id: str | None = None  # re-pointed at the promoted snapshot when set
     task_poll_seconds: float = 2.0
     task_timeout_seconds: float = 900.0
+    # Where the intents exports are kept (a run's files); None keeps them in memory only.
+    artifact_dir: Path | None = None
 
 
 def run_label(provenance: Provenance, now: datetime | None = None) -> str:
@@ -59,7 +64,9 @@ def run_label(provenance: Provenance, now: datetime | None = None) -> str:
     return (now or datetime.now(timezone.utc)).strftime("%Y%m%d-%H%M%S")
 
 
-def options_from_config(loaded: LoadedConfig, run_label: str) -> V2Options:
+def options_from_config(
+    loaded: LoadedConfig, run_label: str, artifact_dir: Path | None = None
+) -> V2Options:
     """The backend options for a loaded config with a `cognigy_v2` section.
 
     Each target's `dataset` names a `datasets` entry; its path is the intents file.
@@ -73,6 +80,7 @@ def options_from_config(loaded: LoadedConfig, run_label: str) -> V2Options:
             flow_id=target.flow_id,
             locale_id=locale,
             intents_file=loaded.resolve(path) if (path := paths.get(target.dataset)) else None,
+            dataset_id=target.dataset,
         )
         for target in section.targets
         for locale in target.locales
@@ -84,6 +92,7 @@ def options_from_config(loaded: LoadedConfig, run_label: str) -> V2Options:
         import_mode=None if section.import_mode == "none" else section.import_mode,
         max_parallel=section.max_parallel,
         holdout_target=section.holdout_target,
+        apply_intent_threshold=section.apply_intent_threshold,
         snapshot_name=f"{promotion.snapshot_prefix}{run_label}"[:60],
         snapshot_prefix=promotion.snapshot_prefix,
         target_project_id=promotion.target_project_id,
@@ -94,6 +103,7 @@ def options_from_config(loaded: LoadedConfig, run_label: str) -> V2Options:
         # least every 2 s (the pace of Cognigy's own CLI).
         task_poll_seconds=min(config.training.poll_interval_floor_seconds, 2.0),
         task_timeout_seconds=section.task_timeout_minutes * 60.0,
+        artifact_dir=artifact_dir,
     )
 
 

@@ -10,9 +10,11 @@ from typing import Any
 
 from ci_trainer.backend_types import JobState, JobStatus, Target, TrainingJob
 from ci_trainer.backends.cognigy_v2.client import CognigyV2Client
+from ci_trainer.backends.cognigy_v2.intents_export import IntentsExports, current_notice
 from ci_trainer.backends.cognigy_v2.options import V2Options, V2Target
 from ci_trainer.backends.cognigy_v2.tasks import TaskWaits
 from ci_trainer.backends.cognigy_v2.wire import Task
+from ci_trainer.backends.cognigy_v2.writes import TaskQuery, send_reconciled, task_write
 from ci_trainer.errors import ApiError, TrainingFailed
 
 _STATES = {
@@ -33,6 +35,7 @@ class TrainingRun:
     pending: list[V2Target]
     live: dict[str, Task] = field(default_factory=dict)  # target id -> latest task
     final: dict[str, Task] = field(default_factory=dict)
+    current: list[V2Target] = field(default_factory=list)  # not trained: nothing changed
 
 
 class TrainingFanOut:
@@ -44,13 +47,16 @@ class TrainingFanOut:
         options: V2Options,
         tasks: TaskWaits,
         label: Callable[[V2Target], str],
+        exports: IntentsExports,
     ) -> None:
         self._client = client
         self._options = options
         self._tasks = tasks
         self._label = label
+        self._exports = exports
         self._runs: dict[str, TrainingRun] = {}
         self.import_tasks: dict[str, str] = {}  # target id -> the import Task's id
+        self._started: set[str] = set()  # every Task id this fan-out started or adopted
 
     def payload(self, members: list[V2Target]) -> dict[str, Any]:
         """The import and train calls `start` makes, one per member in order."""
@@ -70,14 +76,20 @@ class TrainingFanOut:
         return {"calls": calls}
 
     def start(self, target: Target, members: list[V2Target], idempotency_key: str) -> TrainingJob:
-        """Import each member's intents file (when configured), then start the trainings."""
+        """Import each member's intents file (when configured), then start the trainings;
+        a member whose training is current on the committed file is left alone (C12)."""
+        current = [spec for spec in members if self._exports.up_to_date(spec)]
+        changed = [spec for spec in members if spec not in current]
         if self._options.import_mode is not None:
-            for spec in members:
+            for spec in changed:
                 self._import(spec)
-        run = TrainingRun(targets=members, pending=list(members))
+        run = TrainingRun(targets=members, pending=changed, current=current)
         self._fill(run)
-        first = next(iter(run.live.values()))
-        job_id = first.id if len(members) == 1 else f"run-{first.id}"
+        first = next(iter(run.live.values()), None)
+        if first is None:  # every member is current: nothing to start
+            job_id = f"current-{len(self._runs) + 1}"
+        else:
+            job_id = first.id if len(members) == 1 else f"run-{first.id}"
         self._runs[job_id] = run
         return TrainingJob(
             target=target,
@@ -89,16 +101,17 @@ class TrainingFanOut:
     def _import(self, spec: V2Target) -> None:
         if spec.intents_file is None:
             return
+        self._exports.before_import(spec, self._options.import_mode or "overwrite")
         content = spec.intents_file.read_bytes()
-        task = self._client.import_intents(
-            spec.flow_id,
-            spec.locale_id,
-            spec.intents_file.name,
-            content,
-            self._options.import_mode or "overwrite",
+        name, mode = spec.intents_file.name, self._options.import_mode or "overwrite"
+        task = self._start_task(
+            spec,
+            "importIntents",
+            f"the import of {name} into {self._label(spec)}",
+            lambda: self._client.import_intents(spec.flow_id, spec.locale_id, name, content, mode),
         )
         self.import_tasks[spec.id] = task.id
-        what = f"importing {spec.intents_file.name} into {self._label(spec)}"
+        what = f"importing {name} into {self._label(spec)}"
         final = self._tasks.wait(task, what)
         if final.status != "done":
             raise TrainingFailed(
@@ -111,9 +124,27 @@ class TrainingFanOut:
         """Start pending trainings while fewer than `max_parallel` are live."""
         while run.pending and len(run.live) < max(1, self._options.max_parallel):
             spec = run.pending.pop(0)
-            run.live[spec.id] = self._client.train_intents(
+            run.live[spec.id] = self._train(spec)
+
+    def _train(self, spec: V2Target) -> Task:
+        return self._start_task(
+            spec,
+            "trainIntents",
+            f"the training of {self._label(spec)}",
+            lambda: self._client.train_intents(
                 spec.flow_id, spec.locale_id, self._options.train_mode
-            )
+            ),
+        )
+
+    def _start_task(self, spec: V2Target, kind: str, what: str, send: Callable[[], Task]) -> Task:
+        """`send` a write that creates a Task. If its answer is lost, adopt the Task it
+        created instead of starting a second one (C1, `writes.py`)."""
+        echoes = {"flowId": spec.flow_id, "localeId": spec.locale_id}
+        query = TaskQuery(self._options.project_id, kind, echoes, frozenset(self._started))
+        write = task_write(self._client, query, what, send)
+        task = send_reconciled(write, redactor=self._client.redactor)
+        self._started.add(task.id)
+        return task
 
     def status(self, job: TrainingJob) -> JobStatus:
         """Read every live Task once; start more when some ended; sum up."""
@@ -135,6 +166,7 @@ class TrainingFanOut:
                 raw_status="done",
                 progress=1.0,
                 message=self._task_summary(run),
+                notices=[current_notice(self._label(spec)) for spec in run.current],
             )
         self._fill(run)
         return self._running_status(run)
@@ -143,10 +175,16 @@ class TrainingFanOut:
         """Which Task trained (and imported) each target: the audit record keeps it."""
         parts = []
         for spec in run.targets:
+            if spec in run.current:
+                parts.append(f"{self._label(spec)}: not trained (current)")
+                continue
             task = run.final.get(spec.id)
             text = f"{self._label(spec)}: train task {task.id if task else '?'}"
             if spec.id in self.import_tasks:
                 text += f", import task {self.import_tasks[spec.id]}"
+            export = self._exports.made(spec)
+            if export is not None and export.path is not None:
+                text += f", export {export.path.name}"
             parts.append(text)
         return "; ".join(parts)
 

@@ -23,6 +23,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from ci_trainer.errors import ApiError, AuthError, ContractError
 from ci_trainer.http.client import HttpResponse
+from ci_trainer.http.service_text import service_text
 from ci_trainer.http.status import StatusTexts, error_from_response, problem_fields, scrub_body
 from ci_trainer.http.strict_json import StrictJsonError
 from ci_trainer.redact import Redactor
@@ -220,7 +221,7 @@ def _task_of(body: Mapping[str, Any], response: HttpResponse | None, redactor: R
     if not isinstance(task_id, str) or not task_id:
         msg = "the task has no '_id'"
         raise refused(msg)
-    if status not in TASK_STATUSES:
+    if not isinstance(status, str) or status not in TASK_STATUSES:
         msg = (
             f"unknown task status {str(status)[:40]!r} (expected one of "
             f"{', '.join(sorted(TASK_STATUSES))})"
@@ -233,7 +234,9 @@ def _task_of(body: Mapping[str, Any], response: HttpResponse | None, redactor: R
         id=task_id,
         status=str(status),
         kind=kind if isinstance(kind, str) else None,
-        fail_reason=redactor(reason) if isinstance(reason, str) and reason else None,
+        # Bounded where it enters: a failReason reaches the reason, the summary, the
+        # audit record and the webhook event.
+        fail_reason=service_text(reason, redactor) if isinstance(reason, str) and reason else None,
         progress=_progress(body),
         data=data if isinstance(data, dict) else {},
         created_at=_epoch(body.get("createdAt", body.get("lastCreatedAt"))),

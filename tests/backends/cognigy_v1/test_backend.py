@@ -193,14 +193,26 @@ def test_dataset_stats_fill_in_counts_the_service_left_out(
     assert stats.average_annotation_score is None
 
 
-def test_promote_reports_one_done_step(server: ScriptedServer, backend: CognigyV1Backend) -> None:
+def test_promote_reports_the_done_step_and_production_read_back(
+    server: ScriptedServer, backend: CognigyV1Backend
+) -> None:
     path = f"/models/{MODEL}/versions/v-3/promote"
     body = {"versionId": "v-3", "environment": "production", "previousVersionId": "v-2"}
     server.on("POST", path, Reply(200, body))
+    production = {"versionId": "v-3", "environment": "production"}
+    server.on("GET", f"/models/{MODEL}/versions/production", Reply(200, production))
     promotion = backend.promote(TARGET, "v-3", "production")
     assert promotion.promoted and promotion.environment == "production"
-    (step,) = promotion.steps
-    assert (step.name, step.status, step.detail) == ("promote", "done", "previous version v-2")
+    promote, read_back = promotion.steps
+    assert (promote.name, promote.status, promote.detail) == (
+        "promote",
+        "done",
+        "previous version v-2",
+    )
+    assert (read_back.status, read_back.detail) == (
+        "done",
+        "production shows version v-3 in production",
+    )
 
 
 def test_from_settings_uses_the_base_url_rules(server: ScriptedServer) -> None:

@@ -103,6 +103,13 @@ def test_the_action_trains_with_oauth2_client_credentials_and_masks_every_token(
     output = (tmp_path / "file_commands/set_output").read_text(encoding="utf-8").splitlines()
     heads = [n for n, line in enumerate(output) if line.startswith("decision<<")]
     assert len(heads) == 1 and output[heads[0] + 1] == "approved"  # name<<DELIM, value, DELIM
+    # The intents exports, one per flow x locale, relative to the workspace (for
+    # upload-artifact on the host), each a file the step wrote there.
+    head = next(n for n, line in enumerate(output) if line.startswith("intents-export<<"))
+    delimiter = output[head].split("<<", 1)[1]
+    exports = output[head + 1 : output.index(delimiter, head + 1)]
+    assert len(exports) == 3
+    assert all(p.startswith("cognigy-export-") and (workspace / p).is_file() for p in exports)
     tokens = emu.tokens.issued
     assert len(tokens) == 1
     lines = step.stdout.splitlines()

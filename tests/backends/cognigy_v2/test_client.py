@@ -283,7 +283,10 @@ def test_snapshot_lifecycle_into_a_second_project(client: CognigyV2Client) -> No
     assert (
         finish(client, client.upload_snapshot(TARGET_PROJECT, "s.csnap", package)).status == "done"
     )
-    copy = next(s for s in client.list_snapshots(TARGET_PROJECT) if s["name"] == "ci-trainer-1")
+    # The upload shows in the list a few reads after its Task is done (C7).
+    listed = [client.list_snapshots(TARGET_PROJECT) for _ in range(3)]
+    assert [[s["name"] for s in page] for page in listed] == [[], [], ["ci-trainer-1"]]
+    copy = listed[-1][0]
     assert copy["_id"] != snap["_id"]
     assert finish(client, client.restore_snapshot(copy["_id"], TARGET_PROJECT)).status == "done"
     flow = client.read_flow(SHOP_FLOW, EN)
@@ -292,7 +295,8 @@ def test_snapshot_lifecycle_into_a_second_project(client: CognigyV2Client) -> No
         TARGET_PROJECT, "where is my order", flow["referenceId"], locale["referenceId"]
     )
     assert scores[0].name == "track_order"  # the trained model came along
-    client.delete_snapshot(snap["_id"])
+    # A delete is a Task (C4): the snapshot is gone once it is done.
+    assert finish(client, client.delete_snapshot(snap["_id"])).status == "done"
     assert all(s["_id"] != snap["_id"] for s in client.list_snapshots(PROJECT))
 
 

@@ -242,23 +242,31 @@ def test_an_api_key_and_a_client_id_alone_are_invalid_too(project: Path, emu: V2
     assert "OAuth2 client credentials (COGNIGY_CLIENT_ID) are set" in result.reason
 
 
+def test_without_any_credential_the_run_is_skipped_naming_what_is_needed(
+    project: Path, emu: V2Emulator
+) -> None:
+    result = run(project, emu)
+    assert result.decision is Decision.SKIPPED
+    needed = "COGNIGY_API_KEY (or COGNIGY_CLIENT_ID and COGNIGY_CLIENT_SECRET) is not set"
+    assert any(needed in m.text for m in result.messages), [m.text for m in result.messages]
+    assert len(emu.app.log) == 0
+
+
 @pytest.mark.parametrize(
     ("env", "needed"),
     [
-        ({}, "COGNIGY_API_KEY (or COGNIGY_CLIENT_ID and COGNIGY_CLIENT_SECRET) is not set"),
-        ({"COGNIGY_CLIENT_ID": CLIENT_ID}, "COGNIGY_CLIENT_SECRET (with COGNIGY_CLIENT_ID) is"),
-        (
-            {"COGNIGY_CLIENT_SECRET": CLIENT_SECRET},
-            "COGNIGY_CLIENT_ID (with COGNIGY_CLIENT_SECRET)",
-        ),
+        ({"COGNIGY_CLIENT_ID": CLIENT_ID}, "COGNIGY_CLIENT_SECRET (action input client-secret)"),
+        ({"COGNIGY_CLIENT_SECRET": CLIENT_SECRET}, "COGNIGY_CLIENT_ID (action input client-id)"),
     ],
 )
-def test_without_usable_credentials_the_run_is_skipped_naming_what_is_needed(
+def test_half_an_oauth2_client_is_invalid_naming_the_other_half(
     project: Path, emu: V2Emulator, env: dict[str, str], needed: str
 ) -> None:
+    """Not the fork case (issue 15 item 3): a misnamed secret must not give a green run."""
     result = run(project, emu, **env)
-    assert result.decision is Decision.SKIPPED
-    assert any(needed in m.text for m in result.messages), [m.text for m in result.messages]
+    assert result.decision is Decision.INVALID
+    assert needed in result.reason
+    assert CLIENT_SECRET not in result.reason
     assert len(emu.app.log) == 0
 
 
@@ -304,6 +312,15 @@ BAD_TOKEN = "tok-\r\n::warning::forged-7d3c"
     ("body", "field"),
     [
         ({"access_token": BAD_TOKEN, "token_type": "Bearer", "expires_in": 60}, "access_token"),
+        # `$` would let one trailing newline through: the whole token must be visible text.
+        (
+            {"access_token": "tok-5e2a9c1b\n", "token_type": "Bearer", "expires_in": 60},
+            "access_token",
+        ),
+        (
+            {"access_token": "tok-5e2a9c1b", "token_type": "Bearer\n", "expires_in": 60},
+            "token_type",
+        ),
         (
             {"access_token": "tok-5e2a9c1b", "token_type": "Bearer x", "expires_in": 60},
             "token_type",

@@ -8,10 +8,11 @@ from typing import Any
 import pytest
 import requests
 
+from ci_trainer.backends.cognigy_v2.emulator.app import V2Variants
 from ci_trainer.backends.cognigy_v2.emulator.server import V2Emulator
 from ci_trainer.datasets import parse_dataset
 
-from .conftest import EN, PROJECT, SHOP_FLOW, TALK_FLOW, TARGET_PROJECT
+from .conftest import EN, PROJECT, SHOP_FLOW, TALK_FLOW, TARGET_PROJECT, EmulatorFactory
 
 
 def call(emu: V2Emulator, method: str, path: str, **kwargs: Any) -> requests.Response:
@@ -78,15 +79,28 @@ def test_the_eleventh_snapshot_is_refused(emu: V2Emulator) -> None:
     assert "maximum of 10" in raw.json()["detail"]
 
 
-def test_restore_into_another_project_is_refused_and_without_body_allowed(emu: V2Emulator) -> None:
+def test_restore_into_another_project_or_without_one_is_refused(emu: V2Emulator) -> None:
+    """C17: the API reference marks the restore body's projectId required."""
     task = emu.service.start_snapshot(PROJECT, "s", "")
     emu.service.wait_task(task.id)
     snap_id = next(iter(emu.service.projects[PROJECT].snapshots))
     raw = call(emu, "POST", f"/snapshots/{snap_id}/restore", json={"projectId": TARGET_PROJECT})
     assert raw.status_code == 400
     raw = call(emu, "POST", f"/snapshots/{snap_id}/restore")
+    assert raw.status_code == 400
+    assert "projectId is required" in raw.json()["detail"]
+    raw = call(emu, "POST", f"/snapshots/{snap_id}/restore", json={"projectId": PROJECT})
     assert raw.status_code == 202
     assert emu.service.wait_task(raw.json()["_id"]).status == "done"
+
+
+def test_the_older_restore_without_a_body_is_a_variant(make_emulator: EmulatorFactory) -> None:
+    emu = make_emulator(V2Variants(restore_without_project=True))
+    task = emu.service.start_snapshot(PROJECT, "s", "")
+    emu.service.wait_task(task.id)
+    snap_id = next(iter(emu.service.projects[PROJECT].snapshots))
+    raw = call(emu, "POST", f"/snapshots/{snap_id}/restore")
+    assert raw.status_code == 202
 
 
 def test_a_snapshot_keeps_the_trained_state_it_was_taken_from(emu: V2Emulator) -> None:

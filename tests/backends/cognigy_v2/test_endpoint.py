@@ -47,9 +47,11 @@ def promote(backend: CognigyV2Backend) -> tuple[bool, list[tuple[str, str, str |
 def test_endpoints_are_listed_and_updated(emu: V2Emulator, client: CognigyV2Client) -> None:
     endpoint = seed_endpoint(emu, PROJECT)
     listed = client.list_endpoints(PROJECT)
-    assert [(e["_id"], e["name"], e["entrypoint"]) for e in listed] == [
-        (ENDPOINT, "webchat", PROJECT)
+    # The list has no entrypoint (C5); the endpoint's own read has it.
+    assert [(e["_id"], e["name"], "entrypoint" in e) for e in listed] == [
+        (ENDPOINT, "webchat", False)
     ]
+    assert client.read_endpoint(ENDPOINT)["entrypoint"] == PROJECT
     assert listed[0]["flowId"] == endpoint.flow_id and listed[0]["localeId"] == endpoint.locale_id
     task = emu.service.start_snapshot(PROJECT, "manual", "")
     assert emu.service.wait_task(task.id).status == "done"
@@ -114,7 +116,9 @@ def test_promotion_re_points_the_endpoint_in_the_target_project(
         "upload to target project",
         "find uploaded snapshot",
         "restore in target project",
+        "check flow in snapshot",
         "re-point endpoint",
+        "verify endpoint",
     ]
     assert all(status == "done" for _, status, _ in steps)
     assert steps[0][2] == steps[-1][2] == ENDPOINT
@@ -135,7 +139,11 @@ def test_without_a_target_project_the_source_projects_endpoint_serves_the_snapsh
     )
     promoted, steps = promote(backend)
     assert promoted, steps
-    assert [name for name, _, _ in steps][-1] == "re-point endpoint"
+    assert [name for name, _, _ in steps][-3:] == [
+        "check flow in snapshot",
+        "re-point endpoint",
+        "verify endpoint",
+    ]
     assert endpoint.entrypoint == backend.snapshot_ids[PROJECT]
 
 
@@ -176,6 +184,7 @@ def test_an_unknown_endpoint_fails_before_anything_is_created(
     )
     promotion = backend.promote(backend.targets()[0], "v", "production")
     assert not promotion.promoted
+    # Nothing was created, and the endpoint is not this project's: no state to report.
     check, error = promotion.steps
     assert (check.name, check.status, check.id) == ("check endpoint", "failed", ENDPOINT)
     assert TARGET_PROJECT in (check.detail or "")
@@ -196,15 +205,18 @@ def test_a_refused_update_is_a_failed_step_and_not_promoted(
     )
     promoted, steps = promote(backend)
     assert not promoted
-    assert steps[-2] == ("re-point endpoint", "failed", ENDPOINT)
-    assert steps[-1][:2] == ("error", "failed")
+    assert steps[-3] == ("re-point endpoint", "failed", ENDPOINT)
+    assert steps[-2][:2] == ("error", "failed")
+    assert steps[-1] == ("production serves", "read", ENDPOINT)
     assert endpoint.entrypoint == PROJECT
+    assert len([r for r in emu.app.calls(f"/endpoints/{ENDPOINT}") if r.method == "PATCH"]) == 1
 
 
-def test_an_endpoint_list_without_entrypoint_still_promotes(
+def test_an_endpoint_list_with_entrypoint_also_promotes(
     make_emulator: EmulatorFactory, intents_dir: Path
 ) -> None:
-    emu = make_emulator(V2Variants(endpoint_entrypoint=False, hal_always=True))
+    # The unconfirmed variant: the list shows entrypoint too; the read is still what counts.
+    emu = make_emulator(V2Variants(endpoint_entrypoint=True, hal_always=True))
     endpoint = seed_endpoint(emu, PROJECT)
     backend = make_backend(
         emu, intents_dir, import_mode=None, snapshot_name="ci-trainer-ep-6", endpoint_id=ENDPOINT

@@ -83,11 +83,18 @@ def test_main_run_promotes_a_snapshot_into_the_second_project(
     result = run(project, emu, Mode.PROMOTE, GITHUB_SHA="0123456789abcdef", GITHUB_RUN_ID="42")
     assert result.decision is Decision.PROMOTED, (result.reason, result.error)
     steps = [step.name for step in result.promotion.steps]
-    assert steps[-1] == "restore in target project"
+    # The sample re-points its endpoint; `promoted` rests on reading it back (C5).
+    assert steps[0] == "check endpoint"
+    assert steps[-3:] == ["check flow in snapshot", "re-point endpoint", "verify endpoint"]
+    assert "restore in target project" in steps
     assert all(step.status == "done" for step in result.promotion.steps)
     section = yaml.safe_load(project.read_text(encoding="utf-8"))["cognigy_v2"]
     target = emu.service.projects[section["promotion"]["target_project_id"]]
-    assert {snap.name for snap in target.snapshots.values()} == {result.promotion.steps[0].id}
+    [created] = [s for s in result.promotion.steps if s.name == "create snapshot"]
+    assert {snap.name for snap in target.snapshots.values()} == {created.id}
+    endpoint = emu.service.endpoint(section["promotion"]["endpoint_id"])[1]
+    assert endpoint.entrypoint == result.promotion.version_id
+    assert result.promotion.version_id in result.promotion.steps[-1].detail
     assert len(target.content.flows) == 2  # the restored flows, trained
     assert all(
         g.model is not None for f in target.content.flows.values() for g in f.groups.values()
@@ -95,6 +102,14 @@ def test_main_run_promotes_a_snapshot_into_the_second_project(
     audit = (project.parent / "cognigy_training_audit.log").read_text(encoding="utf-8")
     record = json.loads(audit.splitlines()[-1])
     assert [s["name"] for s in record["promotion"]["steps"]] == steps
+    assert record["promotion"]["steps"][-1]["detail"].startswith("read back: serves entrypoint")
+    # What the flows held before the overwrite imports is kept, one file per target.
+    exports = record["intentsExports"]
+    assert len(exports) == 3
+    assert all(
+        (project.parent / str(e["path"])).is_file() or Path(str(e["path"])).is_file()
+        for e in exports
+    )
     assert API_KEY not in audit
 
     # The next pull request is compared with what is now in the target project.
@@ -218,10 +233,11 @@ def test_main_run_re_points_the_configured_endpoint(project: Path) -> None:
     steps = result.promotion.steps
     assert (steps[0].name, steps[0].id) == ("check endpoint", ENDPOINT)
     assert (steps[-1].name, steps[-1].status, steps[-1].id) == (
-        "re-point endpoint",
+        "verify endpoint",
         "done",
         ENDPOINT,
     )
+    assert f"entrypoint {result.promotion.version_id}" in (steps[-1].detail or "")
     assert endpoint.entrypoint == result.promotion.version_id  # the uploaded snapshot
     audit = (project.parent / "cognigy_training_audit.log").read_text(encoding="utf-8")
     record = json.loads(audit.splitlines()[-1])
@@ -288,3 +304,16 @@ def test_the_backend_takes_the_runs_retry_allowance_from_its_policy(project: Pat
         assert backend.client.requests.retry_limit == 3
     finally:
         backend.close()
+
+
+def test_a_megabyte_fail_reason_is_bounded_in_every_copy(project: Path, emu: V2Emulator) -> None:
+    """Issue 14 item 2: a Task's failReason is cut where it enters, so the reason, the
+    summary and the audit record stay small and say how much was left off."""
+    emu.service.fail_next_task("trainIntents", "NLU down " + "x" * 2_000_000)
+    result = run(project, emu, Mode.TRAIN)
+    assert result.decision is Decision.FAILED
+    assert "NLU down" in result.reason and "more characters)" in result.reason
+    assert len(result.reason) < 10_000
+    assert len(render_summary(result).encode()) < 256 * 1024
+    audit = (project.parent / "cognigy_training_audit.log").read_text(encoding="utf-8")
+    assert len(audit.splitlines()[-1]) < 256 * 1024

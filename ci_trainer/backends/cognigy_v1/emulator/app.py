@@ -206,6 +206,7 @@ class EmulatorApp:
             elif fault.kind == "patch" and isinstance(answer.body, dict):
                 for path, value in fault.set.items():
                     _set_path(answer.body, path, value)
+                answer.headers.update(_retry_after(fault))
             elif fault.kind == "malformed_json":
                 text = json.dumps(answer.body)
                 answer.body = _Malformed(text[: max(1, len(text) // 2)])

@@ -18,16 +18,38 @@ STRONG_OVERLAP, SOME_OVERLAP = 0.3, 0.15  # share of an intent's validation sent
 
 
 def all_scores(model: TrainedModel, sentence: str) -> list[tuple[str, float]]:
-    """Every intent's score for `sentence`, best first."""
+    """Every intent's score for `sentence`, best first.
+
+    The classifier's probabilities sum to 1, so even a sentence of words it never saw
+    would score at least 1/intents for some intent. Cognigy's scores do not work that
+    way (an unknown sentence scores low for every intent, which is what its thresholds
+    are for), so each probability is scaled by the share of the sentence's words the
+    model knows: the ranking stays the classifier's, and off-topic text falls below a
+    threshold as on a tenant.
+    """
     proba = model.classifier.predict_proba(model.vectorizer.transform([sentence]))[0]
     classes = [str(c) for c in model.classifier.classes_]
+    known = _known_share(model, sentence)
     return sorted(
         (
-            (name, round(float(np.clip(p, 0.0, 1.0)), 6))
+            (name, round(float(np.clip(p * known, 0.0, 1.0)), 6))
             for name, p in zip(classes, proba, strict=True)
         ),
         key=lambda pair: -pair[1],
     )
+
+
+def _known_share(model: TrainedModel, sentence: str) -> float:
+    """The share of the sentence's words in the model's word vocabulary (1.0 when the
+    vectoriser has no word part to ask)."""
+    words = dict(getattr(model.vectorizer, "transformer_list", [])).get("words")
+    vocabulary = getattr(words, "vocabulary_", None)
+    if words is None or vocabulary is None:
+        return 1.0
+    tokens = words.build_tokenizer()(sentence.lower())
+    if not tokens:
+        return 0.0
+    return sum(token in vocabulary for token in tokens) / len(tokens)
 
 
 def _band(value: float, good: str, fair: str, poor: str) -> str:

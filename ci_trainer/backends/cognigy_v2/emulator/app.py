@@ -8,8 +8,11 @@ Behaviour taken from the contract notes (docs/cognigy-v2.md):
   is no path prefix, so `<host>/openapi/new/v2.0/...` is a 404 as on a tenant;
 - lists are HAL (`_embedded`, `<singular>Id`, `_links.next.href`) unless the request
   accepts `application/json`, then `{items, total, nextCursor|next, previousCursor}`;
-- a GET with a body is refused with 403 (as Trial does), JSON bodies over 60 kB and
-  uploads over 2 MB with 413, `limit` outside 1..100 with 400;
+- a GET with a body is refused with 403 (as Trial does), JSON bodies over 60 kB,
+  intent files over 2 MB and snapshot packages over 256 MB (C15) with 413, `limit`
+  outside 1..100 with 400;
+- the endpoint list has no `entrypoint` (C5; `GET /endpoints/{id}` has it), a snapshot
+  delete is a Task (C4), an upload shows in the list a few reads late (C7);
 - created tasks and read tasks have their different shapes.
 """
 
@@ -17,14 +20,16 @@ from __future__ import annotations
 
 import hmac
 import threading
+import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from typing import Any
 
 from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
+from ci_trainer.backends.cognigy_v2.emulator.exports import IntentExports
+from ci_trainer.backends.cognigy_v2.emulator.intents import intent_item, listed_intents
 from ci_trainer.backends.cognigy_v2.emulator.oauth import TOKEN_PATH, TokenIssuer
 from ci_trainer.backends.cognigy_v2.emulator.problems import OAuthError, RateLimited, V2Problem
 from ci_trainer.backends.cognigy_v2.emulator.responses import (
@@ -34,6 +39,7 @@ from ci_trainer.backends.cognigy_v2.emulator.responses import (
     fault_response,
     flag,
     flow_body,
+    flow_settings,
     int_arg,
     json_body,
     json_response,
@@ -42,25 +48,15 @@ from ci_trainer.backends.cognigy_v2.emulator.responses import (
     required_arg,
 )
 from ci_trainer.backends.cognigy_v2.emulator.service import V2Service
+from ci_trainer.backends.cognigy_v2.emulator.variants import V2Variants as V2Variants
 from ci_trainer.emulator.ratelimit import SlidingWindow
 from ci_trainer.emulator.requestlog import RequestLog, RequestRecord
 
 MAX_JSON_BYTES = 60 * 1024
-MAX_UPLOAD_BYTES = 2 * 1024 * 1024
+MAX_UPLOAD_BYTES = 2 * 1024 * 1024  # intent files (C15)
+MAX_SNAPSHOT_UPLOAD_BYTES = 256 * 1024 * 1024  # snapshot packages (C15)
 PREFIXES = ("/new/v2.0", "/v2.0")
-
-
-@dataclass(frozen=True)
-class V2Variants:
-    """Where public sources disagree, which shape this emulator answers with."""
-
-    page_cursor_key: str = "nextCursor"  # or "next" (older spec pages)
-    scores_shape: str = "array"  # or "object": {"scores": [...]}
-    created_task_time: str = "createdAt"  # or "lastCreatedAt"
-    flow_accuracy: bool = True  # feedbackReport.info.accuracy (TS type only)
-    default_page_limit: int = 25
-    hal_always: bool = False  # answer lists as HAL even to `Accept: application/json`
-    endpoint_entrypoint: bool = True  # the endpoint list shows `entrypoint` (unconfirmed)
+_LINKS = frozenset({"downloadSnapshot", "downloadIntentsExport"})
 
 
 def _rules() -> list[Rule]:
@@ -68,8 +64,11 @@ def _rules() -> list[Rule]:
         ("/projects/<project_id>", "GET", "readProject"),
         ("/locales", "GET", "indexLocales"),
         ("/flows/<flow_id>", "GET", "readFlow"),
+        ("/flows/<flow_id>/settings", "GET", "readFlowSettings"),
         ("/flows/<flow_id>/intents", "GET", "indexIntents"),
         ("/flows/<flow_id>/intents/import", "POST", "importIntents"),
+        ("/flows/<flow_id>/intents/export", "POST", "exportIntents"),
+        ("/intents/exports/<token>", "GET", "downloadIntentsExport"),
         ("/flows/<flow_id>/intents/train", "POST", "trainIntents"),
         ("/tasks", "GET", "indexTasks"),
         ("/tasks/<task_id>", "GET", "readTask"),
@@ -85,6 +84,7 @@ def _rules() -> list[Rule]:
         ("/snapshots/<snapshot_id>/downloadLink", "POST", "composeSnapshotDownloadLink"),
         ("/snapshots/<snapshot_id>/download", "GET", "downloadSnapshot"),
         ("/snapshots/<snapshot_id>/restore", "POST", "restoreSnapshot"),
+        ("/snapshots/<snapshot_id>/resources", "GET", "indexResourcesInSnapshot"),
         ("/endpoints", "GET", "indexEndpoints"),
         ("/endpoints/<endpoint_id>", "GET", "readEndpoint"),
         ("/endpoints/<endpoint_id>", "PATCH", "updateEndpoint"),
@@ -119,12 +119,16 @@ class V2App:
         self.faults: list[HttpFault] = []
         self._window = SlidingWindow(*rate_limit) if rate_limit else None
         self._lock = threading.Lock()
+        exports = IntentExports(service, self.variants.intents_export)
         self._handlers: dict[str, Callable[[Request, dict[str, str]], Response]] = {
             "readProject": self._read_project,
             "indexLocales": self._index_locales,
             "readFlow": self._read_flow,
+            "readFlowSettings": self._read_flow_settings,
             "indexIntents": self._index_intents,
             "importIntents": self._import_intents,
+            "exportIntents": exports.export,
+            "downloadIntentsExport": exports.download,
             "trainIntents": self._train_intents,
             "indexTasks": self._index_tasks,
             "readTask": self._read_task,
@@ -139,20 +143,29 @@ class V2App:
             "composeSnapshotDownloadLink": self._download_link,
             "downloadSnapshot": self._download,
             "restoreSnapshot": self._restore_snapshot,
+            "indexResourcesInSnapshot": self._index_resources,
             "indexEndpoints": self._index_endpoints,
             "readEndpoint": self._read_endpoint,
             "updateEndpoint": self._update_endpoint,
         }
 
     def fail_next(
-        self, operation: str, status: int, *, retry_after: str | None = None, style: str = "problem"
+        self,
+        operation: str,
+        status: int,
+        *,
+        retry_after: str | None = None,
+        style: str = "problem",
+        delay: float = 0.0,
     ) -> None:
         """The next call of `operation` answers `status` (tests: retries, error shapes).
 
         `style="applied"` does the call's work first and then answers `status`: the 502
-        of a gateway that lost the service's answer to a write it applied (C1)."""
+        of a gateway that lost the service's answer to a write it applied (C1).
+        `style="applied-slow"` does the work and answers only after `delay` seconds: a
+        client whose read timeout is shorter gives up on a write that was applied."""
         with self._lock:
-            self.faults.append(HttpFault(operation, status, retry_after, style))
+            self.faults.append(HttpFault(operation, status, retry_after, style, delay))
 
     def calls(self, operation_path_part: str) -> list[RequestRecord]:
         return self.log.with_path_part(operation_path_part)
@@ -198,12 +211,14 @@ class V2App:
         try:
             if endpoint == "issueOAuth2Token":
                 return self._issue_token(request)
-            if endpoint != "downloadSnapshot":
+            if endpoint not in _LINKS:  # a download link is its own credential
                 self._authenticate(request)
-            self._limits(request)
+            self._limits(request, str(endpoint))
             fault = self._take_fault(str(endpoint))
-            if fault is not None and fault.style == "applied":
+            if fault is not None and fault.style in ("applied", "applied-slow"):
                 self._handlers[str(endpoint)](request, dict(args))
+            if fault is not None and fault.style == "applied-slow":
+                time.sleep(fault.delay)  # this request's thread only (a threaded server)
             if fault is not None:
                 return fault_response(request, fault)
             return self._handlers[str(endpoint)](request, dict(args))
@@ -228,13 +243,16 @@ class V2App:
         if not hmac.compare_digest(given.encode(), self.api_key.encode()):
             raise V2Problem(401, "the API key is not valid", 401)
 
-    def _limits(self, request: Request) -> None:
+    def _limits(self, request: Request, operation: str) -> None:
         if request.method == "GET" and request.content_length:
             raise V2Problem(403, "a GET request must not have a body", 403)
         size = request.content_length or 0
         multipart = request.mimetype == "multipart/form-data"
-        if multipart and size > MAX_UPLOAD_BYTES:
-            raise V2Problem(413, f"the upload exceeds {MAX_UPLOAD_BYTES} bytes", 413)
+        cap = (
+            MAX_SNAPSHOT_UPLOAD_BYTES if operation == "uploadSnapshotPackage" else MAX_UPLOAD_BYTES
+        )
+        if multipart and size > cap:
+            raise V2Problem(413, f"the upload exceeds {cap} bytes", 413)
         if not multipart and size > MAX_JSON_BYTES:
             raise V2Problem(413, f"the request body exceeds {MAX_JSON_BYTES} bytes", 413)
         wait = self._window.take("") if self._window is not None else 0.0
@@ -326,6 +344,11 @@ class V2App:
                 body["feedbackReport"] = self._feedback(group.flow_report if group else None)
         return json_response(body)
 
+    def _read_flow_settings(self, request: Request, args: dict[str, str]) -> Response:
+        with self.service.lock:
+            _, flow = self.service.flow(args["flow_id"])
+            return json_response(flow_settings(flow))
+
     def _index_intents(self, request: Request, args: dict[str, str]) -> Response:
         with self.service.lock:
             _, flow, locale = self.service.flow_locale(
@@ -333,20 +356,8 @@ class V2App:
             )
             group = flow.groups.get(locale.reference_id)
             items = []
-            for intent in flow.intents.values():
-                if not intent.sentences.get(locale.reference_id):
-                    continue  # no localization in this locale
-                item: dict[str, Any] = {
-                    "_id": intent.id,
-                    "referenceId": intent.reference_id,
-                    "name": intent.name,
-                    "description": "",
-                    "tags": list(intent.tags),
-                    "isRejectIntent": intent.is_reject,
-                    "isDisabled": intent.is_disabled,
-                    "localeReference": locale.id,
-                    "parentIntentId": None,
-                }
+            for intent in listed_intents(flow, locale, flag(request, "includeChildren")):
+                item = intent_item(flow, intent, locale)
                 if flag(request, "includeFeedbackReport"):
                     item["feedbackReport"] = (
                         group.intent_reports.get(intent.name) if group else None
@@ -412,12 +423,14 @@ class V2App:
         )
 
     def _index_snapshots(self, request: Request, args: dict[str, str]) -> Response:
-        with self.service.lock:
-            project = self.service.project(required_arg(request, "projectId"))
-            items = [
-                s.render() for s in sorted(project.snapshots.values(), key=lambda s: s.created_at)
-            ]
-        return self._page(request, items, "snapshots", "snapshotId")
+        listed = self.service.listed_snapshots(required_arg(request, "projectId"))
+        return self._page(request, [s.render() for s in listed], "snapshots", "snapshotId")
+
+    def _index_resources(self, request: Request, args: dict[str, str]) -> Response:
+        items = self.service.snapshot_resources(
+            args["snapshot_id"], required_arg(request, "resourceType")
+        )
+        return self._page(request, items, "resources", "resourceId")
 
     def _create_snapshot(self, request: Request, args: dict[str, str]) -> Response:
         body = json_body(request)
@@ -458,6 +471,8 @@ class V2App:
     def _restore_snapshot(self, request: Request, args: dict[str, str]) -> Response:
         body = json_body(request) if request.content_length else {}
         project_id = body.get("projectId")
+        if not isinstance(project_id, str) and not self.variants.restore_without_project:
+            raise V2Problem(400, "Validation failed: body property projectId is required", 1000)
         return self._created(
             self.service.start_restore(
                 args["snapshot_id"], project_id if isinstance(project_id, str) else None

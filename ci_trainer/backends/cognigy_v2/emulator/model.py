@@ -16,6 +16,7 @@ from typing import Any
 from ci_trainer.emulator.training import TrainedModel
 
 MAX_SNAPSHOTS = 10  # per project (Cognigy's documented limit)
+DEFAULT_LOWER, DEFAULT_UPPER = 0.2, 0.4  # intent thresholds of a new flow
 
 
 def new_id() -> str:
@@ -53,6 +54,7 @@ class Intent:
     is_reject: bool = False
     is_disabled: bool = False
     tags: list[str] = field(default_factory=list)
+    parent: str | None = None  # the parent intent's name (by name, so copies keep it)
 
 
 @dataclass
@@ -73,6 +75,12 @@ class Flow:
     reference_id: str = field(default_factory=new_reference)
     intents: dict[str, Intent] = field(default_factory=dict)  # by name
     groups: dict[str, TrainGroup] = field(default_factory=dict)  # locale referenceId ->
+    # The flow settings' intentThreshold: Cognigy's defaults (Thresholds page),
+    # reconfirmation 0.2 (`lower`) and confidence 0.4 (`upper`). Tests may set any
+    # value, or None for settings that carry none.
+    intent_threshold: dict[str, Any] | None = field(
+        default_factory=lambda: {"lower": DEFAULT_LOWER, "upper": DEFAULT_UPPER}
+    )
 
     def group(self, locale_ref: str) -> TrainGroup:
         return self.groups.setdefault(locale_ref, TrainGroup())
@@ -122,6 +130,7 @@ class Snapshot:
     created_at: float = field(default_factory=time.time)
     is_packaged: bool = False
     package_expires_at: float | None = None
+    hidden_reads: int = 0  # list reads still to miss it (an upload's lag, C7)
 
     def render(self) -> dict[str, Any]:
         return {

@@ -20,7 +20,10 @@ class HttpFault:
     operation: str
     status: int
     retry_after: str | None = None
-    style: str = "problem"  # or "oauth", or "applied" (the work is done, then the fault)
+    # or "oauth"; "applied": the work is done, then the fault; "applied-slow": the work
+    # is done, then the fault after `delay` seconds (a client's read timeout ends first)
+    style: str = "problem"
+    delay: float = 0.0
 
 
 def flow_body(flow: Flow, locale: Locale) -> dict[str, Any]:
@@ -35,6 +38,22 @@ def flow_body(flow: Flow, locale: Locale) -> dict[str, Any]:
         "attachedFlows": [],
         "attachedLexicons": [],
     }
+
+
+def flow_settings(flow: Flow) -> dict[str, Any]:
+    """The flow's settings (`GET /flows/{id}/settings`): the parts the client reads,
+    with a few neighbours of the documented shape."""
+    body: dict[str, Any] = {
+        "_id": flow.id,
+        "flowIntentMappingOrder": "joint",
+        "useAttachedFlowThresholds": False,
+        "learnNewExampleSentences": False,
+        "yesNoLogic": "yesNoIntents",
+        "localeSettings": [],
+    }
+    if flow.intent_threshold is not None:
+        body["intentThreshold"] = dict(flow.intent_threshold)
+    return body
 
 
 def json_response(body: Any, status: int = 200, *, hal: bool = False) -> Response:

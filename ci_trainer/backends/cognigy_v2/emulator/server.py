@@ -71,7 +71,14 @@ class V2Emulator(ServedApp):
         self.tokens = TokenIssuer(
             client_id, client_secret or secrets.token_urlsafe(24), token_seconds=token_seconds
         )
-        self.service = V2Service(task_seconds=task_seconds, epochs=epochs, workers=workers)
+        shapes = variants or V2Variants()
+        self.service = V2Service(
+            task_seconds=task_seconds,
+            epochs=epochs,
+            workers=workers,
+            delete_at_once=shapes.snapshot_delete_at_once,
+            upload_list_lag=shapes.upload_list_lag,
+        )
         self.app: V2App = V2App(self.service, self.api_key, variants, rate_limit, self.tokens)
         super().__init__(host, port, tls=tls)
 
@@ -145,6 +152,21 @@ class V2Emulator(ServedApp):
             flow_ref=flow.reference_id,
             locale_ref=locale.reference_id,
         )
+
+    def set_intent_threshold(self, flow_id: str, lower: float, upper: float) -> None:
+        """The flow settings' `intentThreshold` (tests: the cut-off the bot maps by)."""
+        with self.service.lock:
+            _, flow = self.service.flow(flow_id)
+            flow.intent_threshold = {"lower": lower, "upper": upper}
+
+    def set_parent_intent(self, flow_id: str, child: str, parent: str) -> None:
+        """Make the intent `child` a child of `parent` in the flow's hierarchy."""
+        with self.service.lock:
+            _, flow = self.service.flow(flow_id)
+            if child not in flow.intents or parent not in flow.intents:
+                msg = f"the flow has no intent {child!r} or {parent!r}"
+                raise ValueError(msg)
+            flow.intents[child].parent = parent
 
     def seed(
         self,

@@ -8,7 +8,6 @@ app turns them into RFC 7807 bodies.
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -20,21 +19,20 @@ from ci_trainer.backends.cognigy_v2.emulator.analyzer import all_scores, feedbac
 from ci_trainer.backends.cognigy_v2.emulator.intents import (
     IMPORT_MODES,
     apply_import,
+    intent_tags,
     sentences_by_intent,
     training_data,
 )
 from ci_trainer.backends.cognigy_v2.emulator.model import (
-    MAX_SNAPSHOTS,
     Content,
-    Endpoint,
     Flow,
     Locale,
     Project,
-    Snapshot,
     TaskRecord,
     new_id,
 )
 from ci_trainer.backends.cognigy_v2.emulator.problems import TaskFailed, V2Problem
+from ci_trainer.backends.cognigy_v2.emulator.snapshots import SnapshotsAndEndpoints
 from ci_trainer.datasets import Dataset, parse_dataset
 from ci_trainer.emulator.training import (
     TrainingCancelled,
@@ -44,7 +42,6 @@ from ci_trainer.emulator.training import (
 )
 from ci_trainer.errors import DatasetError
 
-CSNAP_FORMAT = "ci-trainer-emulator-csnap/1"
 TRAIN_SEED = 1234
 
 
@@ -55,8 +52,9 @@ class TaskFault:
 
 
 @dataclass
-class V2Service:
-    """All state of one v2 emulator; every public method is thread-safe."""
+class V2Service(SnapshotsAndEndpoints):
+    """All state of one v2 emulator; every public method is thread-safe. Snapshots and
+    endpoints behave as `snapshots.py` says."""
 
     task_seconds: float = 0.0
     epochs: int = 20
@@ -66,6 +64,9 @@ class V2Service:
     task_faults: list[TaskFault] = field(default_factory=list)
     # download token -> (snapshot name, content): what a .csnap file stands for
     packages: dict[str, tuple[str, Content]] = field(default_factory=dict)
+    delete_at_once: bool = False  # a snapshot delete is done before its answer
+    upload_list_lag: int = 2  # list reads an uploaded snapshot is missing from once done
+    endpoint_quirks: list[str] = field(default_factory=list)  # quirk_next_endpoint_update
 
     def __post_init__(self) -> None:
         self.lock = threading.RLock()
@@ -136,13 +137,6 @@ class V2Service:
             raise V2Problem(400, f"locale {locale_id} is not a locale of the flow's project", 1005)
         return project, flow, locale
 
-    def snapshot(self, snapshot_id: str) -> tuple[Project, Snapshot]:
-        for project in self.projects.values():
-            snap = project.snapshots.get(snapshot_id)
-            if snap is not None:
-                return project, snap
-        raise V2Problem(404, f"snapshot {snapshot_id} not found", 1002)
-
     def task(self, task_id: str) -> TaskRecord:
         task = self.tasks.get(task_id)
         if task is None:
@@ -164,10 +158,13 @@ class V2Service:
         work: Callable[[TaskRecord], None],
     ) -> TaskRecord:
         task = TaskRecord(id=new_id(), type=task_type, project_id=project_id, parameters=parameters)
-        with self.lock:
-            self.tasks[task.id] = task
+        self.record_task(task)
         self._futures.append(self._pool.submit(self._run, task, work))
         return task
+
+    def record_task(self, task: TaskRecord) -> None:
+        with self.lock:
+            self.tasks[task.id] = task
 
     def cancel_task(self, task_id: str) -> None:
         with self.lock:
@@ -234,8 +231,9 @@ class V2Service:
                 msg = f"import error: {exc}"
                 raise TaskFailed(msg) from None
             by_intent = sentences_by_intent(dataset)
+            tags = intent_tags(text, filename or "upload.txt")
             with self.lock:
-                apply_import(flow, locale.reference_id, by_intent, mode)
+                apply_import(flow, locale.reference_id, by_intent, mode, tags)
 
         params = {"flowId": flow.id, "localeId": locale.id, "mode": mode}
         return self.start_task("importIntents", project.id, params, work)
@@ -307,185 +305,3 @@ class V2Service:
             }
             for name, score in all_scores(model, sentence)
         ]
-
-    # ------------------------------------------------------------------ snapshots
-
-    def start_snapshot(self, project_id: str, name: str, description: str) -> TaskRecord:
-        with self.lock:
-            project = self.project(project_id)
-            _check_room(project)
-
-        def work(task: TaskRecord) -> None:
-            with self.lock:
-                _check_room(project)
-                snap = Snapshot(
-                    id=new_id(),
-                    name=name,
-                    description=description,
-                    project_id=project.id,
-                    content=project.content.copy(fresh_ids=False),
-                )
-                project.snapshots[snap.id] = snap
-
-        params = {"projectId": project_id, "name": name}
-        return self.start_task("createSnapshot", project_id, params, work)
-
-    def delete_snapshot(self, snapshot_id: str) -> TaskRecord:
-        with self.lock:
-            project, snap = self.snapshot(snapshot_id)
-            del project.snapshots[snap.id]
-            task = TaskRecord(
-                id=new_id(),
-                type="deleteSnapshot",
-                project_id=project.id,
-                parameters={"snapshotId": snapshot_id},
-                status="done",
-            )
-            self.tasks[task.id] = task
-        return task
-
-    def start_package(self, snapshot_id: str) -> TaskRecord:
-        with self.lock:
-            project, snap = self.snapshot(snapshot_id)
-
-        def work(task: TaskRecord) -> None:
-            with self.lock:
-                snap.is_packaged = True
-                snap.package_expires_at = time.time() + 86400
-
-        return self.start_task("packageSnapshot", project.id, {"snapshotId": snap.id}, work)
-
-    def download_token(self, snapshot_id: str) -> str:
-        with self.lock:
-            _, snap = self.snapshot(snapshot_id)
-            if not snap.is_packaged:
-                raise V2Problem(409, "the snapshot is not packaged yet", 1004)
-            token = new_id()
-            self.packages[token] = (snap.name, snap.content)
-        return token
-
-    def package_bytes(self, token: str) -> bytes:
-        with self.lock:
-            if token not in self.packages:
-                raise V2Problem(404, "unknown or expired download link", 1002)
-            name = self.packages[token][0]
-        body = {"format": CSNAP_FORMAT, "token": token, "name": name, "note": "emulator package"}
-        return json.dumps(body).encode("utf-8")
-
-    def start_upload(self, project_id: str, raw: bytes) -> TaskRecord:
-        with self.lock:
-            project = self.project(project_id)
-            _check_room(project)
-        try:
-            manifest = json.loads(raw.decode("utf-8"))
-            token = manifest["token"] if manifest.get("format") == CSNAP_FORMAT else None
-        except (ValueError, UnicodeDecodeError, AttributeError, KeyError, TypeError):
-            token = None
-        if not isinstance(token, str):
-            raise V2Problem(400, "the file is not a snapshot package (.csnap)", 1006)
-
-        def work(task: TaskRecord) -> None:
-            with self.lock:
-                package = self.packages.get(token)
-                if package is None:
-                    msg = "the snapshot package is unknown to this installation"
-                    raise TaskFailed(msg)
-                _check_room(project)
-                name, content = package
-                snap = Snapshot(
-                    id=new_id(),
-                    name=name,
-                    description="uploaded",
-                    project_id=project.id,
-                    content=content.copy(fresh_ids=True),
-                )
-                project.snapshots[snap.id] = snap
-
-        return self.start_task("uploadSnapshotPackage", project_id, {"projectId": project_id}, work)
-
-    def start_restore(self, snapshot_id: str, project_id: str | None) -> TaskRecord:
-        with self.lock:
-            project, snap = self.snapshot(snapshot_id)
-        if project_id is not None and project_id != project.id:
-            raise V2Problem(
-                400, "a snapshot can only be restored into the project it belongs to", 1005
-            )
-
-        def work(task: TaskRecord) -> None:
-            with self.lock:
-                project.content = snap.content.copy(fresh_ids=snap.project_id != project.id)
-
-        return self.start_task("restoreSnapshot", project.id, {"snapshotId": snap.id}, work)
-
-    # ------------------------------------------------------------------ endpoints
-
-    def add_endpoint(
-        self,
-        project_id: str,
-        name: str,
-        *,
-        endpoint_id: str | None = None,
-        flow_ref: str | None = None,
-        locale_ref: str | None = None,
-    ) -> Endpoint:
-        """An endpoint serving the project's working copy (seeding, tests)."""
-        with self.lock:
-            project = self.project(project_id)
-            endpoint = Endpoint(
-                id=endpoint_id or new_id(),
-                name=name,
-                entrypoint=project.id,
-                flow_id=flow_ref,
-                locale_id=locale_ref,
-            )
-            project.endpoints[endpoint.id] = endpoint
-        return endpoint
-
-    def endpoint(self, endpoint_id: str) -> tuple[Project, Endpoint]:
-        for project in self.projects.values():
-            endpoint = project.endpoints.get(endpoint_id)
-            if endpoint is not None:
-                return project, endpoint
-        raise V2Problem(404, f"endpoint {endpoint_id} not found", 1002)
-
-    def update_endpoint(self, endpoint_id: str, changes: dict[str, Any]) -> None:
-        """PATCH semantics: the given fields change. An `entrypoint` must be the project
-        or one of its snapshots, and `flowId`/`localeId` must name a flow and a locale
-        (by referenceId) of what that entrypoint serves."""
-        with self.lock:
-            project, endpoint = self.endpoint(endpoint_id)
-            entrypoint = changes.get("entrypoint", endpoint.entrypoint)
-            if entrypoint == project.id:
-                content = project.content
-            elif isinstance(entrypoint, str) and entrypoint in project.snapshots:
-                content = project.snapshots[entrypoint].content
-            else:
-                raise V2Problem(
-                    400, f"entrypoint {entrypoint} is not a snapshot of project {project.id}", 1005
-                )
-            flow_ref = changes.get("flowId", endpoint.flow_id)
-            locale_ref = changes.get("localeId", endpoint.locale_id)
-            if flow_ref is not None and flow_ref not in {
-                f.reference_id for f in content.flows.values()
-            }:
-                raise V2Problem(400, f"flowId {flow_ref} is not a flow of the entrypoint", 1005)
-            if locale_ref is not None and locale_ref not in {
-                loc.reference_id for loc in content.locales.values()
-            }:
-                raise V2Problem(
-                    400, f"localeId {locale_ref} is not a locale of the entrypoint", 1005
-                )
-            endpoint.entrypoint = str(entrypoint)
-            endpoint.flow_id = flow_ref if isinstance(flow_ref, str) else None
-            endpoint.locale_id = locale_ref if isinstance(locale_ref, str) else None
-            if isinstance(changes.get("name"), str):
-                endpoint.name = changes["name"]
-
-
-def _check_room(project: Project) -> None:
-    if len(project.snapshots) >= MAX_SNAPSHOTS:
-        raise V2Problem(
-            400,
-            f"the project already has the maximum of {MAX_SNAPSHOTS} snapshots; delete one first",
-            1005,
-        )
