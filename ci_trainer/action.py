@@ -10,6 +10,7 @@ and it gets the audit record and the webhook event every run gets.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 import threading
@@ -31,14 +32,17 @@ from ci_trainer.redact import Redactor, neutralise_commands
 from ci_trainer.result import RunResult
 from ci_trainer.settings import (
     INPUTS,
+    INPUTS_WHERE,
     ActionInputs,
     Settings,
+    checked_paths,
     default_inputs,
     input_error,
     parse_inputs,
     run_environment,
     secret_values,
 )
+from ci_trainer.workspace import outside_roots
 
 
 def main(env: Mapping[str, str] | None = None) -> int:
@@ -92,28 +96,40 @@ def _exports_for_the_host(result: RunResult, env: Mapping[str, str]) -> RunResul
 
 
 def read_inputs(env: Mapping[str, str]) -> tuple[ActionInputs, ConfigError | None]:
-    """The inputs, and every mistake in them (the run then uses the defaults), after
-    changing to the working directory (the paths of the other inputs are relative to
-    it); never raises."""
+    """The inputs, and every mistake in them (the run then uses the defaults, and no
+    refused path), after changing to the working directory (the paths of the other
+    inputs are relative to it); never raises."""
     try:
         inputs, refused = parse_inputs(env), None
     except ConfigError as error:
         inputs, refused = default_inputs(env), error
+    issues = list(refused.issues) if refused else []
     try:
-        enter_working_directory(inputs.working_directory)
+        enter_working_directory(inputs.working_directory, env)
     except ConfigError as error:
-        refused = ConfigError([*(refused.issues if refused else []), *error.issues], source=INPUTS)
-    return inputs, refused
+        issues += error.issues
+    paths = checked_paths(
+        env, audit_log=inputs.audit_log, where=INPUTS_WHERE, fields=("audit-log", "")
+    )
+    issues += paths.issues
+    audit_log = str(paths.audit_log) if paths.audit_log else None
+    inputs = dataclasses.replace(inputs, audit_log=audit_log)
+    return inputs, ConfigError(issues, source=INPUTS) if issues else None
 
 
-def enter_working_directory(path: str) -> None:
+def enter_working_directory(path: str, env: Mapping[str, str]) -> None:
+    """Change to the working-directory input, which must lie in the workspace."""
+    hint = "give a folder of the checked-out repository, relative to the workspace"
+    workspace = Path(env.get("GITHUB_WORKSPACE", "").strip() or Path.cwd())
+    outside = outside_roots(Path(path), [workspace.resolve()])
+    if outside is not None:
+        error = input_error("working-directory", outside, hint)
+        raise error
     try:
         os.chdir(path)
     except OSError as problem:
         error = input_error(
-            "working-directory",
-            f"cannot change to {path!r}: {problem.strerror or problem}",
-            "give a folder of the checked-out repository, relative to the workspace",
+            "working-directory", f"cannot change to {path!r}: {problem.strerror or problem}", hint
         )
         raise error from None
 

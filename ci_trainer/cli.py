@@ -11,12 +11,14 @@ import argparse
 import os
 import sys
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from ci_trainer import __version__
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from ci_trainer.progress import Reporter
 
 
@@ -43,25 +45,32 @@ def build_parser() -> argparse.ArgumentParser:
     validate.set_defaults(mode="validate")
 
     emulator = commands.add_parser("emulator", help="serve the training service emulator")
-    emulator.add_argument("--host", default="127.0.0.1")
-    emulator.add_argument("--port", type=int, default=8080)
+    emulator.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default: %(default)s)"
+    )
+    emulator.add_argument(
+        "--port",
+        type=int,
+        default=8080,
+        help="port to listen on; 0 picks a free one (default: %(default)s)",
+    )
     emulator.add_argument(
         "--config",
         default="training-config.yaml",
-        help="training config whose datasets the emulator serves",
+        help="training config whose datasets the emulator serves (default: %(default)s)",
     )
     emulator.add_argument(
         "--time-scale",
         type=float,
         default=1.0,
-        help="stretch (>1) or shrink (<1) the apparent training time",
+        help="stretch (>1) or shrink (<1) the apparent training time (default: %(default)s)",
     )
     emulator.add_argument("--fault-plan", default=None, help="YAML file scripting failures")
     emulator.add_argument(
         "--token-expires-in",
         type=float,
         default=3600.0,
-        help="lifetime of issued tokens in seconds",
+        help="lifetime of issued tokens in seconds (default: %(default)s)",
     )
     emulator.add_argument(
         "--training-seconds",
@@ -100,16 +109,30 @@ def build_parser() -> argparse.ArgumentParser:
     verify = audit_commands.add_parser(
         "verify", help="check the hash chain and schema of an audit log"
     )
-    verify.add_argument("path")
+    verify.add_argument("path", metavar="PATH", help="the audit log file (JSON Lines) to check")
 
-    schema = commands.add_parser("schema", help="print a JSON Schema")
-    schema.add_argument("which", nargs="?", choices=["config", "audit"], default="config")
+    schema = commands.add_parser(
+        "schema", help="print the JSON Schema of the training config or of an audit record"
+    )
+    schema.add_argument(
+        "which",
+        nargs="?",
+        choices=["config", "audit"],
+        default="config",
+        help="config: training-config.yaml (for editors); audit: one audit log record "
+        "(default: %(default)s)",
+    )
     return parser
 
 
 def _add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    # The defaults are spelled out rather than imported (github, config.model): parsing
+    # must stay cheap. tests/run/test_help.py holds them equal to the constants.
     parser.add_argument(
-        "--config", default="training-config.yaml", help="path of the training config"
+        "--config",
+        default="training-config.yaml",
+        metavar="PATH",
+        help="path of the training config, from the current directory (default: %(default)s)",
     )
     parser.add_argument(
         "--emulator",
@@ -119,9 +142,17 @@ def _add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--output-dir",
         default=None,
-        help="where outputs.json and summary.md go when not on GitHub Actions",
+        metavar="DIR",
+        help="folder for outputs.json and summary.md when not on GitHub Actions "
+        "(default: ci-trainer-output)",
     )
-    parser.add_argument("--audit-log", default=None, help="audit log path (overrides the config)")
+    parser.add_argument(
+        "--audit-log",
+        default=None,
+        metavar="PATH",
+        help="audit log file to append to (default: the config's audit.path, else "
+        "cognigy_training_audit.log next to the config)",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -161,29 +192,38 @@ def run_cli(args: argparse.Namespace) -> int:
     """`ci-trainer run` / `ci-trainer validate`: returns the exit code of the decision."""
     # Imported here: the lifecycle pulls in the HTTP client and the pipeline, which the
     # other commands never need.
+    from ci_trainer.errors import ConfigError
     from ci_trainer.github import destinations, publish
     from ci_trainer.redact import one_line
     from ci_trainer.run import execute
-    from ci_trainer.settings import Settings
+    from ci_trainer.settings import COMMAND_LINE, Settings, checked_paths
     from ci_trainer.signals import install_signal_handlers
 
     env: Mapping[str, str] = os.environ
+    paths = checked_paths(env, audit_log=args.audit_log, output_dir=args.output_dir)
+    refused = ConfigError(paths.issues, source=COMMAND_LINE) if paths.issues else None
     settings = Settings.from_env(
         env,
         config_path=args.config,
         mode=args.mode,
         emulator=args.emulator,
-        output_dir=args.output_dir,
-        audit_log=args.audit_log,
+        output_dir=paths.output_dir,
+        audit_log=paths.audit_log,
     )
     reporter = _reporter(env)
     stop = threading.Event()
     restore = install_signal_handlers(stop)
     try:
-        result = execute(settings, reporter, stop=stop)
+        result = execute(settings, reporter, stop=stop, refused=refused)
     finally:
         restore()
-    written = publish(result, env=env, output_dir=settings.output_dir)
+    # A refused --output-dir gets nothing, nor does a folder beside it; the runner's
+    # files on Actions are written all the same.
+    written: list[Path] = []
+    if args.output_dir is None or paths.output_dir is not None or env.get("GITHUB_OUTPUT"):
+        written = publish(
+            result, env=env, output_dir=settings.output_dir, warn=_warner(env, reporter)
+        )
     _close(reporter)
     for line in destinations(result, written, env):
         print(one_line(line))
@@ -200,6 +240,16 @@ def _reporter(env: Mapping[str, str]) -> Reporter:
     from ci_trainer.progress import ConsoleReporter
 
     return ConsoleReporter()
+
+
+def _warner(env: Mapping[str, str], reporter: Reporter) -> Callable[[str], None] | None:
+    """How `publish` warns: an annotation on Actions (its default), a plain warning line
+    elsewhere, where workflow commands mean nothing."""
+    if env.get("GITHUB_ACTIONS") == "true":
+        return None
+    from ci_trainer.result import Message
+
+    return lambda text: reporter.message(Message(level="warning", text=text, title="Outputs"))
 
 
 def _close(reporter: Reporter) -> None:

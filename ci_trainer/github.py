@@ -22,7 +22,7 @@ import os
 import secrets
 import sys
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -394,15 +394,17 @@ def publish(
     env: Mapping[str, str],
     output_dir: Path | None,
     commands: Commands | None = None,
+    warn: Callable[[str], None] | None = None,
 ) -> list[Path]:
     """Write the run's outputs and step summary where this environment expects them.
 
     On Actions (GITHUB_OUTPUT / GITHUB_STEP_SUMMARY set) they go to the runner's files;
     otherwise to `output_dir` (default `./ci-trainer-output/`) as `outputs.json` and
     `summary.md`. Returns the files written into `output_dir` (none on Actions). A write
-    that fails becomes a warning; it never raises.
+    that fails becomes a warning (`warn`, by default an annotation); it never raises.
     """
     commands = commands or Commands()
+    warn = warn or commands.warning
     directory = output_dir or DEFAULT_OUTPUT_DIR
     written: list[Path] = []
     problems: list[str] = []
@@ -428,7 +430,7 @@ def publish(
             written.append(target)
 
     for problem in problems:
-        commands.warning(f"could not write the run's outputs or summary: {problem}")
+        warn(f"could not write the run's outputs or summary: {problem}")
     commands.flush()  # the annotations held back during the run, now that it is over
     give_to_workspace_owner(written, env)
     return written
@@ -443,7 +445,7 @@ def destinations(result: RunResult, written: Iterable[Path], env: Mapping[str, s
         if env.get(runner_file):
             return on_actions
         path = files.get(name)
-        return str(path) if path is not None else "not written (see the warning above)"
+        return str(path) if path is not None else "not written (see the warning or error above)"
 
     if result.audit_log:
         audit = result.audit_log + (

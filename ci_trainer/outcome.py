@@ -24,7 +24,7 @@ from ci_trainer.errors import (
 )
 from ci_trainer.pipeline.findings import Findings
 from ci_trainer.result import ErrorInfo, Message, SupportInfo
-from ci_trainer.settings import INPUTS, INPUTS_WHERE
+from ci_trainer.settings import COMMAND_LINE, INPUTS, INPUTS_WHERE
 from ci_trainer.signals import STOP_GRACE_SECONDS
 
 Redact = Callable[[str], str]
@@ -77,13 +77,17 @@ def abandoned(findings: Findings, *, cancelled: bool, redact: Redact) -> Failure
     )
 
 
+# Issues about a setting rather than a file line: what the annotation's title calls it.
+_NO_FILE = {INPUTS_WHERE: "input", COMMAND_LINE: "option"}
+
+
 def _invalid_config(exc: ConfigError, redact: Redact) -> Failure:
     """Every issue as an error located where it is: a config line, or an action input."""
     messages = [_issue_message(issue, redact) for issue in exc.issues]
     reasons = [redact(_located(issue)) for issue in exc.issues]
     first = reasons[0] if reasons else redact(str(exc))
     count = len(exc.issues)
-    source = INPUTS if exc.source == INPUTS else "the config"
+    source = exc.source if exc.source in (INPUTS, COMMAND_LINE) else "the config"
     return Failure(
         decision=Decision.INVALID,
         reason=f"{count} problem{'s' if count != 1 else ''} in {source}: {first}",
@@ -96,8 +100,9 @@ def _invalid_config(exc: ConfigError, redact: Redact) -> Failure:
 def _issue_message(issue: ConfigIssue, redact: Redact) -> Message:
     text = f"{issue.field}: {issue.message}" if issue.field else issue.message
     text += f" ({issue.hint})" if issue.hint else ""
-    if issue.file == INPUTS_WHERE:  # no file to point at: the title names the input
-        return Message(level="error", text=redact(text), title=f"input {issue.field}")
+    if issue.file in _NO_FILE:  # no file to point at: the title names the input
+        title = f"{_NO_FILE[issue.file]} {issue.field}"
+        return Message(level="error", text=redact(text), title=title)
     return Message(
         level="error",
         text=redact(text),
@@ -110,7 +115,7 @@ def _issue_message(issue: ConfigIssue, redact: Redact) -> Message:
 
 def _located(issue: ConfigIssue) -> str:
     """The issue with where it is: `file:line:col: field: ...`, or `input: ...`."""
-    if issue.file != INPUTS_WHERE:
+    if issue.file not in _NO_FILE:
         return str(issue)
     return f"{issue.field}: {issue.message}" + (f" ({issue.hint})" if issue.hint else "")
 

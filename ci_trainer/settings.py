@@ -10,7 +10,10 @@ Paths, decided once:
 - dataset, holdout and the config's `audit.path` are relative to the config file's
   directory (and confined to the workspace), like every path inside the config;
 - `--audit-log` / the action's `audit-log` input is relative to the current directory,
-  like every path on a command line.
+  like every path on a command line;
+- what a run writes outside the config's paths (`--audit-log`, `--output-dir`, the
+  `audit-log` input) obeys `checked_paths`: a file is a file, a folder a folder, and on
+  Actions both stay in the workspace or RUNNER_TEMP.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from typing import TYPE_CHECKING
 from ci_trainer.config.model import AuditSection, WebhookSection
 from ci_trainer.errors import ConfigError, ConfigIssue, IncompleteCredentials
 from ci_trainer.result import Mode, Provenance
+from ci_trainer.workspace import on_actions, outside_roots, writable_roots
 
 if TYPE_CHECKING:
     from ci_trainer.config import LoadedConfig
@@ -59,6 +63,7 @@ SECRET_ENV = ("COGNIGY_CLIENT_SECRET", "COGNIGY_API_KEY", "WEBHOOK_SECRET")
 # The `file` of a ConfigIssue about an action input: it points at the step, not a file.
 INPUTS_WHERE = "the action's inputs (the step's `with:`)"
 INPUTS = "the action's inputs"
+COMMAND_LINE = "the command line"
 
 
 @dataclass(frozen=True)
@@ -146,6 +151,70 @@ class Settings:
         if self.output_dir is not None:
             return self.output_dir
         return self.audit_destination(loaded)[0].parent
+
+
+@dataclass(frozen=True)
+class RunPaths:
+    """The audit log and output folder a run was given, each None when not given or
+    refused; `issues` says why each refused one cannot be used."""
+
+    audit_log: Path | None
+    output_dir: Path | None
+    issues: list[ConfigIssue]
+
+
+def checked_paths(
+    env: Mapping[str, str],
+    *,
+    audit_log: str | None,
+    output_dir: str | None = None,
+    where: str = COMMAND_LINE,
+    fields: tuple[str, str] = ("--audit-log", "--output-dir"),
+) -> RunPaths:
+    """The paths a run writes to, under one rule: an audit log is a file and an output
+    folder a folder; on Actions both lie in the workspace or RUNNER_TEMP. A refused path
+    is not used (the record goes where the config says, the outputs nowhere)."""
+    issues: list[ConfigIssue] = []
+    usable: list[Path | None] = []
+    for value, field_name, kind_problem in (
+        (audit_log, fields[0], _audit_log_problem),
+        (output_dir, fields[1], _output_dir_problem),
+    ):
+        path = Path(value) if value else None
+        problem = None if path is None else kind_problem(path) or _confinement(path, env)
+        if problem is not None:
+            issues.append(ConfigIssue(where, None, None, field_name, *problem))
+        usable.append(None if problem else path)
+    return RunPaths(audit_log=usable[0], output_dir=usable[1], issues=issues)
+
+
+def _audit_log_problem(path: Path) -> tuple[str, str] | None:
+    if not path.is_dir():
+        return None
+    return (
+        f"'{path}' is a folder; the audit log is a file",
+        f"name a file, e.g. {path / AuditSection().path}",
+    )
+
+
+def _output_dir_problem(path: Path) -> tuple[str, str] | None:
+    if not path.exists() or path.is_dir():
+        return None
+    return (
+        f"'{path}' is a file; outputs.json and summary.md go into a folder",
+        "name a folder; it is created when missing",
+    )
+
+
+def _confinement(path: Path, env: Mapping[str, str]) -> tuple[str, str] | None:
+    """On Actions, a path outside the workspace and RUNNER_TEMP (a pull request can
+    change the workflow, so it must not make a run write elsewhere on the runner)."""
+    if not on_actions(env):
+        return None
+    problem = outside_roots(path, writable_roots(env))
+    if problem is None:
+        return None
+    return problem, "give a path inside the workspace or under RUNNER_TEMP"
 
 
 def parse_mode(value: Mode | str) -> Mode:

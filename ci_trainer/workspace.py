@@ -7,6 +7,7 @@ action read (or report on) files outside the repository.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 from ci_trainer.decision import Decision
@@ -65,6 +66,38 @@ def resolve_inside(relative: str | Path, *, base: Path, workspace: Path) -> Path
         msg = f"'{text}' resolves to {resolved}, outside the workspace {root}"
         raise OutsideWorkspace(msg)
     return resolved
+
+
+# --- where a run may write, on GitHub Actions ------------------------------------------
+#
+# Inside Actions the step's paths (the audit log, the working directory, an output folder)
+# come from a workflow a pull request can change, like the config's; they are held to the
+# same rule: the checkout, or the runner's temp folder. Outside Actions the user's own
+# machine is theirs to write to.
+
+
+def on_actions(env: Mapping[str, str]) -> bool:
+    """True in a GitHub Actions job (the runner sets both)."""
+    return env.get("GITHUB_ACTIONS") == "true" and bool(env.get("GITHUB_WORKSPACE"))
+
+
+def writable_roots(env: Mapping[str, str], *, temp: bool = True) -> list[Path]:
+    """The folders a run on Actions may write below: the workspace, then RUNNER_TEMP."""
+    names = ["GITHUB_WORKSPACE", "RUNNER_TEMP"] if temp else ["GITHUB_WORKSPACE"]
+    return [Path(value).resolve() for name in names if (value := env.get(name, "").strip())]
+
+
+def outside_roots(path: Path, roots: list[Path]) -> str | None:
+    """Why `path` (relative to the current directory) may not be used, or None when it
+    lies inside one of `roots`; symlinks are followed, like the config's paths."""
+    try:
+        resolved = path.resolve()
+    except (OSError, RuntimeError) as exc:
+        return f"'{path}' cannot be resolved: {exc}"
+    if any(is_inside(resolved, root) for root in roots):
+        return None
+    where = " or ".join(str(root) for root in roots)
+    return f"'{path}' resolves to {resolved}, outside {where}"
 
 
 def shown_path(path: str, cwd: Path | None = None) -> str:

@@ -29,9 +29,11 @@ class VerifyReport:
         return self.problem is None
 
     def text(self) -> str:
+        if self.ok and self.records == 0:
+            return f"OK: {self.path}: the log is empty (no records, nothing to check)"
         if self.ok:
-            last = self.last_hash or "none"
-            return f"OK: {self.path}: {self.records} records, chain intact, last hash {last}"
+            records = f"{self.records} record{'s' if self.records != 1 else ''}"
+            return f"OK: {self.path}: {records}, chain intact, last hash {self.last_hash}"
         where = f"{self.path}:{self.bad_line}" if self.bad_line else str(self.path)
         return f"{where}: {self.problem}"
 
@@ -141,6 +143,12 @@ def verify_cli(path: str) -> int:
     """`ci-trainer audit verify PATH`: 0 and one OK line, 1 and the first bad line, or 2
     when the file cannot be read."""
     target = Path(path)
+    if target.is_dir():
+        from ci_trainer.config.model import AuditSection  # pydantic: only on this path
+
+        example = target / AuditSection().path
+        print(f"{path}: is a folder; name the log file in it (e.g. {example})", file=sys.stderr)
+        return 2
     if not target.is_file():
         print(f"{path}: no such audit log file", file=sys.stderr)
         return 2

@@ -173,6 +173,12 @@ def _read_tree(text: str, name: str) -> Tree:
         ) from None
 
 
+def _printable(path: Path) -> str:
+    """A path for a message: control characters (a NUL in a name) shown escaped."""
+    text = str(path)
+    return text if text.isprintable() else ascii(text)
+
+
 def _read_bytes(path: Path, name: str) -> bytes:
     def fail(message: str, hint: str | None = None) -> ConfigError:
         return ConfigError([ConfigIssue(name, None, None, "", message, hint)])
@@ -185,8 +191,9 @@ def _read_bytes(path: Path, name: str) -> bytes:
             msg = "config file not found"
             raise fail(
                 msg,
-                "pass --config (or the action's `config` input) with the path from the "
-                "repository root",
+                f"looked for {_printable(path.absolute())}: pass --config with the path from "
+                "the current directory; the action's `config` input is relative to its "
+                "`working-directory`",
             )
         size = path.stat().st_size
         if size > MAX_CONFIG_BYTES:

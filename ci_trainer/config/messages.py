@@ -172,7 +172,11 @@ def issue_from_error(
     path: FieldPath = tuple(error.get("loc", ())) or rule_path(kind, error.get("ctx") or {})
     value = error.get("input")
     info = field_at(root, path)
-    message, hint = _wording(kind, error, value, info, root, path)
+    node = marks.get(path)
+    shown = describe(value)
+    if node is not None and node.spelled is not None:
+        shown = f"`{short(node.spelled)}` (YAML reads it as {shown})"
+    message, hint = _wording(kind, error, value, shown, info, root, path)
     at_key = kind in ("extra_forbidden", "missing")
     located_path = path[:-1] if kind == "missing" else path
     mark = locate(marks, located_path, prefer_key=at_key)
@@ -190,12 +194,12 @@ def _wording(
     kind: str,
     error: Mapping[str, Any],
     value: Any,
+    shown: str,
     info: FieldInfo | None,
     root: type[BaseModel],
     path: FieldPath,
 ) -> tuple[str, str | None]:
     name = short(str(path[-1])) if path else ""
-    shown = describe(value)
     if kind == "missing":
         about = f": {info.description.rstrip('.')}" if info and info.description else ""
         return f"required key `{name}` is missing", f"add `{name}`{about}"

@@ -234,7 +234,7 @@ class TrainingConfig(_Section):
     version: Literal[1] = Field(description="Config format version; this release reads 1.")
     backend: Literal["cognigy-v1", "cognigy-v2"] = Field(
         default="cognigy-v1",
-        description="Training service contract: `cognigy-v1` (the seed's REST contract) or "
+        description="Training service contract: `cognigy-v1` (the v1 REST contract in docs/contract.md) or "
         "`cognigy-v2` (Cognigy.AI REST API v2.0; needs the `cognigy_v2` section).",
     )
     model: ModelSection = Field(description="The model to train.")

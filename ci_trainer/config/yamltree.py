@@ -11,7 +11,7 @@ None, timestamps, binary); tagged Python objects are refused.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import yaml
@@ -43,10 +43,12 @@ class Mark:
 
 @dataclass(frozen=True)
 class NodeMarks:
-    """Where a field's key (None for list items and the root) and value start."""
+    """Where a field's key (None for list items and the root) and value start, and the
+    value as written when YAML reads it as something else (`yes` is true)."""
 
     key: Mark | None
     value: Mark
+    spelled: str | None = None
 
 
 @dataclass(frozen=True)
@@ -90,7 +92,7 @@ def read_tree(text: str) -> Tree:
     except yaml.reader.ReaderError as exc:
         raise YamlRejected(_reader_problem(exc, text)) from None
     except yaml.YAMLError as exc:
-        raise YamlRejected(_syntax_problem(exc)) from None
+        raise YamlRejected(_syntax_problem(exc, text)) from None
     tree = Tree(data=None)
     if root is not None:
         tree.marks[()] = NodeMarks(key=None, value=_value_mark(root))
@@ -116,10 +118,33 @@ def _reader_problem(exc: yaml.reader.ReaderError, text: str) -> Problem:
     )
 
 
-def _syntax_problem(exc: yaml.YAMLError) -> Problem:
+# The parser's context when a `[` or `{` is still open at the point it gave up; it names
+# the place it gave up, often lines below the bracket that was never closed.
+_OPEN_FLOW = {
+    "while parsing a flow sequence": ("[", "]"),
+    "while parsing a flow mapping": ("{", "}"),
+}
+
+
+def _syntax_problem(exc: yaml.YAMLError, text: str) -> Problem:
     mark = mark_of(getattr(exc, "problem_mark", None))
     problem = getattr(exc, "problem", None) or str(exc)
     context = getattr(exc, "context", None)
+    if mark is not None and _character_at(text, mark) == "\t":
+        return Problem(
+            "not valid YAML: a tab character; YAML indents with spaces only",
+            mark,
+            hint="replace the tab with spaces",
+        )
+    opened = mark_of(getattr(exc, "context_mark", None))
+    if context in _OPEN_FLOW and opened is not None:
+        start, end = _OPEN_FLOW[context]
+        where = f" (the parser gave up at line {mark.line})" if mark else ""
+        return Problem(
+            f"not valid YAML: the `{start}` opened here is not closed{where}",
+            opened,
+            hint=f"close it with `{end}`, or separate its items with `,`",
+        )
     if problem == "expected a single document in the stream" or context == (
         "expected a single document in the stream"
     ):
@@ -132,6 +157,14 @@ def _syntax_problem(exc: yaml.YAMLError) -> Problem:
         return Problem(_TOO_DEEP, mark, hint=_TOO_DEEP_HINT)
     text = f"not valid YAML: {problem}" + (f" ({context})" if context else "")
     return Problem(text, mark, hint="check the indentation and quoting around this line")
+
+
+def _character_at(text: str, mark: Mark) -> str | None:
+    lines = text.splitlines()
+    if not 0 < mark.line <= len(lines):
+        return None
+    line = lines[mark.line - 1]
+    return line[mark.column - 1] if 0 < mark.column <= len(line) else None
 
 
 @dataclass
@@ -287,7 +320,7 @@ class _Builder:
 
     def _scalar(self, node: yaml.Node, path: FieldPath) -> Any:
         try:
-            return self.constructor.construct_object(node, deep=True)
+            value = self.constructor.construct_object(node, deep=True)
         except yaml.YAMLError as exc:
             problem = str(getattr(exc, "problem", None) or exc)
             if "could not determine a constructor" in problem:
@@ -295,6 +328,7 @@ class _Builder:
             self.tree.problems.append(
                 Problem(f"cannot read this value: {problem}", mark_of(node.start_mark), path)
             )
+            return None
         except (ValueError, TypeError, OverflowError) as exc:
             # e.g. `2024-02-30` matches the timestamp pattern but is no date, or an int
             # with more digits than Python converts.
@@ -306,7 +340,17 @@ class _Builder:
                     hint="put the value in quotes to keep it as text",
                 )
             )
-        return None
+            return None
+        self._keep_spelling(node, path, value)
+        return value
+
+    def _keep_spelling(self, node: yaml.Node, path: FieldPath, value: Any) -> None:
+        """Remember `yes`, `off`, `True`...: a message that said "got true" about a
+        value written `yes` would point at something the user never wrote."""
+        marks = self.tree.marks.get(path)
+        written = str(node.value)
+        if marks is not None and isinstance(value, bool) and written not in ("true", "false"):
+            self.tree.marks[path] = replace(marks, spelled=written)
 
     def _unsupported_tag(self, node: yaml.Node, path: FieldPath) -> None:
         self.tree.problems.append(

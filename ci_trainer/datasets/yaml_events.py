@@ -25,6 +25,7 @@ class YamlEvents:
 
     def __init__(self, text: str, name: str) -> None:
         self.events = iter(yaml.parse(text, Loader=yaml_loader.LOADER))
+        self.text = text
         self.name = name
         self.issues: list[DatasetIssue] = []
         self.examples: list[Example] = []
@@ -33,7 +34,7 @@ class YamlEvents:
         try:
             self._read_stream()
         except yaml.YAMLError as exc:
-            raise yaml_loader.yaml_error(exc, self.name) from None
+            raise yaml_loader.yaml_error(exc, self.name, self.text) from None
         if self.issues:
             raise DatasetError(self.issues[:50])
         return self.examples

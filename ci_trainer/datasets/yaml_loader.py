@@ -31,12 +31,23 @@ class _TextLoader(_SAFE_LOADER):  # type: ignore[misc,valid-type]
 LOADER: type[yaml.SafeLoader] = _TextLoader
 
 
-def yaml_error(exc: yaml.YAMLError, name: str) -> DatasetError:
-    """The parser's complaint, at the line it points to."""
+def yaml_error(exc: yaml.YAMLError, name: str, text: str) -> DatasetError:
+    """The parser's complaint, at the line it points to; a tab is named as one (the
+    parser only says it found a character that cannot start any token)."""
     mark = getattr(exc, "problem_mark", None)
     line = mark.line + 1 if mark is not None else None
     problem = getattr(exc, "problem", None) or str(exc)
+    if mark is not None and _is_tab(text, mark.line, mark.column):
+        problem = "a tab character; YAML indents with spaces only (replace it with spaces)"
     return DatasetError([DatasetIssue(name, line, f"not valid YAML: {problem}")])
+
+
+def _is_tab(text: str, line: int, column: int) -> bool:
+    """Whether the 0-based `line`/`column` of `text` holds a tab."""
+    lines = text.splitlines()
+    return (
+        0 <= line < len(lines) and 0 <= column < len(lines[line]) and (lines[line][column] == "\t")
+    )
 
 
 # The keys an example written as a mapping may have.

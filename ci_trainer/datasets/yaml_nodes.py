@@ -19,7 +19,7 @@ def parse_yaml_nodes(text: str, name: str) -> list[Example]:
     try:
         root = yaml.compose(text, Loader=yaml_loader.LOADER)
     except yaml.YAMLError as exc:
-        raise yaml_loader.yaml_error(exc, name) from None
+        raise yaml_loader.yaml_error(exc, name, text) from None
     except RecursionError:  # the pure-Python composer (no libyaml) recurses per level
         raise DatasetError(
             [DatasetIssue(name, None, "not valid YAML: nested too deeply")]

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
-import errno
 import logging
+import os
 import signal
+import socket
 import sys
 import threading
 from collections.abc import Callable
 from types import FrameType, TracebackType
 from typing import Any, TypeVar
 
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.serving import (
+    BaseWSGIServer,
+    WSGIRequestHandler,
+    make_server,
+    select_address_family,
+)
 
 from ci_trainer.emulator.tls import TlsFiles
 from ci_trainer.emulator.training import preload
@@ -54,6 +60,11 @@ class ServedApp:
     def start(self: _Served) -> _Served:
         if self._server is not None:
             return self
+        # Bound here, not by werkzeug: on a taken port werkzeug prints its own advice
+        # and exits; ours (with the flag to change) is the one the user should read.
+        listening = socket.create_server(
+            (self._host, self._port), family=select_address_family(self._host, self._port)
+        )
         try:
             server = make_server(
                 self._host,
@@ -62,10 +73,10 @@ class ServedApp:
                 threaded=True,
                 request_handler=_QuietHandler,
                 ssl_context=self.tls.server_context() if self.tls else None,
+                fd=listening.fileno(),
             )
-        except SystemExit:
-            # werkzeug exits (after printing why) when the port is taken; a library must not.
-            raise OSError(errno.EADDRINUSE, f"{self._host}:{self._port} is in use") from None
+        finally:
+            listening.close()  # werkzeug serves a duplicate of the descriptor
         self._server = server
         self._thread = threading.Thread(
             # A short poll interval makes stop() quick (tests start hundreds of emulators).
@@ -120,7 +131,7 @@ class ServedApp:
         if self._server is None:
             msg = "the emulator is not running; use it as a context manager or call start()"
             raise RuntimeError(msg)
-        return int(self._server.server_port)
+        return int(self._server.port)
 
     @property
     def scheme(self) -> str:
@@ -139,9 +150,10 @@ def serve_until_stopped(served: ServedApp, announce: Callable[[], None]) -> int:
     try:
         served.start()
     except OSError as exc:
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)
         print(
             f"ci-trainer emulator: cannot listen on {served.host}:{served.requested_port}: "
-            f"{exc.strerror or exc} (choose another --port, or 0 for a free one)",
+            f"{reason} (choose another --port, or 0 for a free one)",
             file=sys.stderr,
         )
         return 3

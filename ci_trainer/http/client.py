@@ -47,6 +47,7 @@ log = logging.getLogger("ci_trainer.http")
 FailureKind = Literal[
     "tls",
     "connect-timeout",
+    "dns",
     "refused",
     "read-timeout",
     "deadline",
@@ -324,6 +325,13 @@ class HttpClient:
         if kind == "tls":
             message = f"TLS handshake with {host} failed"
             hint = TLS_HINT
+        elif kind == "dns":
+            message = f"cannot resolve the host name {urlsplit(self.base_url).hostname}{after}"
+            hint = (
+                "check the host name in COGNIGY_TENANT / "
+                "COGNIGY_BASE_URL (or the config's base_url) for a typo, and that the "
+                "runner can resolve names"
+            )
         elif kind in ("connect-timeout", "refused"):
             message = f"cannot connect to {host}{after}"
             hint = (
@@ -398,6 +406,15 @@ def never_sent(exc: BaseException) -> bool:
     )
 
 
+def _name_not_resolved(exc: BaseException) -> bool:
+    """True when the host name could not be resolved (a typo in the tenant, no DNS)."""
+    if not isinstance(exc, requests.exceptions.ConnectionError):
+        return False
+    reason: object = exc.args[0] if exc.args else None
+    reason = getattr(reason, "reason", reason)  # urllib3 wraps it in MaxRetryError
+    return isinstance(reason, urllib3.exceptions.NameResolutionError)
+
+
 def failure_kind(exc: requests.RequestException) -> FailureKind:
     """What kind of transport failure `exc` is, in the order its types overlap."""
     if isinstance(exc, requests.exceptions.SSLError):
@@ -410,6 +427,8 @@ def failure_kind(exc: requests.RequestException) -> FailureKind:
         return "undecodable"
     if isinstance(exc, requests.exceptions.ConnectTimeout):
         return "connect-timeout"
+    if _name_not_resolved(exc):
+        return "dns"
     if never_sent(exc):
         return "refused"
     if isinstance(exc, requests.exceptions.ReadTimeout):
@@ -429,6 +448,8 @@ def describe_failure(exc: BaseException) -> str:
         return "read timed out"
     if isinstance(exc, requests.exceptions.ConnectTimeout):
         return "connect timed out"
+    if _name_not_resolved(exc):
+        return "name resolution failed (no such host, or no DNS)"
     if never_sent(exc):
         return "connection refused or host unreachable"
     text = str(exc)

@@ -3,17 +3,15 @@ statistics, and the dataset checks."""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
-from concurrent.futures import Future
 from dataclasses import dataclass, field
 
-from ci_trainer.backend_types import AccessCheck, DatasetStats
+from ci_trainer.backend_types import DatasetStats
 from ci_trainer.backends.base import Backend
 from ci_trainer.checks import DatasetInput, blocking, run_checks, service_exports
 from ci_trainer.datasets import Dataset, load_dataset
 from ci_trainer.decision import Decision
 from ci_trainer.errors import AuthError, FeatureUnavailable
+from ci_trainer.pipeline.background import AccessInBackground
 from ci_trainer.pipeline.context import Ruling, StageContext
 from ci_trainer.result import CheckResult, CheckStatus, DatasetRecord, Mode
 
@@ -61,9 +59,9 @@ def load_datasets(ctx: StageContext) -> Datasets:
     return data
 
 
-def check_access(ctx: StageContext, pending: Future[AccessCheck]) -> None:
+def check_access(ctx: StageContext, pending: AccessInBackground) -> None:
     with ctx.stage("Check access"):
-        access = pending.result()  # re-raises what the token exchange raised
+        access = pending.result()  # its held log lines, then what it answered or raised
         for text in access.notices:
             ctx.message("notice", text, title="Training service")
         granted = set(access.granted_scopes)
@@ -147,20 +145,6 @@ def check_datasets(ctx: StageContext, data: Datasets) -> Ruling | None:
         for c in failed
     ]
     return Ruling(Decision.REJECTED, reasons[0], tuple(reasons))
-
-
-def in_background(call: Callable[[], AccessCheck]) -> Future[AccessCheck]:
-    """Start `call` in a daemon thread; the Future holds its answer or its exception."""
-    pending: Future[AccessCheck] = Future()
-
-    def work() -> None:
-        try:
-            pending.set_result(call())
-        except BaseException as exc:  # handed to whoever waits on it, not lost
-            pending.set_exception(exc)
-
-    threading.Thread(target=work, name="ci-trainer-access", daemon=True).start()
-    return pending
 
 
 def _point_at_examples(ctx: StageContext, check: CheckResult) -> None:

@@ -25,12 +25,12 @@ from ci_trainer.backends.base import Backend
 from ci_trainer.config import LoadedConfig
 from ci_trainer.decision import Decision
 from ci_trainer.errors import TrainingFailed
+from ci_trainer.pipeline.background import AccessInBackground
 from ci_trainer.pipeline.context import Ruling, StageContext
 from ci_trainer.pipeline.dataset_stages import (
     check_access,
     check_datasets,
     fetch_service_stats,
-    in_background,
     load_datasets,
 )
 from ci_trainer.pipeline.evaluation import evaluate, read_metrics
@@ -105,11 +105,16 @@ class Pipeline:
         ctx, backend = self._ctx, self.backend
         # The token exchange (the access check's request) runs while the datasets are
         # read, so the service is contacted at once; its outcome is judged in its stage.
-        access = in_background(backend.check_access) if backend else None
-        data = load_datasets(ctx)
-        if backend is not None and access is not None:
-            check_access(ctx, access)
-            fetch_service_stats(ctx, backend, data)
+        # Its log lines are held until its own stage (pipeline.background).
+        access = AccessInBackground(backend.check_access) if backend else None
+        try:
+            data = load_datasets(ctx)
+            if backend is not None and access is not None:
+                check_access(ctx, access)
+                fetch_service_stats(ctx, backend, data)
+        finally:
+            if access is not None:  # a run that ended before its stage loses no line
+                access.release()
         rejected = check_datasets(ctx, data)
         if rejected is not None:
             return rejected

@@ -54,8 +54,14 @@ def sample_summary() -> str:
                 {**credentials, **extra}, config_path=config, mode=mode, audit_log=audit
             )
             result = execute(settings, reporter)
-        # The audit path is a temporary file; show the default name a user would see.
-        result = result.model_copy(update={"audit_log": "cognigy_training_audit.log"})
+        # The audit path is a temporary file and the config's is this machine's; show
+        # the names a user would see.
+        result = result.model_copy(
+            update={
+                "audit_log": "cognigy_training_audit.log",
+                "config_path": "training-config.yaml",
+            }
+        )
         return render_summary(result)
 
 

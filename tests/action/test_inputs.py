@@ -311,6 +311,56 @@ def test_the_action_resolves_its_settings_and_secrets_once(
     assert secrets == [["very-secret-value"]]
 
 
+def test_an_audit_log_input_outside_the_workspace_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    workspace, outside = tmp_path / "workspace", tmp_path / "etc" / "audit.log"
+    workspace.mkdir()
+    write_minimal_project(workspace)
+    monkeypatch.chdir(workspace)
+    env = runner_env(workspace, audit_log=str(outside))
+    assert action.main(env) == 2
+    out = capsys.readouterr().out
+    assert f"::error title=input audit-log::audit-log: '{outside}' resolves to {outside}, " in out
+    assert "give a path inside the workspace or under RUNNER_TEMP" in out
+    assert not outside.parent.exists()
+    outputs = read_github_output(Path(env["GITHUB_OUTPUT"]))
+    assert outputs["audit-log"] == "cognigy_training_audit.log"  # the config's, in the workspace
+    assert early_audit_record(workspace / outputs["audit-log"])["decision"] == "invalid"
+
+
+def test_an_audit_log_input_under_runner_temp_is_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    workspace, temp = tmp_path / "workspace", tmp_path / "runner-temp"
+    workspace.mkdir()
+    temp.mkdir()
+    write_minimal_project(workspace)
+    monkeypatch.chdir(workspace)
+    env = {**runner_env(workspace, audit_log=str(temp / "audit.log")), "RUNNER_TEMP": str(temp)}
+    assert action.main(env) == 1  # the tiny dataset fails a check: a run all the same
+    assert early_audit_record(temp / "audit.log")["decision"] == "rejected"
+
+
+def test_a_working_directory_above_the_workspace_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    workspace = tmp_path / "a" / "workspace"
+    workspace.mkdir(parents=True)
+    write_minimal_project(workspace)
+    monkeypatch.chdir(workspace)
+    env = runner_env(workspace, working_directory="../..")
+    assert action.main(env) == 2
+    assert Path.cwd() == workspace  # never entered
+    out = capsys.readouterr().out
+    assert (
+        f"::error title=input working-directory::working-directory: '../..' resolves to {tmp_path}"
+        in out
+    )
+    outputs = read_github_output(Path(env["GITHUB_OUTPUT"]))
+    assert early_audit_record(workspace / outputs["audit-log"])["decision"] == "invalid"
+
+
 def test_the_crash_traceback_forges_no_command_and_prints_no_secret(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

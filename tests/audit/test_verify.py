@@ -182,6 +182,31 @@ def test_cli_missing_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert "no such audit log file" in capsys.readouterr().err
 
 
+def test_cli_names_a_folder_as_a_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["audit", "verify", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        f"{tmp_path}: is a folder; name the log file in it "
+        f"(e.g. {tmp_path / 'cognigy_training_audit.log'})\n"
+    )
+
+
+def test_cli_says_an_empty_log_is_empty(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    empty = tmp_path / "audit.log"
+    empty.touch()
+    assert main(["audit", "verify", str(empty)]) == 0
+    out = capsys.readouterr().out
+    assert out == f"OK: {empty}: the log is empty (no records, nothing to check)\n"
+
+
+def test_cli_counts_one_record_in_the_singular(
+    log: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _rewrite(log, _lines(log)[:1])
+    assert main(["audit", "verify", str(log)]) == 0
+    assert capsys.readouterr().out.startswith(f"OK: {log}: 1 record, chain intact, last hash ")
+
+
 def test_python_dash_m_end_to_end(log: Path) -> None:
     lines = _lines(log)
     del lines[1]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gc
 import os
+from collections.abc import Callable
 
 import pytest
 import yaml
@@ -142,3 +143,15 @@ def test_alias_amplification_is_refused_in_bounded_time() -> None:
 @pytest.mark.parametrize("text", ["&x : &x ", "a: &x [b]\nc: &x [d]\n", "a:\n  - &t text\n"])
 def test_anchors_are_read_like_the_node_reader(text: str) -> None:
     assert outcome(parse_yaml, text) == outcome(parse_yaml_nodes, text)
+
+
+@pytest.mark.parametrize("reader", [parse_yaml_nodes, parse_yaml])
+def test_a_tab_in_a_dataset_is_named_as_a_tab(reader: Callable[[str, str], object]) -> None:
+    # PyYAML says only "found character that cannot start any token".
+    with pytest.raises(DatasetError) as caught:
+        reader("greet:\n  - hello\n\t- hi\n", "d.yaml")
+    issue = caught.value.issues[0]
+    assert (issue.line, issue.message) == (
+        3,
+        "not valid YAML: a tab character; YAML indents with spaces only (replace it with spaces)",
+    )

@@ -272,7 +272,14 @@ CASES: dict[str, tuple[str, list[tuple[int | None, int | None, str, str, str | N
     "bool_as_number": (
         ("version: 1\nmodel: {id: m}\ndatasets: [{id: ds}]\ngate:\n  min_precision: yes\n"),
         [
-            (5, 18, "gate.min_precision", "expected a number, got true", None),
+            # YAML 1.1 reads `yes` as true; the message quotes what was written.
+            (
+                5,
+                18,
+                "gate.min_precision",
+                "expected a number, got `yes` (YAML reads it as true)",
+                None,
+            ),
         ],
     ),
     "text_as_bool": (
@@ -460,11 +467,34 @@ CASES: dict[str, tuple[str, list[tuple[int | None, int | None, str, str, str | N
         ("version: 1\nmodel: {id: m\ndatasets: [{id: ds}]\n"),
         [
             (
-                3,
-                9,
+                2,
+                8,
                 "",
-                "not valid YAML: did not find expected ',' or '}}' (while parsing a flow mapping)",
-                "check the indentation and quoting around this line",
+                "not valid YAML: the `{{` opened here is not closed (the parser gave up at line 3)",
+                "close it with `}`, or separate its items with `,`",
+            ),
+        ],
+    ),
+    # The parser gives up lines below the bracket; the report points at the bracket.
+    "unclosed_sequence_far_below": (
+        (
+            "version: 1\n"
+            "model: {id: m}\n"
+            "datasets: [{id: ds}]\n"
+            "audit:\n"
+            "  governance_tags: [automated, api\n"
+            "validation:\n"
+            "  max_imbalance_ratio: 7\n"
+            "training:\n"
+            "  validation_split: 0.2\n"
+        ),
+        [
+            (
+                5,
+                20,
+                "",
+                "not valid YAML: the `[` opened here is not closed (the parser gave up at line 6)",
+                "close it with `]`, or separate its items with `,`",
             ),
         ],
     ),
@@ -475,8 +505,8 @@ CASES: dict[str, tuple[str, list[tuple[int | None, int | None, str, str, str | N
                 3,
                 1,
                 "",
-                "not valid YAML: found character that cannot start any token (while scanning for the next token)",
-                "check the indentation and quoting around this line",
+                "not valid YAML: a tab character; YAML indents with spaces only",
+                "replace the tab with spaces",
             ),
         ],
     ),
@@ -606,6 +636,24 @@ CASES: dict[str, tuple[str, list[tuple[int | None, int | None, str, str, str | N
                 "gate.per_intent.min_f1",
                 "required key `min_f1` is missing",
                 "add `min_f1`: Lowest F1 allowed for any single intent",
+            ),
+        ],
+    ),
+    "number_written_true": (
+        ("version: 1\nmodel: {id: m}\ndatasets: [{id: ds}]\ngate:\n  min_f1: true\n"),
+        [(5, 11, "gate.min_f1", "expected a number, got true", None)],
+    ),
+    # A value YAML itself cannot construct is reported, and the rest is still checked.
+    "binary_not_ascii": (
+        ('version: 1\nmodel: {id: !!binary "\u00e9"}\ndatasets: [{id: ds}]\n'),
+        [
+            (
+                2,
+                13,
+                "model.id",
+                "cannot read this value: failed to convert base64 data into ascii: 'ascii' "
+                "codec can't encode character '\\xe9' in position 0: ordinal not in range(128)",
+                None,
             ),
         ],
     ),

@@ -209,6 +209,12 @@ def test_missing_and_unreadable_config_files(workspace: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         load_config("nope.yaml")
     assert caught.value.issues[0].message == "config file not found"
+    # Relative to the current directory (the CLI) or working-directory (the action),
+    # not to a repository root it never looks for.
+    assert caught.value.issues[0].hint == (
+        f"looked for {workspace.resolve() / 'nope.yaml'}: pass --config with the path from the "
+        "current directory; the action's `config` input is relative to its `working-directory`"
+    )
     with pytest.raises(ConfigError) as caught:
         load_config(workspace / "data")
     assert caught.value.issues[0].message == "not a file"

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import os
+import re
+import shutil
 from collections import Counter
+from pathlib import Path
+
+import pytest
 
 from ci_trainer.backends.cognigy_v1.emulator.server import Emulator
+from ci_trainer.cli import main
 from ci_trainer.config import load_config
 from ci_trainer.datasets import load_dataset, normalise_text
 
@@ -103,3 +111,51 @@ def test_sample_config_is_valid_against_the_published_json_schema() -> None:
     validator = validators.validator_for(schema)(schema)
     config = yaml.safe_load(SAMPLE_CONFIG.read_text(encoding="utf-8"))
     assert [error.message for error in validator.iter_errors(config)] == []
+
+
+def _datasets_readme() -> str:
+    return " ".join((SAMPLE_YAML.parent / "README.md").read_text(encoding="utf-8").split())
+
+
+def test_the_datasets_readme_counts_what_the_files_hold() -> None:
+    shop, smalltalk = load_dataset(SAMPLE_YAML), load_dataset(SAMPLE_CSV)
+    holdout = load_dataset(SAMPLE_HOLDOUT)
+    readme = _datasets_readme()
+    assert f"{len(shop.intent_distribution)} intents" in readme
+    assert f"{len(shop.examples)} examples" in readme
+    assert f"{len(smalltalk.intent_distribution)} small-talk intents" in readme
+    assert f"{len(smalltalk.examples)} `exampleSentence` rows" in readme
+    assert (
+        f"{len(holdout.examples)} utterances over all {len(holdout.intent_distribution)} intents"
+        in readme
+    )
+    per_intent = sorted(set(holdout.intent_distribution.values()))
+    assert per_intent == [4, 6]
+    small = [intent for intent, n in holdout.intent_distribution.items() if n == 4]
+    assert "report_fraud" in small  # "4 for `report_fraud` and per small-talk intent"
+    assert "4 for `report_fraud` and per small-talk intent" in readme
+    under_30 = [i for i, n in shop.intent_distribution.items() if n < 30]
+    assert under_30 == ["report_fraud"]
+    assert "every intent but `report_fraud` has at least 30 varied examples" in readme
+
+
+def test_the_docs_name_the_decision_the_imbalance_check_gives(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both the sample config and datasets/README.md say what `max_imbalance_ratio: 5`
+    does; the run itself decides which word is right."""
+    config_text = SAMPLE_CONFIG.read_text(encoding="utf-8")
+    shutil.copytree(SAMPLE_YAML.parent, tmp_path / "datasets")
+    (tmp_path / "training-config.yaml").write_text(
+        config_text.replace("max_imbalance_ratio: 7", "max_imbalance_ratio: 5"), encoding="utf-8"
+    )
+    monkeypatch.chdir(tmp_path)
+    for name in [n for n in os.environ if n.startswith(("GITHUB_", "COGNIGY_", "INPUT_"))]:
+        monkeypatch.delenv(name)
+    code = main(["validate", "--output-dir", "out", "--audit-log", "audit.log"])
+    outputs = json.loads((tmp_path / "out" / "outputs.json").read_text(encoding="utf-8"))
+    assert (code, outputs["decision"]) == (1, "rejected")
+    said_by_config = re.search(r"limit is 5, which would make this run `(\w+)`", config_text)
+    said_by_readme = re.search(r"stop the run as `(\w+)`", _datasets_readme())
+    assert said_by_config is not None and said_by_readme is not None
+    assert said_by_config.group(1) == said_by_readme.group(1) == outputs["decision"]

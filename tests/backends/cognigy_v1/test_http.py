@@ -320,3 +320,20 @@ def test_response_headers_are_case_insensitive(
     server.on("GET", STATUS, Reply(301, None, {"location": "https://new.example/api/v1"}))
     with pytest.raises(ApiError, match=re.escape("to https://new.example/api/v1")):
         client.training_status(MODEL, "t-1")
+
+
+def test_a_host_name_that_does_not_resolve_says_so_not_connection_refused(
+    make_client: Callable[..., TrainingClient], waits: Waits
+) -> None:
+    # `.invalid` never resolves (RFC 6761): the failure comes from the resolver itself.
+    client = make_client(base_url="https://no-such-tenant.invalid/api/v1")
+    with pytest.raises(ApiError) as caught:
+        client.training_status(MODEL, "t-1")
+    error = caught.value
+    assert error.extra["failure"] == "dns"
+    assert error.extra["sent"] is False  # provably never reached a service
+    text = str(error)
+    assert "cannot resolve the host name no-such-tenant.invalid" in text
+    assert "name resolution failed (no such host, or no DNS)" in text
+    assert "check the host name in COGNIGY_TENANT / COGNIGY_BASE_URL" in text
+    assert "connection refused" not in text
