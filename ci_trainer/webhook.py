@@ -323,6 +323,11 @@ def _judge(outcome: Outcome, policy: RetryPolicy) -> _Attempt:
     if kind == "tls":
         # A private CA: REQUESTS_CA_BUNDLE in the step's env, as for the training service.
         return _Attempt(error=f"TLS handshake failed ({tls_problem(outcome)})")
+    if kind == "dns":
+        # Retried: a resolver's failure may pass; a misspelt host fails every attempt alike.
+        return _Attempt(
+            retry=True, error="cannot resolve the receiver's host name (check WEBHOOK_URL)"
+        )
     if kind in ("refused", "connection"):
         return _Attempt(retry=True, error=_connection_problem(outcome))
     return _Attempt(error=f"request failed ({type(outcome).__name__})")
@@ -331,7 +336,7 @@ def _judge(outcome: Outcome, policy: RetryPolicy) -> _Attempt:
 def _connection_problem(exc: BaseException) -> str:
     if _caused_by_refusal(exc):
         return "connection refused (is the receiver running?)"
-    return "connection failed (DNS, reset or network error)"
+    return "connection failed (reset or network error)"
 
 
 def _caused_by_refusal(exc: BaseException) -> bool:

@@ -128,6 +128,17 @@ def test_receiver_down_is_reported_not_raised(closed_port: int) -> None:
     assert delivery.target == f"http://127.0.0.1:{closed_port}/hooks"
 
 
+def test_a_host_that_does_not_resolve_is_named_as_such() -> None:
+    # `.invalid` never resolves (RFC 6761): the failure comes from the resolver itself.
+    url = "https://registry.no-such-host.invalid/hooks"
+    delivery = send(make_result(), url, SECRET, attempts=2)
+    assert delivery.attempted and not delivery.delivered
+    assert delivery.attempts == 2
+    assert delivery.error == (
+        "cannot resolve the receiver's host name (check WEBHOOK_URL) after 2 attempts"
+    )
+
+
 def test_stop_interrupts_the_wait_between_attempts(receiver: Receiver) -> None:
     # The receiver asks for 20 s; the run is cancelled as soon as the first POST lands.
     receiver.script = [Reply(503, {"Retry-After": "20"})]
