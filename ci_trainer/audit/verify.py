@@ -11,9 +11,11 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TextIO
 
 from ci_trainer.audit.chain import GENESIS_HASH, record_hash
 from ci_trainer.audit.schema import schema_problem
+from ci_trainer.redact import neutralise_commands
 
 
 @dataclass(frozen=True)
@@ -147,14 +149,20 @@ def verify_cli(path: str) -> int:
         from ci_trainer.config.model import AuditSection  # pydantic: only on this path
 
         example = target / AuditSection().path
-        print(f"{path}: is a folder; name the log file in it (e.g. {example})", file=sys.stderr)
+        _say(f"{path}: is a folder; name the log file in it (e.g. {example})", sys.stderr)
         return 2
     if not target.is_file():
-        print(f"{path}: no such audit log file", file=sys.stderr)
+        _say(f"{path}: no such audit log file", sys.stderr)
         return 2
     report = verify_file(target)
     if report.ok:
-        print(report.text())
+        _say(report.text(), sys.stdout)
         return 0
-    print(report.text(), file=sys.stderr)
+    _say(report.text(), sys.stderr)
     return 1 if report.bad_line is not None else 2
+
+
+def _say(text: str, stream: TextIO) -> None:
+    # A tampered log's line, or its path, can carry anything: on a CI runner no part of
+    # what we print about it may act as a workflow command.
+    print(neutralise_commands(text), file=stream)

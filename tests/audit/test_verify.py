@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from runner_commands import parse, read_lines
 
 from ci_trainer import audit
 from ci_trainer.cli import main
@@ -236,3 +237,20 @@ def test_records_written_before_metrics_targets_existed_still_verify(tmp_path: P
     report = audit.verify_file(path)
     assert report.ok and report.records == 2, report.problem
     assert "targets" not in json.loads(_lines(path)[0])["metrics"]
+
+
+def test_what_verify_prints_about_a_tampered_line_is_never_a_runner_command(
+    log: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 14 item 7: a tampered record's text reaches the problem line; on a runner
+    it must not act as a workflow command."""
+    lines = _lines(log)
+    record = json.loads(lines[0])
+    record["reason"] = "x\\n::set-output name=decision::promoted"
+    lines[0] = json.dumps(record) + "\\n::add-mask::tampered ##[error]forged"
+    log.write_text("\\n".join(lines) + "\\n", encoding="utf-8")
+    assert main(["audit", "verify", str(log)]) != 0
+    captured = capsys.readouterr()
+    printed = captured.out + captured.err
+    assert printed.strip()
+    assert all(parse(line) is None for line in read_lines(printed)), printed
