@@ -140,6 +140,19 @@ def _add_run_arguments(parser: argparse.ArgumentParser) -> None:
         help="start the embedded emulator on a free loopback port and run against it",
     )
     parser.add_argument(
+        "--emulator-state",
+        default=None,
+        metavar="DIR",
+        help="with --emulator: where the emulator keeps its production model between "
+        "runs (default: .ci-trainer-emulator/ next to the config)",
+    )
+    parser.add_argument(
+        "--emulator-reset",
+        action="store_true",
+        help="with --emulator: forget the kept state first (a baseline from the merge "
+        "base is production again)",
+    )
+    parser.add_argument(
         "--output-dir",
         default=None,
         metavar="DIR",
@@ -207,6 +220,8 @@ def run_cli(args: argparse.Namespace) -> int:
         config_path=args.config,
         mode=args.mode,
         emulator=args.emulator,
+        emulator_state=args.emulator_state,
+        emulator_reset=args.emulator_reset,
         output_dir=paths.output_dir,
         audit_log=paths.audit_log,
     )

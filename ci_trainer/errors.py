@@ -156,3 +156,11 @@ class TrainingFailed(CiTrainerError):
 
 class Interrupted(CiTrainerError):
     """The runner cancelled the job (SIGINT/SIGTERM)."""
+
+
+class EmulatorStateError(CiTrainerError):
+    """The embedded emulator's state folder (`run --emulator`) cannot be used: unreadable,
+    corrupt, or written for another backend. The message names the folder and the reset
+    flag."""
+
+    decision = Decision.INVALID

@@ -29,7 +29,7 @@ from ci_trainer.pipeline.findings import Findings, Verdict
 from ci_trainer.pipeline.flow import Pipeline
 from ci_trainer.progress import Reporter
 from ci_trainer.redact import Redactor, map_strings, neutralise_commands
-from ci_trainer.result import Mode, RunResult
+from ci_trainer.result import Message, Mode, RunResult
 from ci_trainer.settings import Settings, incomplete_credentials
 from ci_trainer.signals import CANCEL_DEADLINE_SECONDS, call_with_deadline, run_until_stopped
 from ci_trainer.sinks import append_audit, sync_webhook
@@ -94,6 +94,9 @@ class _Run:
         self._register_secrets(settings)
         self.loaded: LoadedConfig | None = None
         self.pipeline: Pipeline | None = None
+        # What the --emulator says about its state (where production came from): shown
+        # on the console when it starts and as notices in the summary.
+        self.emulator_notes: list[Message] = []
 
     # --- deciding ------------------------------------------------------------------
 
@@ -134,6 +137,9 @@ class _Run:
         self.redactor.add(served.secret)  # masked (reporter.secret) before anything prints
         self._register_secrets(served.settings, loaded)
         self.reporter.info(served.description)
+        for note in served.notes:
+            self.reporter.info(note)
+            self.emulator_notes.append(Message(level="notice", text=note))
         self.settings = served.settings
 
     def _run_pipeline(self, loaded: LoadedConfig) -> RunResult:
@@ -257,9 +263,11 @@ class _Run:
             thresholds=_thresholds(loaded) if loaded else {},
             provenance=self.settings.provenance,
         )
-        return _redacted(
-            result.model_copy(update={**findings.result_fields(), **decided}), self.redactor
-        )
+        result = result.model_copy(update={**findings.result_fields(), **decided})
+        if self.emulator_notes:
+            notes = [*self.emulator_notes, *result.messages]
+            result = result.model_copy(update={"messages": notes})
+        return _redacted(result, self.redactor)
 
     def _findings(self) -> Findings:
         return self.pipeline.findings() if self.pipeline is not None else Findings()

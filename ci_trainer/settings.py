@@ -71,6 +71,10 @@ class Settings:
     config_path: Path
     mode: Mode = Mode.TRAIN
     emulator: bool = False
+    # `run --emulator`: where the emulator keeps its state (None: next to the config),
+    # and whether to forget it first.
+    emulator_state: Path | None = None
+    emulator_reset: bool = False
     output_dir: Path | None = None
     audit_log: Path | None = None
     tenant: str | None = None
@@ -94,6 +98,8 @@ class Settings:
         emulator: bool = False,
         output_dir: str | Path | None = None,
         audit_log: str | Path | None = None,
+        emulator_state: str | Path | None = None,
+        emulator_reset: bool = False,
     ) -> Settings:
         def get(name: str) -> str | None:
             value = env.get(name, "").strip()
@@ -103,6 +109,8 @@ class Settings:
             config_path=Path(config_path),
             mode=parse_mode(mode),
             emulator=emulator,
+            emulator_state=Path(emulator_state) if emulator_state else None,
+            emulator_reset=emulator_reset,
             output_dir=Path(output_dir) if output_dir else None,
             audit_log=Path(audit_log) if audit_log else None,
             tenant=get("COGNIGY_TENANT"),

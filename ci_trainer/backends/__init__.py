@@ -56,13 +56,14 @@ class BackendRequest:
 @dataclass(frozen=True)
 class EmulatorRun:
     """An embedded emulator serving one run (`run --emulator`): where it listens, the
-    secret it issued (to be masked before anything prints), and the run's settings
-    pointed at it."""
+    secret it issued (to be masked before anything prints), the run's settings pointed
+    at it, and notes on its state (where production came from), for console and summary."""
 
     base_url: str
     secret: str
     settings: Settings
     description: str
+    notes: tuple[str, ...] = ()
 
 
 class BackendPlugin(Protocol):

@@ -50,6 +50,9 @@ def run_sample(tmp_path: Path, mode: str) -> subprocess.CompletedProcess[str]:
             "--config",
             "training-config.yaml",
             "--emulator",
+            # Its own state folder: the runs of the suite never share a champion.
+            "--emulator-state",
+            str(tmp_path / "emulator-state"),
             "--mode",
             mode,
             "--audit-log",
@@ -89,6 +92,8 @@ def test_the_sample_config_promotes_in_promote_mode(
             "--config",
             "training-config.yaml",
             "--emulator",
+            "--emulator-state",
+            str(tmp_path / "emulator-state"),
             "--mode",
             "promote",
             "--audit-log",

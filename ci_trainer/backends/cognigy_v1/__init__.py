@@ -99,21 +99,32 @@ def _model_id_error(request: BackendRequest, problem: str) -> Exception:
 @contextmanager
 def emulate(loaded: LoadedConfig, settings: Settings) -> Iterator[EmulatorRun]:
     from ci_trainer.backends import EmulatorRun
+    from ci_trainer.backends.cognigy_v1.emulator.kept_state import KeptProduction
     from ci_trainer.backends.cognigy_v1.emulator.server import Emulator
+    from ci_trainer.emulator.state_folder import StateFolder, folder_for
 
+    folder = StateFolder(folder_for(settings.emulator_state, loaded.path), NAME)
+    if settings.emulator_reset:
+        folder.reset()
+    kept = KeptProduction(folder, settings.model_id_for(loaded))
     with Emulator.from_loaded(loaded) as served:
-        yield EmulatorRun(
-            base_url=served.base_url,
-            secret=served.client_secret,
-            settings=replace(
-                settings,
+        kept.prepare(served.service, loaded)
+        try:
+            yield EmulatorRun(
                 base_url=served.base_url,
-                tenant=None,
-                client_id=served.client_id,
-                client_secret=served.client_secret,
-            ),
-            description=f"emulator serving {served.base_url}",
-        )
+                secret=served.client_secret,
+                settings=replace(
+                    settings,
+                    base_url=served.base_url,
+                    tenant=None,
+                    client_id=served.client_id,
+                    client_secret=served.client_secret,
+                ),
+                description=f"emulator serving {served.base_url}",
+                notes=tuple(kept.notes),
+            )
+        finally:
+            kept.save(served.service)
 
 
 def serve(

@@ -21,7 +21,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from ci_trainer.emulator.faults import Fault
-from ci_trainer.emulator.training import TrainingOutcome, Usage
+from ci_trainer.emulator.training import TrainingOutcome, TrainingSpec, Usage
 
 QUEUED, RUNNING, COMPLETED, FAILED, CANCELLED = (
     "QUEUED",
@@ -70,6 +70,7 @@ class Job:
     epochs_max: int = 1
     compute_seconds: float | None = None
     outcome: TrainingOutcome | None = None
+    spec: TrainingSpec | None = None  # what it trained on (kept with its version)
     version_id: str | None = None
     usage: Usage | None = None
     reported_progress: float = 0.0

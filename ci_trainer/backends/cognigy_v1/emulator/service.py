@@ -53,6 +53,7 @@ class Version:
     created_at: str
     model: TrainedModel
     metrics: dict[str, Any]  # contract-shaped, with versionId and trainingId
+    spec: TrainingSpec | None = None  # its data and hyperparameters (kept between runs)
 
 
 class DatasetStore:
@@ -204,8 +205,9 @@ class Service:
                 return
             job.start(time.monotonic())
         try:
+            job.spec = self._spec(job)
             outcome = train(
-                self._spec(job),
+                job.spec,
                 on_epoch=lambda done, total, usage: self._on_epoch(job, done, total, usage),
                 cancelled=job.cancel_event.is_set,
             )
@@ -256,7 +258,7 @@ class Service:
             job.finish(jobs.COMPLETED)
 
     def _create_version(self, job: Job, model: TrainedModel, metrics: dict[str, Any]) -> None:
-        version_id = f"ver-{len(self._versions) + 1:05d}"
+        version_id = self._next_version_id()
         history = job.outcome.history if job.outcome else []
         self._versions[version_id] = Version(
             version_id=version_id,
@@ -270,8 +272,15 @@ class Service:
                 **metrics,
                 "convergenceHistory": history,
             },
+            spec=job.spec,
         )
         job.version_id = version_id
+
+    def _next_version_id(self) -> str:
+        number = len(self._versions) + 1
+        while f"ver-{number:05d}" in self._versions:  # after a version kept from a past run
+            number += 1
+        return f"ver-{number:05d}"
 
     def _job(self, model_id: str, training_id: str) -> Job:
         job = self._jobs.get(training_id)
@@ -396,6 +405,23 @@ class Service:
                 return None
         self.promote(model_id, job.version_id, "production")
         return job.version_id
+
+    def adopt_production(
+        self, model_id: str, version: Version, promoted_at: str, environment: str = "production"
+    ) -> None:
+        """Make a version trained outside a job (kept from an earlier run, or the merge
+        base's baseline) the model's production version (`emulator_state.py`)."""
+        with self._lock:
+            self._versions[version.version_id] = version
+            self._production[model_id] = (version.version_id, environment, promoted_at)
+
+    def production_versions(self) -> dict[str, tuple[Version, str]]:
+        """Model id -> its production version and when it was promoted."""
+        with self._lock:
+            return {
+                model: (self._versions[entry[0]], entry[2])
+                for model, entry in self._production.items()
+            }
 
     # -- inspection -----------------------------------------------------------------------
 
