@@ -19,6 +19,7 @@ from ci_trainer import __version__
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from ci_trainer.errors import ConfigIssue
     from ci_trainer.progress import Reporter
 
 
@@ -201,6 +202,33 @@ def _prefetch_token(args: argparse.Namespace) -> None:
     startup.start_from_env(os.environ, args.config)
 
 
+def _emulator_flag_issues(args: argparse.Namespace, where: str) -> list[ConfigIssue]:
+    """The emulator's state flags mean nothing without `--emulator`: say so, not ignore."""
+    from ci_trainer.errors import ConfigIssue
+
+    given = [
+        name
+        for name, value in (
+            ("--emulator-state", args.emulator_state),
+            ("--emulator-reset", args.emulator_reset),
+        )
+        if value
+    ]
+    if args.emulator or not given:
+        return []
+    return [
+        ConfigIssue(
+            file=where,
+            line=None,
+            column=None,
+            field=name,
+            message=f"{name} is about the embedded emulator, and this run does not start one",
+            hint="add --emulator, or leave the option out",
+        )
+        for name in given
+    ]
+
+
 def run_cli(args: argparse.Namespace) -> int:
     """`ci-trainer run` / `ci-trainer validate`: returns the exit code of the decision."""
     # Imported here: the lifecycle pulls in the HTTP client and the pipeline, which the
@@ -214,7 +242,8 @@ def run_cli(args: argparse.Namespace) -> int:
 
     env: Mapping[str, str] = os.environ
     paths = checked_paths(env, audit_log=args.audit_log, output_dir=args.output_dir)
-    refused = ConfigError(paths.issues, source=COMMAND_LINE) if paths.issues else None
+    issues = [*paths.issues, *_emulator_flag_issues(args, COMMAND_LINE)]
+    refused = ConfigError(issues, source=COMMAND_LINE) if issues else None
     settings = Settings.from_env(
         env,
         config_path=args.config,

@@ -156,3 +156,23 @@ def test_without_git_history_one_line_says_how_to_see_the_comparison(
     assert "Not compared" in champion_section(summary)
     assert (sample / "elsewhere" / "state.json").is_file()
     assert not (sample / STATE).exists()
+
+
+def test_the_state_options_without_emulator_are_refused_naming_the_option(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shutil.copy(REPO_ROOT / "training-config.yaml", tmp_path)
+    shutil.copytree(REPO_ROOT / "datasets", tmp_path / "datasets")
+    code = main(
+        [
+            "run",
+            "--config",
+            str(tmp_path / "training-config.yaml"),
+            "--emulator-reset",
+            "--output-dir",
+            str(tmp_path / "out"),
+        ]
+    )
+    assert code == 2
+    printed = capsys.readouterr()
+    assert "--emulator-reset is about the embedded emulator" in printed.out + printed.err

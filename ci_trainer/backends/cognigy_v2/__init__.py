@@ -96,7 +96,13 @@ def emulate(loaded: LoadedConfig, settings: Settings) -> Iterator[EmulatorRun]:
                 client_id=None,
                 client_secret=None,
             ),
-            description=f"v2 emulator serving {served.base_url}",
+            description=f"v2 emulator serving {served.base_url}"
+            + (
+                " (it starts afresh on every run: --emulator-state and --emulator-reset are "
+                "for cognigy-v1's emulator)"
+                if settings.emulator_state or settings.emulator_reset
+                else ""
+            ),
         )
 
 
