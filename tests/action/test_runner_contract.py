@@ -31,7 +31,7 @@ from ci_trainer.emulator.faults import Fault, FaultPlan
 EXPECTED_OUTPUTS = {
     "decision", "promoted", "status", "training-id", "version-id", "f1", "precision",
     "recall", "reason", "metrics", "audit-log", "intents-export", "summary", "audit-hash",
-    "verdict",
+    "verdict", "junit",
 }  # fmt: skip
 
 
