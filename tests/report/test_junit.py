@@ -11,9 +11,9 @@ from pathlib import Path
 
 import junitparser
 import pytest
-import xmlschema
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from junit_schema import SCHEMA
 from run_results import ALL, approved, invalid, rejected
 
 from ci_trainer.decision import Decision
@@ -29,7 +29,6 @@ from ci_trainer.result import (
     RunResult,
 )
 
-SCHEMA = xmlschema.XMLSchema(Path(__file__).with_name("junit.xsd"))
 # The decision's case ends as a pass, a skip, a failure or an error.
 DECISION_OUTCOME = {
     "validated": None,
