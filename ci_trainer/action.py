@@ -75,8 +75,9 @@ def main(env: Mapping[str, str] | None = None) -> int:
         relative = workspace_relative(result.audit_log, env)
         result = result.model_copy(update={"audit_log": relative})
     result = _exports_for_the_host(result, env)
-    publish(result, env=env, output_dir=None, commands=commands)
-    for line in destinations(result, [], env):
+    junit = Path(inputs.junit) if inputs.junit else None
+    written = publish(result, env=env, output_dir=None, commands=commands, junit=junit)
+    for line in destinations(result, written, env, junit=junit):
         commands.echo(line)
     return exit_code(result, fail_on_reject=inputs.fail_on_reject)
 
@@ -109,11 +110,17 @@ def read_inputs(env: Mapping[str, str]) -> tuple[ActionInputs, ConfigError | Non
     except ConfigError as error:
         issues += error.issues
     paths = checked_paths(
-        env, audit_log=inputs.audit_log, where=INPUTS_WHERE, fields=("audit-log", "")
+        env,
+        audit_log=inputs.audit_log,
+        where=INPUTS_WHERE,
+        fields=("audit-log", ""),
+        junit=inputs.junit,
+        junit_field="junit",
     )
     issues += paths.issues
     audit_log = str(paths.audit_log) if paths.audit_log else None
-    inputs = dataclasses.replace(inputs, audit_log=audit_log)
+    junit = str(paths.junit) if paths.junit else None
+    inputs = dataclasses.replace(inputs, audit_log=audit_log, junit=junit)
     return inputs, ConfigError(issues, source=INPUTS) if issues else None
 
 

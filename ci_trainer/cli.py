@@ -167,6 +167,13 @@ def _add_run_arguments(parser: argparse.ArgumentParser) -> None:
         help="audit log file to append to (default: the config's audit.path, else "
         "cognigy_training_audit.log next to the config)",
     )
+    parser.add_argument(
+        "--junit",
+        default=None,
+        metavar="PATH",
+        help="also write the run as a JUnit XML report to PATH, for a CI's test tab "
+        "(default: none)",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -241,7 +248,9 @@ def run_cli(args: argparse.Namespace) -> int:
     from ci_trainer.signals import install_signal_handlers
 
     env: Mapping[str, str] = os.environ
-    paths = checked_paths(env, audit_log=args.audit_log, output_dir=args.output_dir)
+    paths = checked_paths(
+        env, audit_log=args.audit_log, output_dir=args.output_dir, junit=args.junit
+    )
     issues = [*paths.issues, *_emulator_flag_issues(args, COMMAND_LINE)]
     refused = ConfigError(issues, source=COMMAND_LINE) if issues else None
     settings = Settings.from_env(
@@ -266,10 +275,14 @@ def run_cli(args: argparse.Namespace) -> int:
     written: list[Path] = []
     if args.output_dir is None or paths.output_dir is not None or env.get("GITHUB_OUTPUT"):
         written = publish(
-            result, env=env, output_dir=settings.output_dir, warn=_warner(env, reporter)
+            result,
+            env=env,
+            output_dir=settings.output_dir,
+            warn=_warner(env, reporter),
+            junit=paths.junit,
         )
     _close(reporter)
-    for line in destinations(result, written, env):
+    for line in destinations(result, written, env, junit=paths.junit):
         print(one_line(line))
     # One line whatever the reason holds (it may quote the service), never a command.
     print(one_line(f"ci-trainer: {result.decision.value} - {result.reason}"), flush=True)

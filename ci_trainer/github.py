@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import TextIO
 
 from ci_trainer.redact import Redactor, neutralise_commands, neutralise_data
-from ci_trainer.report import SUMMARY_LIMIT_BYTES, build_outputs, render_summary
+from ci_trainer.report import SUMMARY_LIMIT_BYTES, build_outputs, render_junit, render_summary
 from ci_trainer.result import Message, RunResult
 
 ANNOTATION_LIMIT = 10  # per kind and step, enforced by GitHub
@@ -395,13 +395,16 @@ def publish(
     output_dir: Path | None,
     commands: Commands | None = None,
     warn: Callable[[str], None] | None = None,
+    junit: Path | None = None,
 ) -> list[Path]:
-    """Write the run's outputs and step summary where this environment expects them.
+    """Write the run's outputs and step summary where this environment expects them,
+    and its JUnit report to `junit` when given.
 
     On Actions (GITHUB_OUTPUT / GITHUB_STEP_SUMMARY set) they go to the runner's files;
     otherwise to `output_dir` (default `./ci-trainer-output/`) as `outputs.json` and
-    `summary.md`. Returns the files written into `output_dir` (none on Actions). A write
-    that fails becomes a warning (`warn`, by default an annotation); it never raises.
+    `summary.md`. Returns the files written other than the runner's (the JUnit report,
+    then those in `output_dir`). A write that fails becomes a warning (`warn`, by default
+    an annotation); it never raises.
     """
     commands = commands or Commands()
     warn = warn or commands.warning
@@ -409,7 +412,16 @@ def publish(
     written: list[Path] = []
     problems: list[str] = []
 
-    outputs = build_outputs(result)
+    # First, so that the `junit` output names the report only once it is on disk.
+    shown = ""
+    if junit is not None:
+        junit_problem = write_text(junit, render_junit(result))
+        if junit_problem:
+            warn(f"could not write the JUnit report: {junit_problem}")
+        else:
+            written.append(junit)
+            shown = workspace_relative(str(junit), env)
+    outputs = build_outputs(result, junit=shown)
     output_file = env.get("GITHUB_OUTPUT")
     if output_file:
         _note(problems, append_text(Path(output_file), format_outputs(outputs)))
@@ -436,10 +448,18 @@ def publish(
     return written
 
 
-def destinations(result: RunResult, written: Iterable[Path], env: Mapping[str, str]) -> list[str]:
-    """Where the run's summary, outputs and audit record went, one line each: what the
-    console ends with, so nobody has to guess which folder to open."""
-    files = {path.name: path for path in written}
+def destinations(
+    result: RunResult,
+    written: Iterable[Path],
+    env: Mapping[str, str],
+    *,
+    junit: Path | None = None,
+) -> list[str]:
+    """Where the run's summary, outputs, audit record and (when asked for) JUnit report
+    went, one line each: what the console ends with, so nobody has to guess which folder
+    to open."""
+    listed = list(written)
+    files = {path.name: path for path in listed if path != junit}
 
     def place(name: str, runner_file: str, on_actions: str) -> str:
         if env.get(runner_file):
@@ -453,12 +473,16 @@ def destinations(result: RunResult, written: Iterable[Path], env: Mapping[str, s
         )
     else:
         audit = "not written to any file (the record is in the log above)"
-    return [
+    lines = [
         "summary: " + place("summary.md", "GITHUB_STEP_SUMMARY", "this job's step summary"),
         "outputs: "
         + place("outputs.json", "GITHUB_OUTPUT", "this step's outputs (steps.<id>.outputs)"),
         "audit log: " + audit,
     ]
+    if junit is not None:
+        shown = workspace_relative(str(junit), env) if junit in listed else None
+        lines.append("junit: " + (shown or "not written (see the warning above)"))
+    return lines
 
 
 def _note(problems: list[str], problem: str | None) -> bool:

@@ -46,6 +46,7 @@ INPUT_DEFAULTS: dict[str, str] = {
     "audit-log": "",
     "fail-on-reject": "true",
     "working-directory": ".",
+    "junit": "",
 }
 # Inputs that become the environment names every other part of ci-trainer reads.
 INPUT_TO_ENV: dict[str, str] = {
@@ -163,12 +164,13 @@ class Settings:
 
 @dataclass(frozen=True)
 class RunPaths:
-    """The audit log and output folder a run was given, each None when not given or
-    refused; `issues` says why each refused one cannot be used."""
+    """The audit log, output folder and JUnit report a run was given, each None when not
+    given or refused; `issues` says why each refused one cannot be used."""
 
     audit_log: Path | None
     output_dir: Path | None
     issues: list[ConfigIssue]
+    junit: Path | None = None
 
 
 def checked_paths(
@@ -178,22 +180,26 @@ def checked_paths(
     output_dir: str | None = None,
     where: str = COMMAND_LINE,
     fields: tuple[str, str] = ("--audit-log", "--output-dir"),
+    junit: str | None = None,
+    junit_field: str = "--junit",
 ) -> RunPaths:
-    """The paths a run writes to, under one rule: an audit log is a file and an output
-    folder a folder; on Actions both lie in the workspace or RUNNER_TEMP. A refused path
-    is not used (the record goes where the config says, the outputs nowhere)."""
+    """The paths a run writes to, under one rule: an audit log and a JUnit report are
+    files and an output folder a folder; on Actions all lie in the workspace or
+    RUNNER_TEMP. A refused path is not used (the record goes where the config says, the
+    outputs nowhere)."""
     issues: list[ConfigIssue] = []
     usable: list[Path | None] = []
     for value, field_name, kind_problem in (
         (audit_log, fields[0], _audit_log_problem),
         (output_dir, fields[1], _output_dir_problem),
+        (junit, junit_field, _junit_problem),
     ):
         path = Path(value) if value else None
         problem = None if path is None else kind_problem(path) or _confinement(path, env)
         if problem is not None:
             issues.append(ConfigIssue(where, None, None, field_name, *problem))
         usable.append(None if problem else path)
-    return RunPaths(audit_log=usable[0], output_dir=usable[1], issues=issues)
+    return RunPaths(audit_log=usable[0], output_dir=usable[1], issues=issues, junit=usable[2])
 
 
 def _audit_log_problem(path: Path) -> tuple[str, str] | None:
@@ -202,6 +208,15 @@ def _audit_log_problem(path: Path) -> tuple[str, str] | None:
     return (
         f"'{path}' is a folder; the audit log is a file",
         f"name a file, e.g. {path / AuditSection().path}",
+    )
+
+
+def _junit_problem(path: Path) -> tuple[str, str] | None:
+    if not path.is_dir():
+        return None
+    return (
+        f"'{path}' is a folder; the JUnit report is a file",
+        f"name a file, e.g. {path / 'ci-trainer-junit.xml'}",
     )
 
 
@@ -266,6 +281,7 @@ class ActionInputs:
     audit_log: str | None
     fail_on_reject: bool
     working_directory: str
+    junit: str | None = None
 
 
 def input_keys(name: str) -> tuple[str, str]:
@@ -348,6 +364,7 @@ def default_inputs(env: Mapping[str, str]) -> ActionInputs:
         audit_log=read_input(env, "audit-log") or None,
         fail_on_reject=True,
         working_directory=read_input(env, "working-directory"),
+        junit=read_input(env, "junit") or None,
     )
 
 
@@ -372,6 +389,7 @@ def parse_inputs(env: Mapping[str, str]) -> ActionInputs:
         audit_log=inputs.audit_log,
         fail_on_reject=fail_on_reject,
         working_directory=inputs.working_directory,
+        junit=inputs.junit,
     )
 
 

@@ -68,8 +68,9 @@ def summary_line(result: RunResult) -> str:
     return one_line(f"{label}: {result.reason}")
 
 
-def build_outputs(result: RunResult) -> dict[str, str]:
-    """The action's outputs (the names in action.yml), all strings as the runner wants."""
+def build_outputs(result: RunResult, *, junit: str = "") -> dict[str, str]:
+    """The action's outputs (the names in action.yml), all strings as the runner wants;
+    `junit` is the path of the JUnit report written from `result`, if one was."""
     metrics = result.metrics
     return {
         "decision": result.decision.value,
@@ -88,6 +89,7 @@ def build_outputs(result: RunResult) -> dict[str, str]:
         "summary": summary_line(result),
         "audit-hash": result.audit_hash or "",
         "verdict": verdict(result),
+        "junit": junit,
     }
 
 

@@ -55,7 +55,7 @@ def test_every_input_name_is_used_in_settings_py() -> None:
     }
     for name in action_yml()["inputs"]:
         assert name in literals, f"input {name} is never read by ci_trainer/settings.py"
-    read_directly = {"config", "mode", "audit-log", "fail-on-reject", "working-directory"}
+    read_directly = {"config", "mode", "audit-log", "fail-on-reject", "working-directory", "junit"}
     assert set(settings.INPUT_TO_ENV) | read_directly == set(settings.INPUT_DEFAULTS)
 
 

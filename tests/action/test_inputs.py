@@ -387,3 +387,36 @@ def test_the_crash_traceback_forges_no_command_and_prints_no_secret(
     ]
     assert forged == []
     assert secret not in captured.err
+
+
+def test_the_junit_input_writes_the_report_in_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from junit_schema import outcomes, valid_report
+
+    (tmp_path / "models").mkdir()
+    write_minimal_project(tmp_path / "models")
+    monkeypatch.chdir(tmp_path)
+    env = runner_env(tmp_path, working_directory="models", junit="reports/junit.xml")
+    assert action.main(env) == 1  # the tiny dataset fails a check
+    outputs = read_github_output(Path(env["GITHUB_OUTPUT"]))
+    assert outputs["junit"] == "models/reports/junit.xml"  # relative to the workspace
+    report = outcomes(valid_report(tmp_path / outputs["junit"]))
+    assert report[("run", "decision")] == "failure"
+    assert "failure" in {ended for (part, _), ended in report.items() if part == "datasets"}
+
+
+def test_a_junit_input_outside_the_workspace_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    workspace, outside = tmp_path / "workspace", tmp_path / "etc" / "junit.xml"
+    workspace.mkdir()
+    write_minimal_project(workspace)
+    monkeypatch.chdir(workspace)
+    env = runner_env(workspace, junit=str(outside))
+    assert action.main(env) == 2
+    out = capsys.readouterr().out
+    assert f"::error title=input junit::junit: '{outside}' resolves to {outside}, " in out
+    assert not outside.parent.exists()
+    outputs = read_github_output(Path(env["GITHUB_OUTPUT"]))
+    assert (outputs["decision"], outputs["junit"]) == ("invalid", "")

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from junit_schema import outcomes, valid_report
 from mini_workspace import (
     CLIENT_ID,
     CLIENT_SECRET,
@@ -31,7 +32,7 @@ from ci_trainer.emulator.faults import Fault, FaultPlan
 EXPECTED_OUTPUTS = {
     "decision", "promoted", "status", "training-id", "version-id", "f1", "precision",
     "recall", "reason", "metrics", "audit-log", "intents-export", "summary", "audit-hash",
-    "verdict",
+    "verdict", "junit",
 }  # fmt: skip
 
 
@@ -223,9 +224,11 @@ def test_runner_cancellation_cancels_the_remote_job_and_still_reports(workspace:
 
 
 def test_validate_mode_needs_no_service(workspace: Path) -> None:
-    run = run_step(workspace, workspace.parent / "runner", mode="validate")
+    run = run_step(workspace, workspace.parent / "runner", mode="validate", junit="junit.xml")
     assert run.exit_code == 0, run.stdout + run.stderr
     assert run.outputs["decision"] == "validated"
+    assert run.outputs["junit"] == "junit.xml"
+    assert outcomes(valid_report(workspace / "junit.xml"))[("run", "decision")] == "passed"
     assert run.outputs["training-id"] == ""
     assert run.outputs["f1"] == ""
     assert (workspace / run.outputs["audit-log"]).is_file()

@@ -207,6 +207,14 @@ def _rules(f1: float, precision: float) -> list[GateRule]:
     ]
 
 
+def validated() -> RunResult:
+    return _base(
+        Decision.VALIDATED,
+        "the config and datasets passed validation",
+        mode=Mode.VALIDATE,
+    )
+
+
 def approved() -> RunResult:
     return _base(
         Decision.APPROVED,
@@ -341,6 +349,7 @@ def skipped() -> RunResult:
 
 
 ALL = {
+    "validated": validated,
     "approved": approved,
     "promoted": promoted,
     "rejected": rejected,
