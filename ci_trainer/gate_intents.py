@@ -83,8 +83,13 @@ def recall_dropped(change: IntentChange) -> bool:
     return change.candidate_recall < change.production_recall
 
 
+def _precision(value: float | None) -> float:
+    # Only a tested comparison is named, and a tested one has both precisions.
+    return 0.0 if value is None else value
+
+
 def precision_dropped(change: PrecisionChange) -> bool:
-    return change.candidate_precision < change.production_precision
+    return _precision(change.candidate_precision) < _precision(change.production_precision)
 
 
 def _named(shown: list[str], total: int) -> str:
@@ -114,13 +119,13 @@ def precision_clause(changes: Sequence[PrecisionChange], names: Sequence[str]) -
     chosen = sorted(
         (change for change in changes if change.intent in set(names)),
         key=lambda change: (
-            -abs(change.candidate_precision - change.production_precision),
+            -abs(_precision(change.candidate_precision) - _precision(change.production_precision)),
             change.intent,
         ),
     )
     shown = [
-        f"'{change.intent}' precision {score(change.production_precision)} -> "
-        f"{score(change.candidate_precision)} (predicted {change.production_predicted} -> "
+        f"'{change.intent}' precision {score(_precision(change.production_precision))} -> "
+        f"{score(_precision(change.candidate_precision))} (predicted {change.production_predicted} -> "
         f"{change.candidate_predicted} times, Holm-adjusted {p_text(change.p_adjusted)})"
         for change in chosen[:INTENTS_NAMED]
     ]

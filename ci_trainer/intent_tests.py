@@ -16,10 +16,12 @@ observed, either way. This is the exact counterpart of the paired comparison of 
 predictive values of Leisenring, Alonzo and Pepe (Biometrics 56:345-351, 2000), who give
 an asymptotic score test for the same question.
 
-Precision of a model that never predicted i is 0 (as F1 is 0 in `stats`). Precision is
-tested for every holdout intent that either model predicted for at least `min_support`
-utterances: a catch-all intent qualifies by its predictions even when it has few
-examples of its own.
+A model that never predicted i has no precision for it (None). The comparison is then
+not tested: the recall test already covers an intent a model stopped predicting. Within
+the null distribution, an assignment that leaves one model without a prediction of i
+counts as no difference. Precision is tested for every holdout intent that either model
+predicted for at least `min_support` utterances: a catch-all intent qualifies by its
+predictions even when it has few examples of its own.
 
 Holm's correction runs over the recall and the precision tests together. A test that
 cannot reach p < 1 whatever the data (McNemar with fewer than 2 discordant pairs, a
@@ -56,15 +58,17 @@ class IntentPrecisionChange:
     intent: str
     candidate_predicted: int  # holdout utterances the candidate predicted as this intent
     production_predicted: int
-    candidate_precision: float
-    production_precision: float
+    candidate_precision: float | None  # None: the model never predicted this intent
+    production_precision: float | None
     candidate_only_wrong: int  # predicted as this intent by the candidate alone, wrongly
     production_only_wrong: int  # by production alone, wrongly
     p_value: float
     p_adjusted: float
 
     @property
-    def precision_change(self) -> float:
+    def precision_change(self) -> float | None:
+        if self.candidate_precision is None or self.production_precision is None:
+            return None
         return self.candidate_precision - self.production_precision
 
 
@@ -91,11 +95,6 @@ class _PrecisionCounts:
         )
 
 
-def _precision(true_positives: FloatArray, predicted: FloatArray) -> FloatArray:
-    result: FloatArray = np.where(predicted > 0, true_positives / np.maximum(predicted, 1), 0.0)
-    return result
-
-
 def _differences(counts: _PrecisionCounts, right: IntArray, wrong: IntArray) -> FloatArray:
     """Candidate - production precision when the candidate holds `right` of the differing
     true positives and `wrong` of the differing false positives (broadcast)."""
@@ -106,7 +105,12 @@ def _differences(counts: _PrecisionCounts, right: IntArray, wrong: IntArray) -> 
     candidate_n = candidate_tp + c.shared_wrong + wrong
     production_tp = (c.shared_right + all_right - right).astype(np.float64)
     production_n = production_tp + c.shared_wrong + all_wrong - wrong
-    return _precision(candidate_tp, candidate_n) - _precision(production_tp, production_n)
+    defined = (candidate_n > 0) & (production_n > 0)
+    difference = candidate_tp / np.maximum(candidate_n, 1) - production_tp / np.maximum(
+        production_n, 1
+    )
+    result: FloatArray = np.where(defined, difference, 0.0)
+    return result
 
 
 def _half_binomial(n: int) -> tuple[IntArray, FloatArray]:
@@ -120,7 +124,8 @@ def _half_binomial(n: int) -> tuple[IntArray, FloatArray]:
 
 
 def _precision_test(counts: _PrecisionCounts) -> tuple[float, bool]:
-    """(two-sided exact p-value, whether any reassignment changes the difference)."""
+    """(two-sided exact p-value, whether the test can reach p < 1: both precisions are
+    defined and some reassignment changes the difference)."""
     right, right_p = _half_binomial(counts.candidate_right + counts.production_right)
     wrong, wrong_p = _half_binomial(counts.candidate_wrong + counts.production_wrong)
     grid = _differences(counts, right[:, None], wrong[None, :])
@@ -129,10 +134,14 @@ def _precision_test(counts: _PrecisionCounts) -> tuple[float, bool]:
         np.array(counts.candidate_right, dtype=np.int64),
         np.array(counts.candidate_wrong, dtype=np.int64),
     )
+    c = counts
+    shared = c.shared_right + c.shared_wrong
+    defined = shared + c.candidate_right + c.candidate_wrong > 0
+    defined = defined and shared + c.production_right + c.production_wrong > 0
     varies = bool(np.ptp(grid) > _TIE) or abs(float(observed) - float(grid.flat[0])) > _TIE
     extreme = np.abs(grid) >= abs(float(observed)) - _TIE
     probability = float(np.sum(np.outer(right_p, wrong_p)[extreme]))
-    return min(1.0, probability), varies
+    return min(1.0, probability), defined and varies
 
 
 def _counts(encoded: stats.EncodedLabels, code: int) -> _PrecisionCounts:
@@ -161,10 +170,10 @@ def _precision_row(intent: str, counts: _PrecisionCounts) -> tuple[IntentPrecisi
         production_predicted=production_n,
         candidate_precision=(c.shared_right + c.candidate_right) / candidate_n
         if candidate_n
-        else 0.0,
+        else None,
         production_precision=(c.shared_right + c.production_right) / production_n
         if production_n
-        else 0.0,
+        else None,
         candidate_only_wrong=c.candidate_wrong,
         production_only_wrong=c.production_wrong,
         p_value=p_value,

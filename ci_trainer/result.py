@@ -148,8 +148,8 @@ class PrecisionChange(_Model):
     intent: str
     candidate_predicted: int  # holdout utterances the candidate predicted as this intent
     production_predicted: int
-    candidate_precision: float
-    production_precision: float
+    candidate_precision: float | None  # None: never predicted this intent (then not tested)
+    production_precision: float | None
     candidate_only_wrong: int  # predicted as this intent by the candidate alone, wrongly
     production_only_wrong: int  # by production alone, wrongly
     p_value: float  # exact randomisation test, two-sided
