@@ -12,11 +12,11 @@ Choices a reviewer may want to know:
 - Champion/challenger is a non-inferiority test on the committed holdout: the candidate
   passes when the lower bound of the paired bootstrap CI of the macro-F1 difference is
   above -margin, the exact McNemar test shows no significant loss, and no intent with
-  enough holdout examples lost recall, and no intent lost precision (the catch-all a
-  candidate can make of one intent), significantly after Holm's correction over both
-  families (`gate_intents`, `intent_tests`). "Significant
-  loss" uses the two-sided p-value (the one the summary shows) with production ahead,
-  i.e. a one-sided test at alpha/2, matching the two-sided CI.
+  enough holdout examples lost recall or precision significantly after Holm's correction
+  over both families together (`gate_intents`, `intent_tests`): precision is what a
+  candidate loses when it turns one intent into a catch-all. "Significant loss" uses the
+  two-sided p-value (the one the summary shows) with production ahead, i.e. a one-sided
+  test at alpha/2, matching the two-sided CI.
 """
 
 from __future__ import annotations
@@ -203,6 +203,7 @@ def compare_champion(
     changes, precision = gate_intents.intent_changes(
         holdout_gold, candidate_pred, production_pred, champion
     )
+    dropped = gate_intents.recall_dropped
     lower = [c.intent for c in precision if c.significant and gate_intents.precision_dropped(c)]
     comparison = ChampionComparison(
         holdout_path=holdout_path,
@@ -226,8 +227,8 @@ def compare_champion(
         margin=champion.margin,
         alpha=champion.alpha,
         min_support=champion.min_support,
-        intents_worse=[c.intent for c in changes if c.significant and _dropped(c)],
-        intents_better=[c.intent for c in changes if c.significant and not _dropped(c)],
+        intents_worse=[c.intent for c in changes if c.significant and dropped(c)],
+        intents_better=[c.intent for c in changes if c.significant and not dropped(c)],
         intent_changes=changes,
         precision_changes=precision,
         precision_worse=lower,
@@ -248,9 +249,6 @@ def compare_champion(
 def _within_margin(ci_low: float, margin: float) -> bool:
     """The non-inferiority test: a loss larger than the margin is ruled out."""
     return ci_low > -margin
-
-
-_dropped = gate_intents.recall_dropped
 
 
 def _significant_loss(comparison: ChampionComparison, alpha: float) -> bool:
