@@ -226,6 +226,7 @@ class Workbench:
             "validation": {
                 "max_imbalance_ratio": 1000,
                 "min_examples_per_intent": 1,
+                "max_duplicate_examples": 100000,
                 "fail_on_label_conflicts": False,
                 "fail_on_holdout_leakage": False,
             },

@@ -12,9 +12,11 @@ Choices a reviewer may want to know:
 - Champion/challenger is a non-inferiority test on the committed holdout: the candidate
   passes when the lower bound of the paired bootstrap CI of the macro-F1 difference is
   above -margin, the exact McNemar test shows no significant loss, and no intent with
-  enough holdout examples lost recall significantly after Holm's correction. "Significant
-  loss" uses the two-sided p-value (the one the summary shows) with production ahead,
-  i.e. a one-sided test at alpha/2, matching the two-sided CI.
+  enough holdout examples lost recall or precision significantly after Holm's correction
+  over both families together (`gate_intents`, `intent_tests`): precision is what a
+  candidate loses when it turns one intent into a catch-all. "Significant loss" uses the
+  two-sided p-value (the one the summary shows) with production ahead, i.e. a one-sided
+  test at alpha/2, matching the two-sided CI.
 """
 
 from __future__ import annotations
@@ -22,10 +24,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from ci_trainer import stats
+from ci_trainer import gate_intents, stats
 from ci_trainer.backend_types import EvalMetrics, IntentScore
 from ci_trainer.config.model import ChampionGate, GateSection, PerIntentGate
-from ci_trainer.result import ChampionComparison, GateRule, IntentChange
+from ci_trainer.gate_intents import count as _count
+from ci_trainer.gate_intents import p_text as _p
+from ci_trainer.gate_intents import score as _score
+from ci_trainer.result import ChampionComparison, GateRule
 
 BETTER = "better"
 WORSE = "worse"
@@ -35,8 +40,6 @@ NO_CHANGE = "no significant change"
 CONCLUSIONS = {BETTER: "better", WORSE: "worse", NO_CHANGE: "no-significant-change"}
 INCONCLUSIVE = "inconclusive"
 MARGIN_RULE = "champion.margin"
-
-_INTENTS_NAMED = 5  # a message names at most this many intents, the largest changes first
 
 
 @dataclass(frozen=True)
@@ -52,10 +55,6 @@ class GateOutcome:
 # --- formatting ---------------------------------------------------------------------------
 
 
-def _score(value: float) -> str:
-    return f"{value:.3f}"
-
-
 def _signed(value: float) -> str:
     return f"{value:+.3f}"
 
@@ -68,15 +67,6 @@ def _distinct(value: float, threshold: float, *, signed: bool = False) -> tuple[
         if shown[0] != shown[1] or value == threshold:
             break
     return shown
-
-
-def _p(value: float) -> str:
-    # Three significant digits, so a p just under alpha never prints as alpha (0.0498).
-    return "p < 0.001" if value < 0.001 else f"p = {value:.3g}"
-
-
-def _count(number: int, noun: str) -> str:
-    return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
 def _quoted(names: Sequence[str]) -> str:
@@ -210,12 +200,11 @@ def compare_champion(
     candidate_only, production_only = stats.discordant_pairs(
         holdout_gold, candidate_pred, production_pred
     )
-    changes = [
-        _intent_change(change, champion.alpha)
-        for change in stats.intent_recall_changes(
-            holdout_gold, candidate_pred, production_pred, min_support=champion.min_support
-        )
-    ]
+    changes, precision = gate_intents.intent_changes(
+        holdout_gold, candidate_pred, production_pred, champion
+    )
+    dropped = gate_intents.recall_dropped
+    lower = [c.intent for c in precision if c.significant and gate_intents.precision_dropped(c)]
     comparison = ChampionComparison(
         holdout_path=holdout_path,
         holdout_sha256=holdout_sha256,
@@ -238,9 +227,12 @@ def compare_champion(
         margin=champion.margin,
         alpha=champion.alpha,
         min_support=champion.min_support,
-        intents_worse=[c.intent for c in changes if c.significant and _dropped(c)],
-        intents_better=[c.intent for c in changes if c.significant and not _dropped(c)],
+        intents_worse=[c.intent for c in changes if c.significant and dropped(c)],
+        intents_better=[c.intent for c in changes if c.significant and not dropped(c)],
         intent_changes=changes,
+        precision_changes=precision,
+        precision_worse=lower,
+        precision_better=[c.intent for c in precision if c.significant and c.intent not in lower],
         verdict=NO_CHANGE,
         sentence="",
     )
@@ -259,26 +251,6 @@ def _within_margin(ci_low: float, margin: float) -> bool:
     return ci_low > -margin
 
 
-def _intent_change(change: stats.IntentRecallChange, alpha: float) -> IntentChange:
-    return IntentChange(
-        intent=change.intent,
-        support=change.support,
-        candidate_recall=change.candidate_recall,
-        production_recall=change.production_recall,
-        candidate_only=change.candidate_only,
-        production_only=change.production_only,
-        p_value=change.p_value,
-        p_adjusted=change.p_adjusted,
-        # A significant test with equal recall cannot happen (it needs discordant pairs
-        # in one direction), so significance always comes with a direction.
-        significant=change.p_adjusted < alpha,
-    )
-
-
-def _dropped(change: IntentChange) -> bool:
-    return change.candidate_recall < change.production_recall
-
-
 def _significant_loss(comparison: ChampionComparison, alpha: float) -> bool:
     return (
         comparison.mcnemar_p < alpha
@@ -293,7 +265,8 @@ def _overall_loss(comparison: ChampionComparison, alpha: float) -> bool:
 
 def _verdict(comparison: ChampionComparison, alpha: float) -> str:
     """Worse on any significant evidence of loss; better only when nothing says worse."""
-    if comparison.intents_worse or _overall_loss(comparison, alpha):
+    intents = comparison.intents_worse or comparison.precision_worse
+    if intents or _overall_loss(comparison, alpha):
         return WORSE
     if comparison.ci_low > 0:
         return BETTER
@@ -308,24 +281,6 @@ def _difference_clause(c: ChampionComparison) -> str:
     )
 
 
-def _intent_clause(changes: Sequence[IntentChange], names: Sequence[str]) -> str:
-    """The named intents' recall change, largest change first, at most a few of them."""
-    chosen = sorted(
-        (change for change in changes if change.intent in set(names)),
-        key=lambda change: (
-            -abs(change.candidate_recall - change.production_recall),
-            change.intent,
-        ),
-    )
-    shown = ", ".join(
-        f"'{change.intent}' recall {_score(change.production_recall)} -> "
-        f"{_score(change.candidate_recall)} (Holm-adjusted {_p(change.p_adjusted)})"
-        for change in chosen[:_INTENTS_NAMED]
-    )
-    hidden = len(chosen) - _INTENTS_NAMED
-    return f"{shown} and {hidden} more" if hidden > 0 else shown
-
-
 def _sentence(c: ChampionComparison, verdict: str, alpha: float) -> str:
     difference = _difference_clause(c)
     only_candidate = _count(c.mcnemar_candidate_only, "utterance")
@@ -334,15 +289,27 @@ def _sentence(c: ChampionComparison, verdict: str, alpha: float) -> str:
         f"{c.mcnemar_production_only} only production)"
     )
     intents = _count(len(c.intents_worse), "intent")
-    named = _intent_clause(c.intent_changes, c.intents_worse)
+    named = gate_intents.recall_clause(c.intent_changes, c.intents_worse)
+    recall = f"{intents} significantly worse: {named}" if c.intents_worse else ""
+    precision = _precision_tail(c)
     if verdict == WORSE and _overall_loss(c, alpha):
-        tail = f"; {intents} significantly worse: {named}" if c.intents_worse else ""
+        tail = "".join(f"; {part}" for part in (recall, precision) if part)
         return f"The candidate is worse: {difference}; {mcnemar}{tail}."
-    if verdict == WORSE:  # no clear loss overall, but named intents lost recall
-        return f"The candidate is worse on {intents}: {named}; overall {difference}."
+    if verdict == WORSE and c.intents_worse:  # no clear loss overall, named intents lost
+        tail = f"; {precision}" if precision else ""
+        return f"The candidate is worse on {intents}: {named}{tail}; overall {difference}."
+    if verdict == WORSE:  # only precision: an intent turned into a catch-all
+        return f"The candidate is worse: {precision}; overall {difference}."
     if verdict == BETTER:
         return f"The candidate is better: {difference}, and no intent got significantly worse."
     return f"No significant change: {difference}, an interval that includes zero; {mcnemar}."
+
+
+def _precision_tail(c: ChampionComparison) -> str:
+    if not c.precision_worse:
+        return ""
+    named = gate_intents.precision_clause(c.precision_changes, c.precision_worse)
+    return f"{_count(len(c.precision_worse), 'intent')} significantly lower in precision: {named}"
 
 
 def champion_rules(comparison: ChampionComparison, champion: ChampionGate) -> list[GateRule]:
@@ -350,10 +317,15 @@ def champion_rules(comparison: ChampionComparison, champion: ChampionGate) -> li
     if not champion.enabled:
         return []
     # Most specific evidence of harm first (decide() reports the first failure): a named
-    # intent, then a significant overall loss, then a loss beyond the margin that the
+    # intent (its recall, then the precision of an intent that took others' utterances:
+    # a relabelled intent shows in both, and its recall names the intent whose data
+    # broke), then a significant overall loss, then a loss beyond the margin that the
     # holdout cannot rule out (which may only mean the holdout is too small).
     return [
-        _intent_drop_rule(comparison, champion),
+        gate_intents.recall_rule(comparison.intent_changes, comparison.intents_worse, champion),
+        gate_intents.precision_rule(
+            comparison.precision_changes, comparison.precision_worse, champion
+        ),
         _mcnemar_rule(comparison, champion.alpha),
         _margin_rule(comparison, champion.margin),
     ]
@@ -390,30 +362,6 @@ def _mcnemar_rule(c: ChampionComparison, alpha: float) -> GateRule:
         passed=not loss,
         value=c.mcnemar_p,
         threshold=alpha,
-        message=message,
-    )
-
-
-def _intent_drop_rule(c: ChampionComparison, champion: ChampionGate) -> GateRule:
-    tested = len(c.intent_changes)
-    scope = f"{_count(tested, 'intent')} with >= {champion.min_support} holdout examples"
-    if c.intents_worse:
-        message = (
-            f"significant recall drop (Holm, alpha {champion.alpha}) among {scope}: "
-            f"{_intent_clause(c.intent_changes, c.intents_worse)}"
-        )
-    elif tested:
-        message = f"no significant recall drop among {scope}"
-    else:
-        message = (
-            f"no intent has >= {champion.min_support} holdout examples, so none was tested "
-            "(add holdout examples or lower gate.champion.min_support)"
-        )
-    return GateRule(
-        rule="champion.per_intent",
-        passed=not c.intents_worse,
-        value=float(len(c.intents_worse)),
-        threshold=0.0,
         message=message,
     )
 

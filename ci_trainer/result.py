@@ -141,6 +141,22 @@ class IntentChange(_Model):
     significant: bool  # p_adjusted < alpha
 
 
+class PrecisionChange(_Model):
+    """One intent's holdout precision, candidate vs production, and its paired exact test
+    (see `ci_trainer.intent_tests`)."""
+
+    intent: str
+    candidate_predicted: int  # holdout utterances the candidate predicted as this intent
+    production_predicted: int
+    candidate_precision: float | None  # None: never predicted this intent (then not tested)
+    production_precision: float | None
+    candidate_only_wrong: int  # predicted as this intent by the candidate alone, wrongly
+    production_only_wrong: int  # by production alone, wrongly
+    p_value: float  # exact randomisation test, two-sided
+    p_adjusted: float  # Holm-adjusted with the recall tests
+    significant: bool  # p_adjusted < alpha
+
+
 class ChampionComparison(_Model):
     """Candidate vs production on the committed holdout set."""
 
@@ -171,8 +187,15 @@ class ChampionComparison(_Model):
     conclusion: str | None = None
     sentence: str
     alpha: float | None = None  # significance level of McNemar and the per-intent tests
-    min_support: int | None = None  # intents with fewer holdout examples were not tested
+    # Recall: intents with fewer holdout examples were not tested; precision: intents
+    # predicted for fewer holdout utterances by both models.
+    min_support: int | None = None
     intent_changes: list[IntentChange] = Field(default_factory=list)  # every tested intent
+    # Precision per intent, Holm-adjusted together with the recall tests above: a
+    # candidate that makes one intent a catch-all loses that intent's precision.
+    precision_changes: list[PrecisionChange] = Field(default_factory=list)
+    precision_worse: list[str] = Field(default_factory=list)
+    precision_better: list[str] = Field(default_factory=list)
     # The service's cut-off for a top score when the predictions were held to it (the
     # live bot maps a score below it to no intent), and how many fell below it per side.
     score_threshold: float | None = None

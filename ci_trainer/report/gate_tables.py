@@ -60,6 +60,8 @@ def champion_section(result: RunResult) -> str | None:
         f"{champion.mcnemar_production_only} only production got right).",
         f"- Intents significantly worse: {_names(champion.intents_worse)}.",
         f"- Intents significantly better: {_names(champion.intents_better)}.",
+        f"- Intents significantly lower in precision: {_names(champion.precision_worse)}; "
+        f"higher: {_names(champion.precision_better)} (Holm over recall and precision).",
         f"- Verdict: **{escape(champion.verdict)}**"
         + (
             f", but a loss larger than the {fmt(champion.margin)} margin is not ruled out "

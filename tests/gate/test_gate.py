@@ -179,7 +179,12 @@ def test_clearly_better_candidate() -> None:
     assert c.sentence.startswith("The candidate is better: macro-F1 ")
     assert "on 200 holdout utterances" in c.sentence
     rules = gating.champion_rules(c, ChampionGate())
-    assert [r.rule for r in rules] == ["champion.per_intent", "champion.mcnemar", "champion.margin"]
+    assert [r.rule for r in rules] == [
+        "champion.per_intent",
+        "champion.per_intent_precision",
+        "champion.mcnemar",
+        "champion.margin",
+    ]
     assert all(r.passed for r in rules)
 
 
@@ -212,7 +217,8 @@ def test_broadly_worse_candidate_fails_margin_and_mcnemar() -> None:
     assert c.verdict == "worse"
     assert c.ci_high < 0
     rules = gating.champion_rules(c, ChampionGate())
-    intents, mcnemar, margin = rules
+    intents, precision, mcnemar, margin = rules
+    assert precision.passed  # the errors are no intent, so no intent's precision fell
     assert not margin.passed
     assert margin.threshold == -0.01
     assert "a loss larger than the 0.010 margin is not ruled out" in margin.message
@@ -265,6 +271,7 @@ def test_noisy_holdout_cannot_rule_out_a_loss_beyond_the_margin() -> None:
     rules = gating.champion_rules(c, ChampionGate())
     assert [(r.rule, r.passed) for r in rules] == [
         ("champion.per_intent", True),
+        ("champion.per_intent_precision", True),
         ("champion.mcnemar", True),
         ("champion.margin", False),
     ]
