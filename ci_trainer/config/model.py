@@ -162,7 +162,9 @@ class ChampionGate(_Section):
         default=20240601, ge=0, description="Random seed, so a rerun gives the same interval."
     )
     min_support: int = Field(
-        default=10, ge=1, description="Intents with fewer holdout examples are not tested."
+        default=10,
+        ge=1,
+        description="Intents with fewer holdout examples are not tested for recall, nor for precision unless a model predicted them at least this often.",
     )
 
 
