@@ -7,11 +7,13 @@ so a training takes a fraction of a second.
 from __future__ import annotations
 
 import json
+import shutil
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 from ci_trainer.backends.cognigy_v2.backend import CognigyV2Backend
 from ci_trainer.backends.cognigy_v2.client import CognigyV2Client
@@ -19,7 +21,11 @@ from ci_trainer.backends.cognigy_v2.emulator.app import V2Variants
 from ci_trainer.backends.cognigy_v2.emulator.server import TargetSeed, V2Emulator
 from ci_trainer.backends.cognigy_v2.options import V2Options, V2Target
 from ci_trainer.http.policy import RetryPolicy
+from ci_trainer.progress import ConsoleReporter
 from ci_trainer.redact import Redactor
+from ci_trainer.result import Mode, RunResult
+from ci_trainer.run import execute
+from ci_trainer.settings import Settings
 
 PROJECT = "a1" * 12
 TARGET_PROJECT = "b2" * 12
@@ -148,3 +154,40 @@ def make_backend(
     # the cancel of a remote task still goes out after a SIGTERM.
     client = make_client(emu, wait=stop.wait) if stop else make_client(emu)
     return CognigyV2Backend(client, opts, stop=stop)
+
+
+# ------------------------------------------------------------------ the sample project
+
+SAMPLE_API_KEY = "v2-emulator-api-key-5d1e77"
+FAST_HTTP = RetryPolicy(backoff_base=0.01, backoff_cap=0.05)
+
+
+@pytest.fixture
+def project(tmp_path: Path, repo_root: Path) -> Path:
+    """The sample v2 project (examples/cognigy-v2), copied, with a fast poll floor."""
+    target = tmp_path / "cognigy-v2"
+    shutil.copytree(repo_root / "examples/cognigy-v2", target)
+    config = target / "training-config.yaml"
+    data = yaml.safe_load(config.read_text(encoding="utf-8"))
+    data["training"]["poll_interval_floor_seconds"] = 0.1
+    config.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return config
+
+
+@pytest.fixture
+def sample_emu(project: Path) -> Iterator[V2Emulator]:
+    """A v2 emulator holding what the sample config names."""
+    emulator = V2Emulator.from_config(project, api_key=SAMPLE_API_KEY, epochs=10)
+    emulator.start()
+    yield emulator
+    emulator.stop()
+
+
+def run_sample(config: Path, emu: V2Emulator, mode: Mode = Mode.TRAIN, **env: str) -> RunResult:
+    """A whole run of `config` against `emu`, as the CLI runs it."""
+    settings = Settings.from_env(
+        {"COGNIGY_API_KEY": SAMPLE_API_KEY, "COGNIGY_BASE_URL": emu.base_url, **env},
+        config_path=config,
+        mode=mode,
+    )
+    return execute(settings, ConsoleReporter(), stop=threading.Event(), retry_policy=FAST_HTTP)

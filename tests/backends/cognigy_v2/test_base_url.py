@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import shutil
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -30,9 +29,9 @@ from ci_trainer.result import Mode, RunResult
 from ci_trainer.run import execute
 from ci_trainer.settings import Settings
 
-from .conftest import FAST, PROJECT
+from .conftest import FAST, PROJECT, SAMPLE_API_KEY
 
-API_KEY = "v2-api-key-for-the-base-url-tests-77ab"
+API_KEY = SAMPLE_API_KEY  # the key the sample emulator (conftest) accepts
 FORMS = "<host>, <host>/new/v2.0, <host>/v2.0 or <host>/openapi"
 
 
@@ -117,14 +116,6 @@ def project(tmp_path: Path, repo_root: Path) -> Path:
     target = tmp_path / "cognigy-v2"
     shutil.copytree(repo_root / "examples/cognigy-v2", target)
     return target / "training-config.yaml"
-
-
-@pytest.fixture
-def sample_emu(project: Path) -> Iterator[V2Emulator]:
-    emulator = V2Emulator.from_config(project, api_key=API_KEY, epochs=10)
-    emulator.start()
-    yield emulator
-    emulator.stop()
 
 
 def _set_base_url(config: Path, url: str) -> int:

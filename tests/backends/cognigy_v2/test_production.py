@@ -7,10 +7,8 @@ snapshot it is; without an endpoint, production is said to be inferred."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 import yaml
 
 from ci_trainer.backends.cognigy_v2.backend import CognigyV2Backend
@@ -21,18 +19,7 @@ from ci_trainer.result import Mode
 
 from .conftest import EN, TALK_FLOW, TARGET_PROJECT, make_backend
 from .test_backend import REQUEST, run_to_end
-from .test_run import API_KEY, project, run
-
-__all__ = ["project"]  # the sample config, a fixture of test_run
-
-
-@pytest.fixture
-def sample_emu(project: Path) -> Iterator[V2Emulator]:
-    emulator = V2Emulator.from_config(project, api_key=API_KEY, epochs=10)
-    emulator.start()
-    yield emulator
-    emulator.stop()
-
+from .test_run import run
 
 ENDPOINT = "9e" * 12
 

@@ -6,10 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import shutil
-import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -29,13 +26,18 @@ from ci_trainer.backends.cognigy_v2.writes import (
 )
 from ci_trainer.decision import Decision
 from ci_trainer.errors import ApiError
-from ci_trainer.http.policy import RetryPolicy
-from ci_trainer.progress import ConsoleReporter
-from ci_trainer.result import Mode, RunResult
-from ci_trainer.run import execute
-from ci_trainer.settings import Settings
 
-from .conftest import DE, EN, FAST, PROJECT, SHOP_FLOW, SHOP_INTENTS, make_backend, make_client
+from .conftest import (
+    DE,
+    EN,
+    FAST,
+    PROJECT,
+    SHOP_FLOW,
+    SHOP_INTENTS,
+    make_backend,
+    make_client,
+    run_sample,
+)
 
 REQUEST = TrainingRequest(dataset_ids=[], validation_split=0.2, hyperparameters={})
 LOGGER = "ci_trainer.backends.cognigy_v2"
@@ -349,44 +351,13 @@ def test_a_tenant_clock_behind_the_runner_still_finds_the_task() -> None:
 
 # ---------------------------------------------------------------------- whole runs
 
-API_KEY = "v2-emulator-api-key-5d1e77"
-
-
-@pytest.fixture
-def project(tmp_path: Path, repo_root: Path) -> Path:
-    target = tmp_path / "cognigy-v2"
-    shutil.copytree(repo_root / "examples/cognigy-v2", target)
-    config = target / "training-config.yaml"
-    data = yaml.safe_load(config.read_text(encoding="utf-8"))
-    data["training"]["poll_interval_floor_seconds"] = 0.1
-    config.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
-    return config
-
-
-@pytest.fixture
-def sample_emu(project: Path) -> Iterator[V2Emulator]:
-    emulator = V2Emulator.from_config(project, api_key=API_KEY, epochs=10)
-    emulator.start()
-    yield emulator
-    emulator.stop()
-
-
-def run(config: Path, emu: V2Emulator) -> RunResult:
-    settings = Settings.from_env(
-        {"COGNIGY_API_KEY": API_KEY, "COGNIGY_BASE_URL": emu.base_url},
-        config_path=config,
-        mode=Mode.TRAIN,
-    )
-    policy = RetryPolicy(backoff_base=0.01, backoff_cap=0.05)
-    return execute(settings, ConsoleReporter(), stop=threading.Event(), retry_policy=policy)
-
 
 @pytest.mark.parametrize("operation", ["trainIntents", "importIntents"])
 def test_a_run_with_an_applied_502_is_approved_with_one_task_per_target(
     project: Path, sample_emu: V2Emulator, operation: str
 ) -> None:
     sample_emu.app.fail_next(operation, 502, style="applied")
-    result = run(project, sample_emu)
+    result = run_sample(project, sample_emu)
     assert result.decision is Decision.APPROVED, (result.reason, result.error)
     section = yaml.safe_load(project.read_text(encoding="utf-8"))["cognigy_v2"]
     targets = sorted(

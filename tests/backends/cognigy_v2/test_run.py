@@ -4,7 +4,6 @@ pull request (train) and on main (promote: snapshot restored into a second proje
 from __future__ import annotations
 
 import json
-import shutil
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,37 +21,19 @@ from ci_trainer.result import Mode, RunResult
 from ci_trainer.run import execute
 from ci_trainer.settings import Settings
 
-FAST_HTTP = RetryPolicy(backoff_base=0.01, backoff_cap=0.05)
-API_KEY = "v2-emulator-api-key-5d1e77"
+from .conftest import FAST_HTTP, SAMPLE_API_KEY, run_sample
+
+API_KEY = SAMPLE_API_KEY
 
 
 @pytest.fixture
-def project(tmp_path: Path, repo_root: Path) -> Path:
-    """The sample v2 project, copied, with a fast poll floor."""
-    target = tmp_path / "cognigy-v2"
-    shutil.copytree(repo_root / "examples/cognigy-v2", target)
-    config = target / "training-config.yaml"
-    data = yaml.safe_load(config.read_text(encoding="utf-8"))
-    data["training"]["poll_interval_floor_seconds"] = 0.1
-    config.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
-    return config
-
-
-@pytest.fixture
-def emu(project: Path) -> Iterator[V2Emulator]:
-    emulator = V2Emulator.from_config(project, api_key=API_KEY, epochs=10)
-    emulator.start()
-    yield emulator
-    emulator.stop()
+def emu(sample_emu: V2Emulator) -> V2Emulator:
+    """In this module the emulator is the sample's."""
+    return sample_emu
 
 
 def run(config: Path, emu: V2Emulator, mode: Mode, **env: str) -> RunResult:
-    settings = Settings.from_env(
-        {"COGNIGY_API_KEY": API_KEY, "COGNIGY_BASE_URL": emu.base_url, **env},
-        config_path=config,
-        mode=mode,
-    )
-    return execute(settings, ConsoleReporter(), stop=threading.Event(), retry_policy=FAST_HTTP)
+    return run_sample(config, emu, mode, **env)
 
 
 def test_pull_request_run_trains_every_flow_and_locale(
