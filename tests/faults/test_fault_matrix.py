@@ -176,7 +176,7 @@ MATRIX: tuple[Row, ...] = (
         one(Fault("startTraining", "job_failed", message=MEGABYTE)), F, 3,
         production=KEPT, reason="more characters)", job="FAILED"),
     Row("job-cancelled", "status reports CANCELLED",
-        one(Fault("getTrainingStatus", "patch", set={"status": "CANCELLED"}, calls=(2,))),
+        one(Fault("getTrainingStatus", "patch", set={"status": "CANCELLED"}, calls=(1,))),
         F, 3, production=KEPT, reason="CANCELLED"),
     Row("unknown-status", "status reports PAUSED (not in the contract)",
         one(Fault("getTrainingStatus", "patch", set={"status": "PAUSED"}, calls=(2,)),
