@@ -24,7 +24,7 @@ from typing import Any
 
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.http import HTTP_STATUS_CODES
-from werkzeug.routing import Map, Rule
+from werkzeug.routing import Rule
 from werkzeug.wrappers import Request, Response
 
 from ci_trainer.backends.cognigy_v1.emulator import contract
@@ -34,6 +34,7 @@ from ci_trainer.emulator.faults import Fault, FaultPlan
 from ci_trainer.emulator.problem import Problem
 from ci_trainer.emulator.ratelimit import RateLimit, TokenBuckets
 from ci_trainer.emulator.requestlog import RequestRecord
+from ci_trainer.emulator.routing import url_map
 
 logger = logging.getLogger("ci_trainer.emulator")
 
@@ -76,11 +77,9 @@ class EmulatorApp:
         self.service = service
         self.fault_plan = fault_plan or FaultPlan()
         self.buckets = TokenBuckets(rate_limit) if rate_limit else None
-        self.url_map = Map(
-            [
-                Rule(BASE_PATH + op.werkzeug_rule, endpoint=op.operation_id, methods=[op.method])
-                for op in contract.operations().values()
-            ]
+        self.url_map = url_map(
+            Rule(BASE_PATH + op.werkzeug_rule, endpoint=op.operation_id, methods=[op.method])
+            for op in contract.operations().values()
         )
         self._calls: Counter[str] = Counter()
         self._calls_lock = threading.Lock()

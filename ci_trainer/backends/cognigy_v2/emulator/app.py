@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from werkzeug.exceptions import HTTPException, NotFound
-from werkzeug.routing import Map, Rule
+from werkzeug.routing import Rule
 from werkzeug.wrappers import Request, Response
 
 from ci_trainer.backends.cognigy_v2.emulator.exports import IntentExports
@@ -51,6 +51,7 @@ from ci_trainer.backends.cognigy_v2.emulator.service import V2Service
 from ci_trainer.backends.cognigy_v2.emulator.variants import V2Variants as V2Variants
 from ci_trainer.emulator.ratelimit import SlidingWindow
 from ci_trainer.emulator.requestlog import RequestLog, RequestRecord
+from ci_trainer.emulator.routing import url_map
 
 MAX_JSON_BYTES = 60 * 1024
 MAX_UPLOAD_BYTES = 2 * 1024 * 1024  # intent files (C15)
@@ -114,7 +115,7 @@ class V2App:
         self.api_key = api_key
         self.tokens = tokens
         self.variants = variants or V2Variants()
-        self.url_map = Map(_rules())
+        self.url_map = url_map(_rules())
         self.log = RequestLog()
         self.faults: list[HttpFault] = []
         self._window = SlidingWindow(*rate_limit) if rate_limit else None
