@@ -288,3 +288,11 @@ def test_the_jenkins_stages_run_as_written_and_archive_every_file_they_write(
         added = written(checkout, before)
         assert "ci-trainer-output/junit.xml" in added
         assert [path for path in added if not covered(path, patterns)] == []
+
+
+def test_the_readme_shows_each_example_whole_in_outside_github_actions() -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme.split("\n## Outside GitHub Actions\n", 1)[1].split("\n## ", 1)[0]
+    for title, path, fence in (("GitLab CI", GITLAB, "yaml"), ("Jenkins", JENKINS, "groovy")):
+        part = section.split(f"\n### {title}\n", 1)[1].split("\n### ", 1)[0]
+        assert f"```{fence}\n{path.read_text(encoding='utf-8').rstrip()}\n```" in part, title
