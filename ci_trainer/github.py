@@ -3,10 +3,8 @@
 Hand-written on purpose: the PyPI helpers either skip escaping or write multi-line outputs
 with a fixed delimiter. Everything here follows the runner's contract (see DESIGN.md):
 
-- commands go to stdout as `::name key=value::data`; `%`, CR and LF are escaped in data,
-  and also `:` and `,` in property values;
-- at most 10 annotations of each kind are shown per step, so the 10th slot of a kind that
-  overflows becomes one line saying how many more there were (they still go to the log);
+- commands go to stdout as `::name key=value::data`, escaped and (annotations) capped per
+  kind as `ci_trainer.annotations` builds them;
 - outputs are appended to GITHUB_OUTPUT as `name<<DELIM`, with a fresh random DELIM per
   value that is checked not to occur in the value;
 - the step summary is appended (never overwritten) in UTF-8 and kept under 1 MiB.
@@ -24,49 +22,23 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
+from ci_trainer.annotations import (
+    ANNOTATION_KINDS,
+    ANNOTATION_LIMIT,
+    STDOUT_TALLY,
+    Annotation,
+    Cap,
+    Tally,
+    format_command,
+)
 from ci_trainer.redact import Redactor, neutralise_commands, neutralise_data
 from ci_trainer.report import SUMMARY_LIMIT_BYTES, build_outputs, render_junit, render_summary
 from ci_trainer.result import Message, RunResult
 
-ANNOTATION_LIMIT = 10  # per kind and step, enforced by GitHub
-ANNOTATION_KINDS = ("notice", "warning", "error")
 DEFAULT_OUTPUT_DIR = Path("ci-trainer-output")
-
-
-def escape_data(value: str) -> str:
-    """Escape the message part of a workflow command (the runner unescapes these)."""
-    return value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-
-
-def escape_property(value: str) -> str:
-    """Escape a property value: as data, plus `:` and `,` which delimit properties."""
-    return escape_data(value).replace(":", "%3A").replace(",", "%2C")
-
-
-@dataclass
-class Tally:
-    """Annotations shown and held back so far, per kind, and the values masked."""
-
-    shown: dict[str, int] = field(default_factory=lambda: dict.fromkeys(ANNOTATION_KINDS, 0))
-    held: dict[str, list[str]] = field(
-        default_factory=lambda: {kind: [] for kind in ANNOTATION_KINDS}
-    )
-    masked: set[str] = field(default_factory=set)
-
-    def reset(self) -> Tally:
-        """Start counting afresh (a new run in the same process, e.g. in tests)."""
-        self.shown.update(dict.fromkeys(ANNOTATION_KINDS, 0))
-        for held in self.held.values():
-            held.clear()
-        self.masked.clear()
-        return self
-
-
-STDOUT_TALLY = Tally()
 
 
 class Commands:
@@ -80,15 +52,12 @@ class Commands:
         tally: Tally | None = None,
     ) -> None:
         self._stream = stream if stream is not None else sys.stdout
-        self._limit = limit
-        # GitHub's limit is per step, i.e. per process writing to stdout: every writer on
-        # stdout shares one tally, so the reporter's annotations and `publish`'s count
-        # together and `publish` can flush what the reporter held back.
+        # The reporter's annotations and `publish`'s count together on stdout (one step),
+        # and `publish` can flush what the reporter held back.
         if tally is None:
             tally = STDOUT_TALLY if stream is None else Tally()
         self._tally = tally
-        self._shown = tally.shown
-        self._held = tally.held
+        self._cap = Cap(tally, limit)
         self._broken = False
 
     def echo(self, text: str) -> None:
@@ -159,54 +128,20 @@ class Commands:
         col: str | int | None = None,
     ) -> None:
         """One annotation; past the per-kind limit the text goes to the log instead."""
-        if kind not in ANNOTATION_KINDS:
-            msg = f"unknown annotation kind {kind!r}; expected one of {ANNOTATION_KINDS}"
-            raise ValueError(msg)
-        # The text and title may be a service's words: never a legacy `##[` command.
-        text = neutralise_data(text)
-        title = neutralise_data(str(title)) if title is not None else None
-        properties = {"file": file, "line": line, "col": col, "title": title}
-        if self._shown[kind] >= self._limit:  # the count was already shown: log only
-            self.echo(f"{kind}: {_location(file, line, col)}{text}")
-            return
-        if self._shown[kind] < self._limit - 1:
-            self._shown[kind] += 1
-            self._command(kind, properties, text)
-            return
-        # The last slot is kept for either this annotation (if it is the last) or the
-        # one-line count of those that did not fit; we only know which at `flush`.
-        self._held[kind].append(self._format(kind, properties, text))
-        self.echo(f"{kind}: {_location(file, line, col)}{text}")
+        annotation = Annotation.build(kind, text, title=title, file=file, line=line, col=col)
+        placed = self._cap.place(annotation)
+        if placed.command is not None:
+            self._write(placed.command)
+        if placed.log is not None:
+            self.echo(placed.log)
 
     def flush(self) -> None:
         """Emit the held annotations: the one that fits, or a count of those that do not."""
-        for kind in ANNOTATION_KINDS:
-            held = list(self._held[kind])
-            self._held[kind].clear()
-            if len(held) == 1:
-                self._write(held[0])
-                self._shown[kind] += 1
-            elif held:
-                self._command(
-                    kind,
-                    {"title": f"{len(held)} more {kind}s"},
-                    f"{len(held)} more {kind}s than GitHub shows as annotations; "
-                    "all of them are in this step's log and in the step summary.",
-                )
-                self._shown[kind] += 1
+        for command in self._cap.release():
+            self._write(command)
 
     def _command(self, name: str, properties: Mapping[str, str | int | None], data: str) -> None:
-        self._write(self._format(name, properties, data))
-
-    @staticmethod
-    def _format(name: str, properties: Mapping[str, str | int | None], data: str) -> str:
-        pairs = [
-            f"{key}={escape_property(str(value))}"
-            for key, value in properties.items()
-            if value is not None and value != ""
-        ]
-        head = f"::{name} {','.join(pairs)}" if pairs else f"::{name}"
-        return f"{head}::{escape_data(data)}"
+        self._write(format_command(name, properties, data))
 
     def _write(self, line: str) -> None:
         if self._broken:
@@ -224,17 +159,6 @@ def _fresh_token(text: str) -> str:
         token = f"ci-trainer-{secrets.token_hex(16)}"
         if token not in lowered:
             return token
-
-
-def _location(file: str | int | None, line: str | int | None, col: str | int | None) -> str:
-    if not file:
-        return ""
-    where = str(file)
-    if line is not None:
-        where += f":{line}"
-        if col is not None:
-            where += f":{col}"
-    return where + ": "
 
 
 class GithubReporter:

@@ -2,7 +2,9 @@
 
 The sections live in docs/ (docs/contract.md, docs/configuration.md), where tests check
 them against openapi.yaml and the JSON Schema; README.md carries a verbatim copy between
-markers. Run `python tests/readme_sections.py` to refresh the copies.
+markers. The GitLab and Jenkins examples are copied the same way, each as one fenced
+block, from the files `.ci/lint-examples` lints. Run `python tests/readme_sections.py`
+to refresh the copies.
 """
 
 from __future__ import annotations
@@ -17,9 +19,17 @@ SECTIONS = {
     "contract": ROOT / "docs" / "contract.md",
     "configuration": ROOT / "docs" / "configuration.md",
 }
+# Example CI files shown whole in the README, with the language of their fence.
+EXAMPLES = {
+    "gitlab-ci": (ROOT / "examples" / "gitlab" / ".gitlab-ci.yml", "yaml"),
+    "jenkinsfile": (ROOT / "examples" / "jenkins" / "Jenkinsfile", "groovy"),
+}
 
 
 def section_text(name: str) -> str:
+    if name in EXAMPLES:
+        path, language = EXAMPLES[name]
+        return f"```{language}\n{path.read_text(encoding='utf-8').rstrip()}\n```\n"
     text = SECTIONS[name].read_text(encoding="utf-8")
     if name == "configuration":
         # The README takes the reference itself, not the doc's page title and preface.
@@ -29,8 +39,12 @@ def section_text(name: str) -> str:
     return text.strip() + "\n"
 
 
+def source(name: str) -> Path:
+    return EXAMPLES[name][0] if name in EXAMPLES else SECTIONS[name]
+
+
 def block(name: str) -> str:
-    return f"<!-- {name}:start (copied from {SECTIONS[name].relative_to(ROOT)} by tests/readme_sections.py) -->\n{section_text(name)}<!-- {name}:end -->"
+    return f"<!-- {name}:start (copied from {source(name).relative_to(ROOT)} by tests/readme_sections.py) -->\n{section_text(name)}<!-- {name}:end -->"
 
 
 def pattern(name: str) -> re.Pattern[str]:
@@ -38,7 +52,7 @@ def pattern(name: str) -> re.Pattern[str]:
 
 
 def refreshed(readme: str) -> str:
-    for name in SECTIONS:
+    for name in [*SECTIONS, *EXAMPLES]:
         readme = pattern(name).sub(lambda _m, n=name: block(n), readme)
     return readme
 

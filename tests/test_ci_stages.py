@@ -37,6 +37,7 @@ def test_a_clean_run_ends_ok() -> None:
 def test_the_ci_script_uses_the_stages_for_every_check() -> None:
     script = (REPO / ".ci" / "run").read_text(encoding="utf-8")
     assert "set -e" not in script.replace("set -Euo", "")  # no early exit on a failed check
-    for command in ("python -m pytest -q", "ruff check .", "ruff format --check .", "mypy"):
+    checks = ("python -m pytest -q", "ruff check .", "ruff format --check .", "mypy")
+    for command in (*checks, "bash .ci/lint-actions", "bash .ci/lint-examples"):
         assert f" {command}" in script.split("stage ", 1)[1], command
     assert script.rstrip().endswith("finish")

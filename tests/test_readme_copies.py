@@ -7,17 +7,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.readme_sections import README, SECTIONS, refreshed
+from tests.readme_sections import EXAMPLES, README, SECTIONS, refreshed
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_copied_sections_match_their_source() -> None:
     readme = README.read_text(encoding="utf-8")
-    for name in SECTIONS:
+    for name in [*SECTIONS, *EXAMPLES]:
         assert f"<!-- {name}:start" in readme, f"README.md lost the {name} markers"
     assert readme == refreshed(readme), (
-        "README.md's copy of docs/contract.md or docs/configuration.md is stale; "
+        "README.md's copy of docs/contract.md, docs/configuration.md or an example CI "
+        "file is stale; "
         "run: python tests/readme_sections.py"
     )
 

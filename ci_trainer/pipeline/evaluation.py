@@ -3,14 +3,15 @@ champion/challenger comparison on the holdout set."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from ci_trainer.backend_types import EvalMetrics, IntentScore, Prediction, Target, TrainingJob
 from ci_trainer.backends.base import Backend
 from ci_trainer.datasets import Dataset
 from ci_trainer.errors import ContractError, FeatureUnavailable
 from ci_trainer.pipeline.context import StageContext
-from ci_trainer.result import GateRule
+from ci_trainer.result import ChampionComparison, GateRule
+from ci_trainer.workspace import shown_path
 
 WEAKEST_INTENTS = 5
 
@@ -37,7 +38,11 @@ def evaluate(
     target: Target,
     metrics: EvalMetrics,
     holdout: Dataset | None,
+    training: Sequence[Dataset] = (),
 ) -> list[GateRule]:
+    """The gate's rules; an intent the candidate made significantly worse is also an
+    error at its first example in `training` (the committed datasets), where a reviewer
+    would start looking."""
     # The gate pulls in numpy (~0.2 s); imported here, after training, it stays off
     # the path from process start to the first request (target: 0.3 s).
     from ci_trainer.gate import threshold_rules
@@ -46,6 +51,9 @@ def evaluate(
         rules = list(threshold_rules(ctx.config.gate, metrics))
         rules += _champion(ctx, backend, target, metrics.version_id, holdout)
         ctx.recorder.record(gate=rules)
+        champion = ctx.recorder.snapshot().champion
+        if champion is not None:
+            _point_at_regressions(ctx, champion, first_examples(training))
         for rule in rules:
             ctx.reporter.info(f"{'pass' if rule.passed else 'FAIL'}  {rule.message}")
     return rules
@@ -126,6 +134,45 @@ def _compare_on_holdout(
         )
     ctx.reporter.info(comparison.sentence)
     return list(champion_rules(comparison, ctx.config.gate.champion))
+
+
+def _point_at_regressions(
+    ctx: StageContext, comparison: ChampionComparison, first: Mapping[str, tuple[str, int | None]]
+) -> None:
+    """One error per regressed intent (recall, then precision) at its first training
+    example. An intent with no committed example (a dataset the service alone holds)
+    has nowhere to point: the gate rule names it anyway."""
+    from ci_trainer.gate_intents import precision_clause, recall_clause
+
+    found = [
+        (intent, recall_clause(comparison.intent_changes, [intent]))
+        for intent in comparison.intents_worse
+    ]
+    found += [
+        (intent, precision_clause(comparison.precision_changes, [intent]))
+        for intent in comparison.precision_worse
+    ]
+    for intent, clause in found:
+        if intent not in first:
+            continue
+        path, line = first[intent]
+        ctx.message(
+            "error",
+            f"{clause}: significantly worse than production on the holdout "
+            f"{comparison.holdout_path}; this is the intent's first training example",
+            title=f"Regressed intent {intent}",
+            file=shown_path(path),
+            line=line,
+        )
+
+
+def first_examples(datasets: Sequence[Dataset]) -> dict[str, tuple[str, int | None]]:
+    """Each intent's first example in the datasets, in config order: (file, line)."""
+    first: dict[str, tuple[str, int | None]] = {}
+    for dataset in datasets:
+        for example in dataset.examples:
+            first.setdefault(example.intent, (dataset.path, example.line))
+    return first
 
 
 def threshold_counts(

@@ -126,7 +126,8 @@ class Pipeline:
         read_production(ctx, backend, target)
         job = train(ctx, backend, target, self._on_training_started)
         metrics = read_metrics(ctx, backend, job)
-        rules = evaluate(ctx, backend, target, metrics, data.holdout)
+        training = [local for local in data.local.values() if local is not None]
+        rules = evaluate(ctx, backend, target, metrics, data.holdout, training)
         from ci_trainer.gate import decide  # numpy loads late: see evaluate()
 
         outcome = decide(rules, self.findings().champion)

@@ -6,7 +6,8 @@ import io
 
 import pytest
 
-from ci_trainer.github import Commands, GithubReporter, escape_data, escape_property
+from ci_trainer.annotations import escape_data, escape_property
+from ci_trainer.github import Commands, GithubReporter
 from ci_trainer.result import Message
 
 
@@ -108,7 +109,10 @@ def test_overflow_is_summarised_in_the_tenth_slot_and_logged_in_full() -> None:
     errors = [line for line in printed if line.startswith("::error")]
     assert len(errors) == 10
     assert errors[:9] == [f"::error file=training-config.yaml,line={i + 1}::e{i}" for i in range(9)]
-    assert errors[9].startswith("::error title=5 more errors::5 more errors than GitHub shows")
+    assert errors[9] == (
+        "::error title=5 more errors::5 more errors: see the step summary "
+        "(each is also in this step's log)"
+    )
     # the five that did not fit are still in the log, with their location
     for index in range(9, 14):
         assert f"error: training-config.yaml:{index + 1}: e{index}" in printed
