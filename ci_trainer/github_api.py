@@ -130,7 +130,9 @@ class GitHubApi:
         self.base_url = check_api_url(api_url)
         self._stop = stop or threading.Event()
         self.redactor = Redactor([token])
-        self._client = HttpClient(self.base_url, redactor=self.redactor, stop=self._stop)
+        self._client = HttpClient(
+            self.base_url, redactor=self.redactor, stop=self._stop, policy=POLICY
+        )
         self._headers = {
             "Authorization": f"Bearer {token}",
             "Accept": MEDIA_TYPE,

@@ -26,9 +26,9 @@ GRANT = (
     "give the job `permissions: pull-requests: write` and pass `github-token: ${{ github.token }}`"
 )
 FORK = (
-    "a pull request from a fork gets a read-only token whatever the workflow grants; to "
-    "comment on those, post from a separate workflow triggered by `workflow_run`, which "
-    "runs with the base repository's token"
+    "a pull request from a fork gets a read-only token whatever the workflow grants; for "
+    "those, keep the step's `summary` output as an artifact and post it from a workflow "
+    "triggered by `workflow_run`, which runs with the base repository's token"
 )
 UNCHANGED = "The run's decision and exit code are unchanged."
 
@@ -121,7 +121,9 @@ def _failed(
         status_code=error.status,
         error=f"{error.kind}: {what}"[:400],
     )
-    return CommentOutcome(record, Message(level=level, text=text, title=TITLE), text)
+    done = {"post": "posted", "create": "created", "update": "updated"}.get(verb, verb)
+    line = f"pull request comment: not {done} on #{target.number} ({error.kind})"
+    return CommentOutcome(record, Message(level=level, text=text, title=TITLE), line)
 
 
 def _advice(target: PullRequest, error: GitHubError, *, verb: str) -> tuple[str, str]:

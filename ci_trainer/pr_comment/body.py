@@ -113,7 +113,8 @@ def _figures(result: RunResult) -> str | None:
         [label, _figure(candidate, name), _figure(production, name)]
         for label, name in (("F1", "f1"), ("Precision", "precision"), ("Recall", "recall"))
     ]
-    return table(["", "Candidate", "Production"], rows) + "\n\nn/a: not reported by the service."
+    shown = table(["", "Candidate", "Production"], rows)
+    return shown + "\n\nn/a: not reported by the service." if "n/a" in shown else shown
 
 
 def _figure(metrics: EvalMetrics | None, name: str) -> str:
@@ -123,18 +124,23 @@ def _figure(metrics: EvalMetrics | None, name: str) -> str:
     return fmt(float(value)) if isinstance(value, (int, float)) else "n/a"
 
 
-def _holdout(result: RunResult) -> str:
+def _holdout(result: RunResult) -> str | None:
     champion = result.champion
-    conclusion = verdict(result)
-    if champion is None or conclusion not in _VERDICTS:
+    if champion is None and result.metrics is None and not result.champion_note:
+        return None  # nothing was trained to compare
+    if champion is None:
         note = _cut(result.champion_note, MAX_NOTE_CHARS) if result.champion_note else None
-        return "**Holdout:** not compared with production" + (f" ({escape(note)})" if note else ".")
+        return "**Holdout:** not compared with production" + (
+            f" ({escape(note)})." if note else "."
+        )
+    # The `verdict` output's word when the run has one, else the comparison's own.
+    said = _VERDICTS.get(verdict(result)) or escape(_cut(champion.verdict, MAX_NAME_CHARS))
     interval = (
         f"{round(champion.confidence * 100):d}% interval "
         f"{fmt_signed(champion.ci_low)} to {fmt_signed(champion.ci_high)}"
     )
     return (
-        f"**Holdout:** {_VERDICTS[conclusion]}: macro-F1 difference "
+        f"**Holdout:** {said}: macro-F1 difference "
         f"{fmt_signed(champion.diff_macro_f1)} ({interval}, n = {champion.n})."
     )
 
