@@ -73,9 +73,7 @@ def test_outputs_are_described() -> None:
 
 def test_secret_inputs_are_the_ones_masked() -> None:
     inputs = action_yml()["inputs"]
-    secret_like = {
-        name for name in inputs if "secret" in name or name.endswith(("-key", "-token"))
-    }
+    secret_like = {name for name in inputs if "secret" in name or name.endswith(("-key", "-token"))}
     assert secret_like == set(settings.SECRET_INPUTS)
     for name in settings.SECRET_INPUTS:
         assert "default" not in inputs[name]
