@@ -29,7 +29,7 @@ from ci_trainer.github import (
     workspace_relative,
 )
 from ci_trainer.redact import Redactor, neutralise_commands
-from ci_trainer.result import RunResult
+from ci_trainer.result import PullRequestComment, RunResult
 from ci_trainer.settings import (
     INPUTS,
     INPUTS_WHERE,
@@ -79,7 +79,46 @@ def main(env: Mapping[str, str] | None = None) -> int:
     written = publish(result, env=env, output_dir=None, commands=commands, junit=junit)
     for line in destinations(result, written, env, junit=junit):
         commands.echo(line)
+    if inputs.comment:
+        result = pull_request_comment(result, inputs, env, commands)
     return exit_code(result, fail_on_reject=inputs.fail_on_reject)
+
+
+def pull_request_comment(
+    result: RunResult, inputs: ActionInputs, env: Mapping[str, str], commands: Commands
+) -> RunResult:
+    """The sticky comment, sent last: whatever becomes of it, what the run wrote and its
+    exit code stay as they are. A cancel ends it (the handlers only set `stop`)."""
+    from ci_trainer.pr_comment import sync_comment
+    from ci_trainer.signals import install_signal_handlers
+
+    redact = Redactor(secret_values(env))
+    config = workspace_relative(result.config_path or inputs.config, env)
+    stop = threading.Event()
+    restore = install_signal_handlers(stop)
+    try:
+        outcome = sync_comment(result, token=inputs.github_token, env=env, config=config, stop=stop)
+    except Exception as error:  # our bug: reported, and still no change to the decision
+        shown = redact(traceback.format_exc())
+        sys.stderr.write(neutralise_commands(shown) + "\n")
+        commands.warning(
+            f"ci-trainer's pull request comment crashed ({type(error).__name__}); please "
+            "report it. The run's decision and exit code are unchanged.",
+            title="ci-trainer: pull request comment",
+        )
+        commands.flush()
+        failed = PullRequestComment(
+            outcome="failed", error=f"internal error ({type(error).__name__})"
+        )
+        return result.model_copy(update={"pr_comment": failed})
+    finally:
+        restore()
+    if outcome.message is not None:
+        message = outcome.message
+        commands.annotate(message.level, redact(message.text), title=message.title)
+        commands.flush()  # the annotations' last slot is not held back past the run's end
+    commands.echo(redact(outcome.line))
+    return result.model_copy(update={"pr_comment": outcome.record})
 
 
 def _exports_for_the_host(result: RunResult, env: Mapping[str, str]) -> RunResult:

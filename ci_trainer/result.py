@@ -254,6 +254,18 @@ class WebhookDelivery(_Model):
     error: str | None = None
 
 
+class PullRequestComment(_Model):
+    """What the sticky pull request comment did (ci_trainer.pr_comment); never the token
+    nor the comment's text."""
+
+    outcome: str  # "created", "updated", "failed" or "skipped"
+    pull_request: int | None = None
+    comment_id: int | None = None
+    url: str | None = None
+    status_code: int | None = None  # GitHub's answer to the call that failed
+    error: str | None = None  # why it failed or was skipped, one line
+
+
 class SupportInfo(_Model):
     """What a support ticket needs when a 5xx ends the run. Redacted."""
 
@@ -340,6 +352,9 @@ class RunResult(_Model):
     audit_log: str | None = None
     audit_hash: str | None = None
     audit_error: str | None = None
+    # Filled in by the action after the summary, the outputs and the audit record are
+    # written (a comment that cannot be sent must not hold them up or change them).
+    pr_comment: PullRequestComment | None = None
 
     @property
     def exit_code(self) -> int:

@@ -30,7 +30,7 @@ from ci_trainer.pipeline.flow import Pipeline
 from ci_trainer.progress import Reporter
 from ci_trainer.redact import Redactor, map_strings, neutralise_commands
 from ci_trainer.result import Message, Mode, RunResult
-from ci_trainer.settings import Settings, incomplete_credentials
+from ci_trainer.settings import Settings, incomplete_credentials, secret_values
 from ci_trainer.signals import CANCEL_DEADLINE_SECONDS, call_with_deadline, run_until_stopped
 from ci_trainer.sinks import append_audit, sync_webhook
 from ci_trainer.startup import warm_up_late_imports
@@ -283,6 +283,8 @@ class _Run:
         self.redactor.add(settings.client_secret)
         self.redactor.add(settings.api_key)
         self.redactor.add(settings.webhook(loaded)[1])
+        for value in secret_values(settings.env):  # the action's secret inputs (github-token)
+            self.redactor.add(value)
 
 
 def _redacted(result: RunResult, redactor: Redactor) -> RunResult:

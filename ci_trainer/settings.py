@@ -47,6 +47,8 @@ INPUT_DEFAULTS: dict[str, str] = {
     "fail-on-reject": "true",
     "working-directory": ".",
     "junit": "",
+    "comment": "false",
+    "github-token": "",
 }
 # Inputs that become the environment names every other part of ci-trainer reads.
 INPUT_TO_ENV: dict[str, str] = {
@@ -59,7 +61,7 @@ INPUT_TO_ENV: dict[str, str] = {
     "webhook-url": "WEBHOOK_URL",
     "webhook-secret": "WEBHOOK_SECRET",
 }
-SECRET_INPUTS = ("client-secret", "api-key", "webhook-secret")
+SECRET_INPUTS = ("client-secret", "api-key", "webhook-secret", "github-token")
 SECRET_ENV = ("COGNIGY_CLIENT_SECRET", "COGNIGY_API_KEY", "WEBHOOK_SECRET")
 # The `file` of a ConfigIssue about an action input: it points at the step, not a file.
 INPUTS_WHERE = "the action's inputs (the step's `with:`)"
@@ -282,6 +284,9 @@ class ActionInputs:
     fail_on_reject: bool
     working_directory: str
     junit: str | None = None
+    # The sticky pull request comment (ci_trainer.pr_comment), sent with github-token.
+    comment: bool = False
+    github_token: str = field(default="", repr=False)
 
 
 def input_keys(name: str) -> tuple[str, str]:
@@ -365,6 +370,7 @@ def default_inputs(env: Mapping[str, str]) -> ActionInputs:
         fail_on_reject=True,
         working_directory=read_input(env, "working-directory"),
         junit=read_input(env, "junit") or None,
+        github_token=read_input(env, "github-token"),
     )
 
 
@@ -372,13 +378,17 @@ def parse_inputs(env: Mapping[str, str]) -> ActionInputs:
     """All inputs checked at once, so one run reports every mistake."""
     issues: list[ConfigIssue] = []
     inputs = default_inputs(env)
-    mode, fail_on_reject = inputs.mode, inputs.fail_on_reject
+    mode, fail_on_reject, comment = inputs.mode, inputs.fail_on_reject, inputs.comment
     try:
         mode = parse_mode_input(read_input(env, "mode"))
     except ConfigError as error:
         issues += error.issues
     try:
         fail_on_reject = parse_bool("fail-on-reject", read_input(env, "fail-on-reject"))
+    except ConfigError as error:
+        issues += error.issues
+    try:
+        comment = parse_bool("comment", read_input(env, "comment"))
     except ConfigError as error:
         issues += error.issues
     if issues:
@@ -390,6 +400,8 @@ def parse_inputs(env: Mapping[str, str]) -> ActionInputs:
         fail_on_reject=fail_on_reject,
         working_directory=inputs.working_directory,
         junit=inputs.junit,
+        comment=comment,
+        github_token=inputs.github_token,
     )
 
 

@@ -56,6 +56,7 @@ def test_every_input_name_is_used_in_settings_py() -> None:
     for name in action_yml()["inputs"]:
         assert name in literals, f"input {name} is never read by ci_trainer/settings.py"
     read_directly = {"config", "mode", "audit-log", "fail-on-reject", "working-directory", "junit"}
+    read_directly |= {"comment", "github-token"}
     assert set(settings.INPUT_TO_ENV) | read_directly == set(settings.INPUT_DEFAULTS)
 
 
@@ -72,7 +73,7 @@ def test_outputs_are_described() -> None:
 
 def test_secret_inputs_are_the_ones_masked() -> None:
     inputs = action_yml()["inputs"]
-    secret_like = {name for name in inputs if "secret" in name or name.endswith("-key")}
+    secret_like = {name for name in inputs if "secret" in name or name.endswith(("-key", "-token"))}
     assert secret_like == set(settings.SECRET_INPUTS)
     for name in settings.SECRET_INPUTS:
         assert "default" not in inputs[name]

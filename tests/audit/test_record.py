@@ -304,8 +304,9 @@ RECORD_KEY_OF = {
     "error": "error",
     "messages": "messages",
 }
-# The record cannot hold its own location or hash; schema_version is the RunResult's own.
-NOT_IN_RECORD = {"audit_log", "audit_hash", "audit_error", "schema_version"}
+# The record cannot hold its own location or hash; schema_version is the RunResult's own;
+# the pull request comment is sent after the record is appended.
+NOT_IN_RECORD = {"audit_log", "audit_hash", "audit_error", "schema_version", "pr_comment"}
 
 
 def test_every_runresult_field_reaches_the_record() -> None:

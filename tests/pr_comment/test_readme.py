@@ -1,0 +1,30 @@
+"""The README's pull request comment snippet is a workflow that grants what the comment
+needs and passes only inputs the action has."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def snippet() -> dict[str, object]:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme.split("\n## Pull request comment\n", 1)[1].split("\n## ", 1)[0]
+    block = section.split("```yaml\n", 1)[1].split("\n```", 1)[0]
+    document = yaml.safe_load(block)
+    assert isinstance(document, dict)
+    return document
+
+
+def test_the_snippet_grants_pull_requests_write_and_passes_the_token() -> None:
+    workflow = snippet()
+    assert workflow["permissions"] == {"contents": "read", "pull-requests": "write"}
+    assert "pull_request" in workflow[True]  # type: ignore[index]  # YAML 1.1 reads `on` as True
+    [step] = [s for s in workflow["jobs"]["train"]["steps"] if "with" in s]  # type: ignore[index]
+    assert step["with"]["comment"] is True
+    assert step["with"]["github-token"] == "${{ github.token }}"
+    inputs = yaml.safe_load((REPO / "action.yml").read_text(encoding="utf-8"))["inputs"]
+    assert set(step["with"]) <= set(inputs)
