@@ -75,6 +75,7 @@ def main(env: Mapping[str, str] | None = None) -> int:
         relative = workspace_relative(result.audit_log, env)
         result = result.model_copy(update={"audit_log": relative})
     result = _exports_for_the_host(result, env)
+    result = _predictions_for_the_host(result, env)
     junit = Path(inputs.junit) if inputs.junit else None
     written = publish(result, env=env, output_dir=None, commands=commands, junit=junit)
     for line in destinations(result, written, env, junit=junit):
@@ -133,6 +134,16 @@ def _exports_for_the_host(result: RunResult, env: Mapping[str, str]) -> RunResul
         for e in result.service_exports
     ]
     return result.model_copy(update={"service_exports": exports})
+
+
+def _predictions_for_the_host(result: RunResult, env: Mapping[str, str]) -> RunResult:
+    """The predictions file handed over like the audit log, its path made relative."""
+    written = result.predictions_file
+    if written is None:
+        return result
+    give_to_workspace_owner([Path(written.path)], env)
+    relative = written.model_copy(update={"path": workspace_relative(written.path, env)})
+    return result.model_copy(update={"predictions_file": relative})
 
 
 def read_inputs(env: Mapping[str, str]) -> tuple[ActionInputs, ConfigError | None]:

@@ -112,6 +112,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     verify.add_argument("path", metavar="PATH", help="the audit log file (JSON Lines) to check")
 
+    explain = commands.add_parser(
+        "explain",
+        help="re-render what changed on the holdout (flips, confusions, per-intent F1) "
+        "from a run's predictions file, as Markdown",
+    )
+    explain.add_argument(
+        "predictions",
+        metavar="PREDICTIONS",
+        help="the run's predictions file (<audit log stem>.predictions.jsonl, the "
+        "`predictions` output)",
+    )
+
     schema = commands.add_parser(
         "schema", help="print the JSON Schema of the training config or of an audit record"
     )
@@ -189,6 +201,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from ci_trainer.audit import verify_cli
 
         return verify_cli(args.path)
+    if args.command == "explain":
+        from ci_trainer.explain import explain_cli
+
+        return explain_cli(args.predictions)
     if args.command == "schema":
         from ci_trainer.schemas import print_schema
 

@@ -403,6 +403,8 @@ def destinations(
         + place("outputs.json", "GITHUB_OUTPUT", "this step's outputs (steps.<id>.outputs)"),
         "audit log: " + audit,
     ]
+    if result.predictions_file is not None:
+        lines.append("predictions: " + result.predictions_file.path)
     if junit is not None:
         shown = workspace_relative(str(junit), env) if junit in listed else None
         lines.append("junit: " + (shown or "not written (see the warning above)"))

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ci_trainer.backend_types import ConvergencePoint, EvalMetrics, IntentScore, PromotionStep
 from ci_trainer.decision import Decision
+from ci_trainer.holdout_types import HoldoutChanges, PredictionsFile
 
 
 class Mode(str, enum.Enum):
@@ -338,6 +339,11 @@ class RunResult(_Model):
     champion: ChampionComparison | None = None
     champion_note: str | None = None  # why the comparison was skipped, when it was
     held: bool = False  # rejected only because the holdout cannot rule out a loss
+    # The comparison utterance by utterance: every outcome (for the predictions file; the
+    # audit record keeps only the counts) and what flipped, grew or moved.
+    holdout_changes: HoldoutChanges | None = None
+    # Where those outcomes were written (JSON Lines next to the audit log).
+    predictions_file: PredictionsFile | None = None
 
     promotion: PromotionRecord = Field(
         default_factory=lambda: PromotionRecord(attempted=False, promoted=False)

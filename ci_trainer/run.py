@@ -32,7 +32,7 @@ from ci_trainer.redact import Redactor, map_strings, neutralise_commands
 from ci_trainer.result import Message, Mode, RunResult
 from ci_trainer.settings import Settings, incomplete_credentials, secret_values
 from ci_trainer.signals import CANCEL_DEADLINE_SECONDS, call_with_deadline, run_until_stopped
-from ci_trainer.sinks import append_audit, sync_webhook
+from ci_trainer.sinks import append_audit, sync_webhook, write_predictions_file
 from ci_trainer.startup import warm_up_late_imports
 
 if TYPE_CHECKING:
@@ -68,6 +68,13 @@ def execute(
             # able to act as a runner command.
             shown = neutralise_commands(run.redactor(traceback.format_exc()))
             log.error("webhook sync failed: %s", shown)  # noqa: TRY400 - the traceback is in `shown`, made safe
+        try:
+            result = write_predictions_file(
+                result, run.settings, run.loaded, run.redactor, reporter
+            )
+        except Exception:  # never raises for a file it cannot write; a bug must not cost the audit
+            shown = neutralise_commands(run.redactor(traceback.format_exc()))
+            log.error("writing the predictions file failed: %s", shown)  # noqa: TRY400 - as above
         return append_audit(result, run.settings, run.loaded, run.redactor, reporter)
 
 

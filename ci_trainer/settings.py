@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 from ci_trainer.config.model import AuditSection, WebhookSection
 from ci_trainer.errors import ConfigError, ConfigIssue, IncompleteCredentials
+from ci_trainer.predictions_file import predictions_path
 from ci_trainer.result import Mode, Provenance
 from ci_trainer.workspace import on_actions, outside_roots, writable_roots
 
@@ -155,6 +156,11 @@ class Settings:
                 f"writing the default {AuditSection().path} next to the config"
             )
             return default, warning
+
+    def predictions_destination(self, loaded: LoadedConfig | None) -> Path:
+        """Where a run's holdout predictions go: beside its audit log, named after it
+        (`<audit log stem>.predictions.jsonl`), so they stay in the workspace with it."""
+        return predictions_path(self.audit_destination(loaded)[0])
 
     def artifact_dir(self, loaded: LoadedConfig | None) -> Path:
         """Where a run keeps its other files (a backend's exports): --output-dir, else

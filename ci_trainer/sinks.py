@@ -1,7 +1,8 @@
-"""Where a finished run's record goes: the webhook first, then the audit log.
+"""Where a finished run's record goes: the webhook first, then the holdout predictions
+file, then the audit log (which names the predictions file and its sha256).
 
-Both run on every path a run can end on, and neither raises: a webhook that cannot be
-delivered or an audit file that cannot be written becomes a warning on the run.
+All run on every path a run can end on, and none raises: a webhook that cannot be
+delivered or a file that cannot be written becomes a warning on the run.
 """
 
 from __future__ import annotations
@@ -63,6 +64,31 @@ def sync_webhook(
     return _with_message(
         result, Message(level="warning", text=text, title="Webhook"), redactor, reporter
     )
+
+
+def write_predictions_file(
+    result: RunResult,
+    settings: Settings,
+    loaded: LoadedConfig | None,
+    redactor: Redactor,
+    reporter: Reporter,
+) -> RunResult:
+    """Write the holdout's outcomes next to the audit log, when the run has any; the
+    result records where. The outcomes come from the scrubbed result: no secret in them."""
+    changes = result.holdout_changes
+    if changes is None or not changes.outcomes:
+        return result
+    path = settings.predictions_destination(loaded)
+    from ci_trainer.predictions_file import write_predictions
+
+    try:
+        written = write_predictions(path, changes.outcomes)
+    except OSError as exc:
+        text = f"could not write the holdout predictions to {path}: {exc.strerror or exc}"
+        message = Message(level="warning", text=text, title="Predictions file")
+        return _with_message(result, message, redactor, reporter)
+    reporter.info(f"holdout predictions ({written.lines} utterances) written to {written.path}")
+    return result.model_copy(update={"predictions_file": written})
 
 
 def append_audit(

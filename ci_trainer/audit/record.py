@@ -14,10 +14,14 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from ci_trainer.holdout_types import HoldoutChanges
 from ci_trainer.redact import Redactor, map_strings
 from ci_trainer.result import CheckResult, RunResult
 
 SCHEMA_VERSION = 1
+# The record stays small: the counts and the largest confusion changes, never the
+# utterances (they are in the predictions file, whose sha256 the record keeps).
+RECORD_CONFUSIONS = 10
 
 
 def build_record(
@@ -59,6 +63,8 @@ def build_record(
         "champion": _plain(result.champion),
         "championNote": _plain(result.champion_note),
         "held": result.held,
+        "holdoutChanges": _changes_entry(result.holdout_changes),
+        "predictionsFile": _plain(result.predictions_file),
         "weakestIntents": _plain(result.weakest_intents),
         "attempts": _plain(result.attempts),
         "resources": _plain(result.resources),
@@ -84,6 +90,18 @@ def _check_entry(check: CheckResult) -> dict[str, Any]:
         if isinstance(raw, float) and not math.isfinite(raw):
             entry[name] = str(raw)
     return entry
+
+
+def _changes_entry(changes: HoldoutChanges | None) -> dict[str, Any] | None:
+    if changes is None:
+        return None
+    return {
+        "utterances": len(changes.outcomes),
+        "regressed": changes.regressed,
+        "fixed": changes.fixed,
+        "confusionPairsChanged": len(changes.confusions),
+        "confusions": _plain(changes.confusions[:RECORD_CONFUSIONS]),
+    }
 
 
 def _camel(name: str) -> str:

@@ -9,6 +9,7 @@ from ci_trainer.backend_types import EvalMetrics, IntentScore, Prediction, Targe
 from ci_trainer.backends.base import Backend
 from ci_trainer.datasets import Dataset
 from ci_trainer.errors import ContractError, FeatureUnavailable
+from ci_trainer.holdout_changes import holdout_changes, outcomes_of
 from ci_trainer.pipeline.context import StageContext
 from ci_trainer.result import ChampionComparison, GateRule
 from ci_trainer.workspace import shown_path
@@ -124,7 +125,9 @@ def _compare_on_holdout(
     comparison = comparison.model_copy(
         update={**threshold_counts(candidate_pred, production_pred), **scored_on}
     )
-    ctx.recorder.record(champion=comparison)
+    flagged = {*comparison.intents_worse, *comparison.precision_worse}
+    outcomes = outcomes_of(texts, holdout.labels, candidate_pred, production_pred, flagged)
+    ctx.recorder.record(champion=comparison, holdout_changes=holdout_changes(outcomes))
     if comparison.score_threshold is not None:
         ctx.reporter.info(
             f"holdout held to the service's score threshold {comparison.score_threshold:g}: "

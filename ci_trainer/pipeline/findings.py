@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ci_trainer.backend_types import ConvergencePoint, EvalMetrics, IntentScore
 from ci_trainer.decision import Decision
+from ci_trainer.holdout_types import HoldoutChanges
 from ci_trainer.result import (
     ChampionComparison,
     CheckResult,
@@ -53,6 +54,7 @@ class Findings(BaseModel):
     gate: list[GateRule] = Field(default_factory=list)
     champion: ChampionComparison | None = None
     champion_note: str | None = None
+    holdout_changes: HoldoutChanges | None = None
     held: bool = False
     promotion: PromotionRecord = Field(
         default_factory=lambda: PromotionRecord(attempted=False, promoted=False)

@@ -89,6 +89,7 @@ def build_outputs(result: RunResult, *, junit: str = "") -> dict[str, str]:
         "audit-log": result.audit_log or "",
         # One path per line: every intents export this run kept (cognigy-v2).
         "intents-export": "\n".join(e.path for e in result.service_exports if e.path),
+        "predictions": result.predictions_file.path if result.predictions_file else "",
         "summary": summary_line(result),
         "audit-hash": result.audit_hash or "",
         "verdict": verdict(result),

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ci_trainer.holdout_types import HoldoutChanges
+from ci_trainer.report.changes import confusions_section, f1_chart_section, flips_section
 from ci_trainer.report.convergence import convergence_section
 from ci_trainer.report.exports import exports_section
 from ci_trainer.report.gate_tables import champion_section, checks_section, gate_section
@@ -26,6 +28,14 @@ class Section:
     body: str
 
 
+def _on_changes(
+    render: Callable[[HoldoutChanges], str | None],
+) -> Callable[[RunResult], str | None]:
+    """A part of what changed on the holdout (`report.changes`, which `explain` renders
+    too) as a summary section."""
+    return lambda result: render(result.holdout_changes) if result.holdout_changes else None
+
+
 # Sections in display order with how long each is kept when space runs out.
 _SECTIONS: tuple[tuple[str, int, Callable[[RunResult], str | None]], ...] = (
     ("problems", 95, messages_section),
@@ -36,6 +46,9 @@ _SECTIONS: tuple[tuple[str, int, Callable[[RunResult], str | None]], ...] = (
     ("targets", 78, targets_section),
     ("gate", 80, gate_section),
     ("champion/challenger", 75, champion_section),
+    ("confusions that changed", 72, _on_changes(confusions_section)),
+    ("flipped utterances", 45, _on_changes(flips_section)),
+    ("per-intent F1 chart", 28, _on_changes(f1_chart_section)),
     ("run details", 70, run_section),
     ("dataset checks", 60, checks_section),
     ("service's intents", 55, exports_section),

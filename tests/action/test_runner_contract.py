@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 from junit_schema import outcomes, valid_report
 from mini_workspace import (
     CLIENT_ID,
@@ -24,6 +25,7 @@ from mini_workspace import (
     start_step,
     write_config,
 )
+from mini_workspace import config as workspace_config
 
 pytest.importorskip("werkzeug")  # the emulator extra
 from ci_trainer.backends.cognigy_v1.emulator.server import Emulator
@@ -32,7 +34,7 @@ from ci_trainer.emulator.faults import Fault, FaultPlan
 EXPECTED_OUTPUTS = {
     "decision", "promoted", "status", "training-id", "version-id", "f1", "precision",
     "recall", "reason", "metrics", "audit-log", "intents-export", "summary", "audit-hash",
-    "verdict", "junit",
+    "verdict", "junit", "predictions",
 }  # fmt: skip
 
 
@@ -167,7 +169,27 @@ def test_promote_mode_promotes(workspace: Path, emulator: Emulator) -> None:
     assert run.outputs["decision"] == "promoted"
     assert run.outputs["promoted"] == "true"
     assert run.summary.startswith("## 🚀 Promoted")
+    assert run.outputs["predictions"] == ""  # nothing in production to compare with yet
     assert_clean(run)
+
+    # The next run compares with the promoted model on a holdout: its predictions file
+    # lies beside the audit log, named by its path in the workspace (what
+    # upload-artifact resolves).
+    holdout = {
+        "track_order": ["where is my parcel kindly", "has my package shipped kindly"],
+        "cancel_order": ["cancel my order kindly", "stop the purchase kindly"],
+        "refund": ["give me my money back kindly", "refund the payment kindly"],
+        "opening_hours": ["when do you open kindly", "what are your hours kindly"],
+    }
+    (workspace / "datasets" / "holdout.yaml").write_text(yaml.safe_dump(holdout), encoding="utf-8")
+    write_config(workspace, {**workspace_config(), "holdout": {"path": "datasets/holdout.yaml"}})
+    second = step(workspace, emulator)
+    assert second.exit_code == 0, second.stdout + second.stderr
+    assert second.outputs["predictions"] == "audit/training-audit.predictions.jsonl"
+    lines = (workspace / second.outputs["predictions"]).read_text(encoding="utf-8").splitlines()
+    assert lines and all(json.loads(line)["text"] for line in lines)
+    assert "### Utterances that flipped" in second.summary
+    assert_clean(second)
 
 
 def test_working_directory_and_relative_audit_log(tmp_path: Path) -> None:

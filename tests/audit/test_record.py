@@ -298,6 +298,8 @@ RECORD_KEY_OF = {
     "champion": "champion",
     "champion_note": "championNote",
     "held": "held",
+    "holdout_changes": "holdoutChanges",  # the counts only; the utterances are in the file
+    "predictions_file": "predictionsFile",
     "promotion": "promotion",
     "webhook": "webhook",
     "support": "support",

@@ -28,7 +28,15 @@ COMMANDS = _commands(build_parser())
 
 
 def test_the_commands_are_all_found() -> None:
-    assert sorted(COMMANDS) == ["audit", "audit verify", "emulator", "run", "schema", "validate"]
+    assert sorted(COMMANDS) == [
+        "audit",
+        "audit verify",
+        "emulator",
+        "explain",
+        "run",
+        "schema",
+        "validate",
+    ]
 
 
 @pytest.mark.parametrize("name", sorted(COMMANDS))
