@@ -22,7 +22,7 @@ from ci_trainer.git_history import NoHistory, Repository
 
 FROM_OPTION = "--base"
 FROM_PULL_REQUEST = "GITHUB_BASE_REF"
-_FETCH_ALL = "set `fetch-depth: 0` on actions/checkout"
+_FETCH_ALL = "set fetch-depth: 0 on actions/checkout"
 
 
 @dataclass(frozen=True)
@@ -104,7 +104,7 @@ def _resolve(repository: Repository, request: BaseRequest) -> str:
     tried = " nor ".join(f"`{name}`" for name in request.candidates)
     msg = f"the base {tried} is not in this clone ({request.requested_by} {request.ref})"
     raise BaseUnavailable(
-        msg, hint=f"{_FETCH_ALL}, or run `git fetch origin {request.ref}` before ci-trainer"
+        msg, hint=f"{_FETCH_ALL}, or run git fetch origin {request.ref} before ci-trainer"
     )
 
 
@@ -118,7 +118,7 @@ def _merge_base(repository: Repository, resolved: str) -> str:
                 "is not here"
             )
             raise BaseUnavailable(
-                msg, hint=f"{_FETCH_ALL}, or run `git fetch --unshallow origin` before ci-trainer"
+                msg, hint=f"{_FETCH_ALL}, or run git fetch --unshallow origin before ci-trainer"
             ) from None
         msg = f"HEAD and {resolved} share no history ({exc.message})"
         raise BaseUnavailable(msg, hint="pass --base a ref this branch was made from") from None

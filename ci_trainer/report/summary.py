@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ci_trainer.report.convergence import convergence_section
+from ci_trainer.report.data_diff import data_diff_summary
 from ci_trainer.report.exports import exports_section
 from ci_trainer.report.gate_tables import champion_section, checks_section, gate_section
 from ci_trainer.report.headline import render_headline
@@ -36,6 +37,9 @@ _SECTIONS: tuple[tuple[str, int, Callable[[RunResult], str | None]], ...] = (
     ("targets", 78, targets_section),
     ("gate", 80, gate_section),
     ("champion/challenger", 75, champion_section),
+    # What the pull request changed in the data, next to each intent's metric: read
+    # with the comparison above it, so kept before the run's details.
+    ("data diff", 72, data_diff_summary),
     ("run details", 70, run_section),
     ("dataset checks", 60, checks_section),
     ("service's intents", 55, exports_section),
