@@ -87,8 +87,9 @@ def _repository(loaded: LoadedConfig) -> Repository:
     except NoHistory as exc:
         if exc.message == "git is not installed":
             raise BaseUnavailable(exc.message, hint="install git where ci-trainer runs") from None
+        msg = f"no git history here ({exc.message})"
         raise BaseUnavailable(
-            f"no git history here ({exc.message})",
+            msg,
             hint="run ci-trainer in a git checkout of the repository (actions/checkout)",
         ) from None
     return repository
@@ -134,7 +135,9 @@ def _dataset(
     try:
         raw = repository.blob(commit, inside, max_bytes=MAX_DATASET_BYTES)
     except NoHistory as exc:
-        raise BaseUnavailable(exc.message, hint="clone without --filter (fetch the base's objects)") from None
+        raise BaseUnavailable(
+            exc.message, hint="clone without --filter (fetch the base's objects)"
+        ) from None
     if raw is None:
         return None  # new since the base
     try:

@@ -157,9 +157,7 @@ def _find_moves(pairs: list[_Pair]) -> None:
         pair.lost = +pair.lost
 
 
-def _intent_diff(
-    pair: _Pair, old: _Side, new: _Side, shown: dict[str, str]
-) -> IntentDiff | None:
+def _intent_diff(pair: _Pair, old: _Side, new: _Side, shown: dict[str, str]) -> IntentDiff | None:
     if pair.new is None:
         change = "removed"
     elif pair.old is None:

@@ -14,8 +14,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from ci_trainer.redact import Redactor, map_strings
 from ci_trainer.data_diff_types import DataDiff
+from ci_trainer.redact import Redactor, map_strings
 from ci_trainer.result import CheckResult, RunResult
 
 SCHEMA_VERSION = 1

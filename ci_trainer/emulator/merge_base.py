@@ -54,9 +54,7 @@ def read_at_merge_base(folder: Path, paths: Sequence[Path]) -> MergeBase:
 def _default_branch(repository: Repository) -> str:
     """origin/HEAD's branch, else main, else master (the first that exists)."""
     try:
-        return repository.git(
-            "symbolic-ref", "--quiet", "--short", "refs/remotes/origin/HEAD"
-        )
+        return repository.git("symbolic-ref", "--quiet", "--short", "refs/remotes/origin/HEAD")
     except NoHistory:
         pass
     for name in ("main", "master", "origin/main", "origin/master"):

@@ -8,10 +8,13 @@ base file that cannot be parsed, even our own bug) ends as a `DataDiff` whose
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
 from ci_trainer.base_data import BaseRequest, BaseUnavailable, read_base
+from ci_trainer.config import LoadedConfig
 from ci_trainer.data_diff import compare_files
 from ci_trainer.data_diff_types import DataDiff, FileDiff
+from ci_trainer.datasets import Dataset
 from ci_trainer.pipeline.context import StageContext
 from ci_trainer.pipeline.dataset_stages import Datasets
 
@@ -28,30 +31,42 @@ def compare_with_base(ctx: StageContext, data: Datasets, request: BaseRequest | 
 
 
 def _diff(ctx: StageContext, data: Datasets, request: BaseRequest) -> DataDiff:
-    asked = DataDiff(base_ref=request.ref, requested_by=request.requested_by)
     try:
-        base = read_base(ctx.loaded, request)
-        datasets = [
-            compare_files(ref.id, ref.path, base.datasets.get(ref.id), local)
-            for ref in ctx.config.datasets
-            if ref.path and (local := data.local.get(ref.id)) is not None
-        ]
-        holdout = ctx.config.holdout
-        held = (
-            compare_files(None, holdout.path, base.holdout, data.holdout)
-            if holdout is not None and data.holdout is not None
-            else None
-        )
-    except BaseUnavailable as exc:
-        return asked.model_copy(update={"unavailable": exc.message, "hint": exc.hint})
+        return diff_against_base(ctx.loaded, data.local, data.holdout, request)
     except Exception as exc:  # a bug of ours must not cost the run its decision
         log.debug("the data diff failed", exc_info=True)
-        return asked.model_copy(
-            update={
-                "unavailable": f"the data diff failed ({type(exc).__name__})",
-                "hint": "this is a bug in ci-trainer: please report it with the job log",
-            }
+        return DataDiff(
+            base_ref=request.ref,
+            requested_by=request.requested_by,
+            unavailable=f"the data diff failed ({type(exc).__name__})",
+            hint="this is a bug in ci-trainer: please report it with the job log",
         )
+
+
+def diff_against_base(
+    loaded: LoadedConfig,
+    local: Mapping[str, Dataset | None],
+    holdout: Dataset | None,
+    request: BaseRequest,
+) -> DataDiff:
+    """The working tree's datasets (`local`, by dataset id) and holdout, compared with
+    the base's; a diff whose `unavailable` says why when the base cannot be read."""
+    asked = DataDiff(base_ref=request.ref, requested_by=request.requested_by)
+    try:
+        base = read_base(loaded, request)
+    except BaseUnavailable as exc:
+        return asked.model_copy(update={"unavailable": exc.message, "hint": exc.hint})
+    datasets = [
+        compare_files(ref.id, ref.path, base.datasets.get(ref.id), dataset)
+        for ref in loaded.config.datasets
+        if ref.path and (dataset := local.get(ref.id)) is not None
+    ]
+    section = loaded.config.holdout
+    held = (
+        compare_files(None, section.path, base.holdout, holdout)
+        if section is not None and holdout is not None
+        else None
+    )
     return asked.model_copy(
         update={
             "resolved_ref": base.resolved_ref,

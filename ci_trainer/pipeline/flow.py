@@ -21,8 +21,8 @@ import time
 from collections.abc import Callable, Sequence
 
 from ci_trainer.backend_types import Target
-from ci_trainer.base_data import BaseRequest
 from ci_trainer.backends.base import Backend
+from ci_trainer.base_data import BaseRequest
 from ci_trainer.config import LoadedConfig
 from ci_trainer.decision import Decision
 from ci_trainer.errors import TrainingFailed

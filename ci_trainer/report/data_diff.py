@@ -16,6 +16,7 @@ from ci_trainer.data_diff_types import NORMALISATION, DataDiff, FileDiff, Intent
 from ci_trainer.report.markdown import escape, table
 from ci_trainer.result import RunResult
 
+MINUS = "\u2212"  # U+2212, the typographic minus before a count of removed examples
 MAX_ROWS = 50  # table rows over all files; the rest is counted
 DETAILED_INTENTS = 10  # intents whose example texts the collapsed list shows
 TEXTS_SHOWN = 3  # per kind (added, removed, moved in)
@@ -62,16 +63,16 @@ def data_diff_summary(result: RunResult) -> str | None:
     return data_diff_section(result.data_diff, intent_metric_changes(result))
 
 
-def data_diff_section(
-    diff: DataDiff | None, changes: Mapping[str, MetricChange]
-) -> str | None:
+def data_diff_section(diff: DataDiff | None, changes: Mapping[str, MetricChange]) -> str | None:
     """The section, or None when no base was asked for."""
     if diff is None:
         return None
     title = "### Data diff against the base\n\n"
     if diff.unavailable is not None:
         how = f" To get it: {escape(diff.hint)}." if diff.hint else ""
-        return f"{title}No data diff against {escape(diff.base_ref)}: {escape(diff.unavailable)}.{how}"
+        return (
+            f"{title}No data diff against {escape(diff.base_ref)}: {escape(diff.unavailable)}.{how}"
+        )
     parts = [title + _intro(diff)]
     files = [f for f in diff.datasets if f.differs]
     if files:
@@ -103,7 +104,7 @@ def _file_line(file: FileDiff) -> str:
     new = ", a new file" if not file.at_base else ""
     return (
         f"{name}{new}: {_intent_counts(file)}; examples {file.base_examples} → "
-        f"{file.head_examples}: +{file.examples_added_count} −{file.examples_removed_count}, "
+        f"{file.head_examples}: +{file.examples_added_count} {MINUS}{file.examples_removed_count}, "
         f"{file.examples_moved_count} moved between intents"
     )
 
@@ -155,7 +156,7 @@ def _intent_cell(intent: IntentDiff) -> str:
 
 
 def _examples_cell(intent: IntentDiff) -> str:
-    text = f"+{intent.added_count} −{intent.removed_count}"
+    text = f"+{intent.added_count} {MINUS}{intent.removed_count}"
     if intent.moved_in_count:
         sources = sorted({move.from_intent for move in intent.moved_in})
         named = ", ".join(escape(s) for s in sources[:3])
@@ -183,7 +184,7 @@ def _holdout_note(holdout: FileDiff) -> str:
     return (
         f"> [!WARNING]\n> The holdout {escape(holdout.path)} changed since the base: "
         f"{_intent_counts(holdout)} ({names}{more}); examples +{holdout.examples_added_count} "
-        f"−{holdout.examples_removed_count}, {holdout.examples_moved_count} moved between "
+        f"{MINUS}{holdout.examples_removed_count}, {holdout.examples_moved_count} moved between "
         f"intents.\n> {HOLDOUT_SENTENCE}"
     )
 
