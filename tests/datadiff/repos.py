@@ -67,7 +67,3 @@ def base_and_pull_request(
     git(folder, "add", "-A")
     git(folder, "commit", "-q", "-m", "pull request")
     return base, git(folder, "rev-parse", "HEAD")
-
-
-def texts(examples: list[Any]) -> list[str]:
-    return [e["text"] if isinstance(e, dict) else e for e in examples]

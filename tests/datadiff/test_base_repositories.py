@@ -18,7 +18,7 @@ from ci_trainer.datasets import load_dataset
 from ci_trainer.pipeline.base_stage import diff_against_base
 from ci_trainer.report.data_diff import data_diff_section
 
-from .repos import DATASET, HOLDOUT, base_and_pull_request, edit_yaml, git, needs_git, texts
+from .repos import DATASET, HOLDOUT, base_and_pull_request, edit_yaml, git, needs_git
 
 pytestmark = needs_git
 
@@ -115,20 +115,12 @@ def test_the_merge_base_not_the_base_branchs_tip(tmp_path: Path) -> None:
     project = tmp_path / "project"
     base, _ = base_and_pull_request(project, pull_request_change)
     git(project, "checkout", "-q", "main")
-    edit_yaml(
-        project,
-        DATASET,
-        lambda d: (
-            d["greeting_extra"].append("x")
-            if "greeting_extra" in d
-            else d.update(greeting_extra=["hello friend"])
-        ),
-    )
+    edit_yaml(project, DATASET, lambda d: d.update(gift_wrapping=["wrap it as a gift"]))
     git(project, "commit", "-q", "-am", "main moves on")
     git(project, "checkout", "-q", "feature")
     diff = data_diff(project)
     assert diff.base_commit == base
-    assert "greeting_extra" not in {i.intent for i in customer_service(diff).intents}
+    assert "gift_wrapping" not in {i.intent for i in customer_service(diff).intents}
 
 
 def test_github_base_ref_on_a_pull_request_run_uses_origin(tmp_path: Path) -> None:
