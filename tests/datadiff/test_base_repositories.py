@@ -18,7 +18,7 @@ from ci_trainer.datasets import load_dataset
 from ci_trainer.pipeline.base_stage import diff_against_base
 from ci_trainer.report.data_diff import data_diff_section
 
-from .repos import DATASET, HOLDOUT, base_and_pull_request, edit_yaml, git, needs_git
+from .git_repos import DATASET, HOLDOUT, base_and_pull_request, edit_yaml, git, needs_git
 
 pytestmark = needs_git
 
@@ -193,7 +193,7 @@ def test_base_that_does_not_exist(tmp_path: Path) -> None:
 
 
 def test_not_a_git_repository(tmp_path: Path) -> None:
-    from .repos import sample_project
+    from .git_repos import sample_project
 
     project = sample_project(tmp_path / "project")
     diff = data_diff(project)
