@@ -102,8 +102,9 @@ def _resolve(repository: Repository, request: BaseRequest) -> str:
         except NoHistory:
             continue
         return candidate
-    tried = " nor ".join(f"`{name}`" for name in request.candidates)
-    msg = f"the base {tried} is not in this clone ({request.requested_by} {request.ref})"
+    first, *others = request.candidates
+    missing = f"neither {first} nor {' nor '.join(others)} is" if others else f"{first} is not"
+    msg = f"{missing} in this clone (the base, from {request.requested_by} {request.ref})"
     raise BaseUnavailable(
         msg, hint=f"{_FETCH_ALL}, or run git fetch origin {request.ref} before ci-trainer"
     )

@@ -177,7 +177,7 @@ def test_a_single_branch_checkout_has_no_base_ref(tmp_path: Path) -> None:
     )
     diff = data_diff(clone, base=None, env={"GITHUB_BASE_REF": "main"})
     assert diff.unavailable == (
-        "the base `origin/main` nor `main` is not in this clone (GITHUB_BASE_REF main)"
+        "neither origin/main nor main is in this clone (the base, from GITHUB_BASE_REF main)"
     )
     assert diff.hint is not None and "git fetch origin main" in diff.hint
 
@@ -186,7 +186,9 @@ def test_base_that_does_not_exist(tmp_path: Path) -> None:
     project = tmp_path / "project"
     base_and_pull_request(project, pull_request_change)
     diff = data_diff(project, base="no-such-branch")
-    assert diff.unavailable is not None and "`no-such-branch`" in diff.unavailable
+    assert diff.unavailable == (
+        "no-such-branch is not in this clone (the base, from --base no-such-branch)"
+    )
     assert diff.hint is not None and "git fetch origin no-such-branch" in diff.hint
     option_like = data_diff(project, base="--output=/tmp/x")
     assert option_like.unavailable is not None  # never handed to git as an option
