@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from git_repos import DATASET, HOLDOUT, base_and_pull_request, edit_yaml, needs_git
+from git_repos import DATASET, HOLDOUT, base_and_pull_request, edit_yaml, git, needs_git
 
 from ci_trainer import audit
 from ci_trainer.cli import main
@@ -89,3 +89,47 @@ def test_a_run_shows_the_data_diff_in_the_summary_audit_and_webhook(
     ]
     assert (shop_event["examplesAdded"], shop_event["examplesRemoved"]) == (6, 3)
     assert NEW_RETURN_TEXTS[0] not in delivery.body.decode("utf-8")
+
+
+@needs_git
+def test_a_shallow_pull_request_checkout_validates_as_before_with_the_one_line(
+    harness: Harness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in list(os.environ):
+        if name.startswith(("GITHUB_", "COGNIGY_", "WEBHOOK_", "INPUT_", "GIT_")):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
+    origin = tmp_path / "origin"
+    base_and_pull_request(origin, pull_request)
+    clone = tmp_path / "clone"
+    git(
+        tmp_path,
+        "clone",
+        "-q",
+        "--depth",
+        "1",
+        "--branch",
+        "feature",
+        f"file://{origin}",
+        str(clone),
+    )
+    # What a pull_request run on Actions sees (the one-commit checkout of actions/checkout).
+    monkeypatch.setenv("GITHUB_EVENT_NAME", "pull_request")
+    monkeypatch.setenv("GITHUB_BASE_REF", "main")
+    monkeypatch.chdir(clone)
+
+    code = main(["validate", "--config", "training-config.yaml", "--output-dir", "out"])
+    _, err = harness.output()
+    assert code == 0, err  # the missing diff changes nothing
+    assert "no data diff against main: neither origin/main nor main is in this clone" in err
+    summary = (clone / "out" / "summary.md").read_text(encoding="utf-8")
+    section = summary.split("### Data diff against the base\n\n", 1)[1].split("\n\n", 1)[0]
+    assert section.startswith("No data diff against main: neither origin/main nor main")
+    assert "To get it: set fetch-depth: 0 on actions/checkout" in section
+    lines = (clone / "cognigy_training_audit.log").read_text(encoding="utf-8").splitlines()
+    [record] = [json.loads(line) for line in lines]
+    assert audit.schema_problem(record) is None
+    assert record["decision"] == "validated"
+    assert record["dataDiff"]["requestedBy"] == "GITHUB_BASE_REF"
+    assert record["dataDiff"]["baseCommit"] is None
+    assert "in this clone" in record["dataDiff"]["unavailable"]
