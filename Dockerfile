@@ -12,6 +12,16 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
+# git reads the committed datasets at the pull request's merge base (the data diff); the
+# image has none. Pinned to the version Debian 12 (bookworm, the release this base is
+# built on) serves, found with `apt-cache policy git` in a build of this Dockerfile;
+# bump it with the base. No recommends (no ssh client, no perl modules beyond git's
+# own), and the package lists are removed, so the layer holds git alone.
+RUN apt-get update \
+    && apt-get install --yes --no-install-recommends git=1:2.39.5-0+deb12u3 \
+    && rm -rf /var/lib/apt/lists/* \
+    && git --version
+
 # Dependencies first, in their own layer: it is rebuilt only when the pins change.
 # --no-deps + pip check: the file pins the whole closure, nothing unpinned sneaks in.
 COPY requirements/action.txt /app/requirements/action.txt

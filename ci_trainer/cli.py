@@ -180,6 +180,14 @@ def _add_run_arguments(parser: argparse.ArgumentParser) -> None:
         "cognigy_training_audit.log next to the config)",
     )
     parser.add_argument(
+        "--base",
+        default=None,
+        metavar="REF",
+        help="compare the committed datasets and holdout with those at the merge base of "
+        "HEAD and REF (a branch, tag or commit; needs its history: fetch-depth: 0 on "
+        "actions/checkout); on a pull request GITHUB_BASE_REF is the default",
+    )
+    parser.add_argument(
         "--junit",
         default=None,
         metavar="PATH",
@@ -278,6 +286,7 @@ def run_cli(args: argparse.Namespace) -> int:
         emulator_reset=args.emulator_reset,
         output_dir=paths.output_dir,
         audit_log=paths.audit_log,
+        base=args.base,
     )
     reporter = _reporter(env)
     stop = threading.Event()

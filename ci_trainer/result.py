@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from ci_trainer.backend_types import ConvergencePoint, EvalMetrics, IntentScore, PromotionStep
+from ci_trainer.data_diff_types import DataDiff
 from ci_trainer.decision import Decision
 from ci_trainer.holdout_types import HoldoutChanges, PredictionsFile
 
@@ -321,6 +322,9 @@ class RunResult(_Model):
 
     datasets: list[DatasetRecord] = Field(default_factory=list)
     checks: list[CheckResult] = Field(default_factory=list)
+    # The committed datasets and holdout compared with the base's (None: no base asked
+    # for); computed in every mode, never part of the decision.
+    data_diff: DataDiff | None = None
     # What the service held before this run imported into it (v2's intents exports).
     service_exports: list[ServiceExport] = Field(default_factory=list)
 

@@ -180,6 +180,7 @@ class _Run:
                 stop=self.stop,
                 provenance=self.settings.provenance,
                 missing_credentials=missing,
+                base=self.settings.base,
                 on_training_started=warm_up_late_imports,
             )
             return self.pipeline.run()

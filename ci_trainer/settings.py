@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ci_trainer.base_data import BaseRequest, base_request
 from ci_trainer.config.model import AuditSection, WebhookSection
 from ci_trainer.errors import ConfigError, ConfigIssue, IncompleteCredentials
 from ci_trainer.predictions_file import predictions_path
@@ -89,6 +90,9 @@ class Settings:
     # Cognigy.AI REST API v2.0 (backend cognigy-v2): COGNIGY_API_KEY.
     api_key: str | None = field(default=None, repr=False)
     provenance: Provenance = field(default_factory=Provenance)
+    # What the data diff compares with: `--base REF`, else a pull request's base branch
+    # (GITHUB_BASE_REF); None: no diff.
+    base: BaseRequest | None = None
     # The whole environment, for names the config chooses (webhook url_env/secret_env).
     env: Mapping[str, str] = field(default_factory=dict, repr=False)
 
@@ -104,6 +108,7 @@ class Settings:
         audit_log: str | Path | None = None,
         emulator_state: str | Path | None = None,
         emulator_reset: bool = False,
+        base: str | None = None,
     ) -> Settings:
         def get(name: str) -> str | None:
             value = env.get(name, "").strip()
@@ -124,6 +129,7 @@ class Settings:
             model_id=get("COGNIGY_MODEL_ID"),
             api_key=get("COGNIGY_API_KEY"),
             provenance=provenance_from_env(env),
+            base=base_request(base, env),
             env=dict(env),
         )
 

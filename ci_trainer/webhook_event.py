@@ -26,6 +26,7 @@ import uuid
 from datetime import datetime, timezone
 from typing import Any
 
+from ci_trainer.data_diff_types import DataDiff, FileDiff
 from ci_trainer.decision import Decision
 from ci_trainer.result import RunResult
 
@@ -76,6 +77,7 @@ def build_event(result: RunResult, event_id: str) -> dict[str, Any]:
         "environment": result.promotion.environment,
         "productionVersionId": result.production.version_id if result.production else None,
         "mode": result.mode.value,
+        "dataDiff": _data_diff(result.data_diff),
         "auditId": result.run_uuid,
         "provenance": {
             "repository": provenance.repository,
@@ -122,6 +124,34 @@ def _metrics(result: RunResult) -> dict[str, Any] | None:
             }
             for score in metrics.targets
         ],
+    }
+
+
+def _data_diff(diff: DataDiff | None) -> dict[str, Any] | None:
+    """The data diff's base commit and counts per file (the audit record has them per
+    intent; neither holds an example text)."""
+    if diff is None:
+        return None
+    return {
+        "baseRef": diff.base_ref,
+        "baseCommit": diff.base_commit,
+        "unavailable": diff.unavailable,
+        "datasets": [_file_counts(file) for file in diff.datasets],
+        "holdout": _file_counts(diff.holdout) if diff.holdout is not None else None,
+    }
+
+
+def _file_counts(file: FileDiff) -> dict[str, Any]:
+    return {
+        "datasetId": file.dataset_id,
+        "atBase": file.at_base,
+        "intentsAdded": file.intents_added_count,
+        "intentsRemoved": file.intents_removed_count,
+        "intentsRenamed": file.intents_renamed_count,
+        "intentsChanged": file.intents_changed_count,
+        "examplesAdded": file.examples_added_count,
+        "examplesRemoved": file.examples_removed_count,
+        "examplesMoved": file.examples_moved_count,
     }
 
 

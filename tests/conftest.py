@@ -2,7 +2,8 @@
 
 The models of what the runner and a reader do with our output are imported by name from
 any test: the runner's command and file-command parsers (tests/github/runner_commands.py,
-runner_files.py) and the shared RunResult fixtures (tests/report/run_results.py).
+runner_files.py), the shared RunResult fixtures (tests/report/run_results.py) and the
+constructed git repositories (tests/datadiff/git_repos.py).
 """
 
 from __future__ import annotations
@@ -14,7 +15,11 @@ from pathlib import Path
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-for _folder in (REPO_ROOT / "tests" / "report", REPO_ROOT / "tests" / "github"):
+for _folder in (
+    REPO_ROOT / "tests" / "report",
+    REPO_ROOT / "tests" / "github",
+    REPO_ROOT / "tests" / "datadiff",  # git_repos: constructed repositories
+):
     if str(_folder) not in sys.path:
         sys.path.insert(0, str(_folder))
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from ci_trainer.data_diff_types import DataDiff
 from ci_trainer.holdout_types import HoldoutChanges
 from ci_trainer.redact import Redactor, map_strings
 from ci_trainer.result import CheckResult, RunResult
@@ -57,6 +58,7 @@ def build_record(
         "thresholds": _plain(result.thresholds),
         "datasets": _plain(result.datasets),
         "checks": [_check_entry(check) for check in result.checks],
+        "dataDiff": _data_diff_entry(result.data_diff),
         "intentsExports": _plain(result.service_exports),
         "gate": _plain(result.gate),
         "production": _plain(result.production),
@@ -102,6 +104,19 @@ def _changes_entry(changes: HoldoutChanges | None) -> dict[str, Any] | None:
         "confusionPairsChanged": len(changes.confusions),
         "confusions": _plain(changes.confusions[:RECORD_CONFUSIONS]),
     }
+
+
+def _data_diff_entry(diff: DataDiff | None) -> dict[str, Any] | None:
+    """The data diff's counts and base commit; the example texts stay out of the record
+    (they are in the repository at the two commits it names)."""
+    if diff is None:
+        return None
+    entry: dict[str, Any] = _plain(diff)
+    for file in [*entry["datasets"], *([entry["holdout"]] if entry["holdout"] else [])]:
+        for intent in file["intents"]:
+            for name in ("added", "removed", "movedIn"):
+                del intent[name]
+    return entry
 
 
 def _camel(name: str) -> str:

@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from ci_trainer.backend_types import ConvergencePoint, EvalMetrics, IntentScore
+from ci_trainer.data_diff_types import DataDiff
 from ci_trainer.decision import Decision
 from ci_trainer.holdout_types import HoldoutChanges
 from ci_trainer.result import (
@@ -40,6 +41,7 @@ class Findings(BaseModel):
     target: str | None = None
     datasets: list[DatasetRecord] = Field(default_factory=list)
     checks: list[CheckResult] = Field(default_factory=list)
+    data_diff: DataDiff | None = None
     service_exports: list[ServiceExport] = Field(default_factory=list)
     production: ProductionInfo | None = None
     status: str | None = None

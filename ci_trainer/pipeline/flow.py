@@ -1,6 +1,6 @@
 """The stages of a run, in order, returning what they decided.
 
-    load datasets -> access check -> service stats + dataset checks -> production version
+    load datasets -> data diff against the base -> access check -> service stats + dataset checks -> production version
     -> train (Idempotency-Key) -> wait -> [retry FAILED with a smaller batch] -> metrics
     -> thresholds -> champion/challenger on the holdout -> decision -> promote
 
@@ -22,10 +22,12 @@ from collections.abc import Callable, Sequence
 
 from ci_trainer.backend_types import Target
 from ci_trainer.backends.base import Backend
+from ci_trainer.base_data import BaseRequest
 from ci_trainer.config import LoadedConfig
 from ci_trainer.decision import Decision
 from ci_trainer.errors import TrainingFailed
 from ci_trainer.pipeline.background import AccessInBackground
+from ci_trainer.pipeline.base_stage import compare_with_base
 from ci_trainer.pipeline.context import Ruling, StageContext
 from ci_trainer.pipeline.dataset_stages import (
     check_access,
@@ -61,10 +63,12 @@ class Pipeline:
         stop: threading.Event,
         provenance: Provenance | None = None,
         missing_credentials: Sequence[str] = (),
+        base: BaseRequest | None = None,
         clock: Callable[[], float] = time.monotonic,
         on_training_started: Callable[[], None] | None = None,
     ) -> None:
         """`missing_credentials` names the settings whose absence left `backend` None;
+        `base` is what the data diff compares with (None: no diff);
         `on_training_started` is called once, when the first job is running (the
         process is idle from then on)."""
         self.backend = backend
@@ -78,6 +82,7 @@ class Pipeline:
             clock=clock,
         )
         self._missing = list(missing_credentials)
+        self._base = base
         self._on_training_started = on_training_started
 
     def run(self) -> Verdict:
@@ -109,6 +114,7 @@ class Pipeline:
         access = AccessInBackground(backend.check_access) if backend else None
         try:
             data = load_datasets(ctx)
+            compare_with_base(ctx, data, self._base)
             if backend is not None and access is not None:
                 check_access(ctx, access)
                 fetch_service_stats(ctx, backend, data)

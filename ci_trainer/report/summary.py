@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from ci_trainer.holdout_types import HoldoutChanges
 from ci_trainer.report.changes import confusions_section, f1_chart_section, flips_section
 from ci_trainer.report.convergence import convergence_section
+from ci_trainer.report.data_diff import data_diff_summary
 from ci_trainer.report.exports import exports_section
 from ci_trainer.report.gate_tables import champion_section, checks_section, gate_section
 from ci_trainer.report.headline import render_headline
@@ -46,6 +47,9 @@ _SECTIONS: tuple[tuple[str, int, Callable[[RunResult], str | None]], ...] = (
     ("targets", 78, targets_section),
     ("gate", 80, gate_section),
     ("champion/challenger", 75, champion_section),
+    # What the pull request changed in the data, next to each intent's metric: read
+    # with the comparison above it, so kept before the run's details.
+    ("data diff", 72, data_diff_summary),
     ("confusions that changed", 72, _on_changes(confusions_section)),
     ("flipped utterances", 45, _on_changes(flips_section)),
     ("per-intent F1 chart", 28, _on_changes(f1_chart_section)),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 from typing import Any
 
@@ -94,6 +95,15 @@ def test_dockerfile_follows_the_container_action_rules() -> None:
     assert "PYTHONDONTWRITEBYTECODE=1" in text and "PYTHONUNBUFFERED=1" in text
     # dependencies are installed before the source is copied, from the pinned file
     assert text.index("requirements/action.txt") < text.index("COPY ci_trainer")
+
+
+def test_dockerfile_installs_git_pinned_without_recommends_or_lists() -> None:
+    """The data diff reads the base through git, which python slim images lack."""
+    text = (REPO / "Dockerfile").read_text(encoding="utf-8").replace("\\\n", " ")
+    [install] = [line for line in text.splitlines() if "apt-get install" in line]
+    assert re.search(r"\bgit=1:\d+\.\d+\.\d+-\S+", install), "pin git to an exact version"
+    assert "--no-install-recommends" in install
+    assert "rm -rf /var/lib/apt/lists/*" in install
 
 
 def test_image_requirements_are_pinned_and_run_time_only() -> None:

@@ -146,3 +146,37 @@ def outward_address() -> str:
         except OSError:
             return "127.0.0.1"
         return str(probe.getsockname()[0])
+
+
+def test_image_reads_the_base_through_git_in_a_workspace_of_another_uid(
+    image: None, tmp_path: Path
+) -> None:
+    """The image has git, and git accepts the runner's workspace (owned by the runner's
+    user, not the container's root): a pull request's data diff is in the summary."""
+    from git_repos import DATASET, base_and_pull_request, edit_yaml, git
+
+    from ci_trainer.backends.cognigy_v1.emulator.server import Emulator
+
+    origin = tmp_path / "origin"
+    base, _ = base_and_pull_request(
+        origin, lambda p: edit_yaml(p, DATASET, lambda d: d["return_item"].append("send it back"))
+    )
+    workspace = tmp_path / "workspace"
+    git(tmp_path, "clone", "-q", "--branch", "feature", f"file://{origin}", str(workspace))
+    if os.geteuid() == 0:
+        for path in (workspace, *workspace.rglob("*")):
+            os.lchown(path, 1001, 1001)
+    with Emulator.from_config(
+        workspace / "training-config.yaml",
+        client_id=CLIENT_ID,
+        client_secret=CLIENT_SECRET,
+        training_seconds=0.3,
+    ) as running:
+        report = run_image(workspace, running, env={"GITHUB_BASE_REF": "main"})
+    assert report["exit_code"] in (0, 1), report
+    printed = "\n".join(report["stdout"])
+    assert f"data diff against origin/main (merge base {base[:12]})" in printed
+    summary = Path(report["summary_path"]).read_text(encoding="utf-8")
+    assert "### Data diff against the base" in summary
+    assert "| return\\_item | +1 \u22120 (40 → 41) |" in summary
+    check_common(report, workspace)

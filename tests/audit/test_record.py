@@ -269,6 +269,7 @@ RECORD_KEY_OF = {
     "tool_version": "toolVersion",
     "backend": "backend",
     "mode": "mode",
+    "data_diff": "dataDiff",
     "decision": "decision",
     "reason": "reason",
     "reasons": "reasons",
