@@ -1,10 +1,11 @@
 # ci-trainer as a GitHub container action (action.yml: runs.using docker, image Dockerfile).
 #
-# The base is pinned by the digest of the python:3.12-slim index, so a rebuild uses the
-# same OS and interpreter. (No registry is reachable from the development machines; this
-# digest is the one public repositories pin for python:3.12-slim. Re-resolve it with
-# `docker buildx imagetools inspect python:3.12-slim` when bumping.)
-FROM python:3.12-slim@sha256:78387bc3881b8273120a12ebe6c1ab22b018ccc2c9adf565ae1ac9b536e184ea
+# The base is pinned by digest, so a rebuild uses the same OS and interpreter: the digest
+# is python:3.12.14-slim-trixie's (Debian 13), the tag it was resolved from is named so
+# the release is plain. (No registry is reachable from the development machines; this
+# digest is the one public repositories pin for it. Re-resolve it with
+# `docker buildx imagetools inspect python:3.12-slim-trixie` when bumping.)
+FROM python:3.12.14-slim-trixie@sha256:78387bc3881b8273120a12ebe6c1ab22b018ccc2c9adf565ae1ac9b536e184ea
 
 # No .pyc files in the image or the workspace; log lines reach the runner as they happen.
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -13,12 +14,20 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
 # git reads the committed datasets at the pull request's merge base (the data diff); the
-# image has none. Pinned to the version Debian 12 (bookworm, the release this base is
-# built on) serves, found with `apt-cache policy git` in a build of this Dockerfile;
-# bump it with the base. No recommends (no ssh client, no perl modules beyond git's
-# own), and the package lists are removed, so the layer holds git alone.
-RUN apt-get update \
-    && apt-get install --yes --no-install-recommends git=1:2.39.5-0+deb12u3 \
+# image has none. Pinned per Debian release, each to the version that release serves
+# (`apt-cache policy git`): trixie for the base above, bookworm for the local build tool,
+# which swaps every base for Debian 12's Python. Another release fails the build here,
+# by name, rather than installing whatever it serves. Bump the pins with the base. No
+# recommends (no ssh client, no perl modules beyond git's own), and the package lists
+# are removed, so the layer holds git alone.
+RUN . /etc/os-release \
+    && case "$VERSION_CODENAME" in \
+         trixie) pin=git=1:2.47.3-0+deb13u1 ;; \
+         bookworm) pin=git=1:2.39.5-0+deb12u3 ;; \
+         *) echo "no git pin for Debian $VERSION_CODENAME: add one" >&2; exit 1 ;; \
+       esac \
+    && apt-get update \
+    && apt-get install --yes --no-install-recommends "$pin" \
     && rm -rf /var/lib/apt/lists/* \
     && git --version
 

@@ -89,7 +89,7 @@ def test_dockerfile_follows_the_container_action_rules() -> None:
     ]
     assert "USER" not in instructions  # the runner's workspace would become unwritable
     from_line = next(line for line in text.splitlines() if line.startswith("FROM "))
-    assert from_line.startswith("FROM python:3.12-slim@sha256:")
+    assert re.fullmatch(r"FROM python:3\.12(\.\d+)?-slim(-\w+)?@sha256:[0-9a-f]{64}", from_line)
     assert len(from_line.split("@sha256:", 1)[1].split()[0]) == 64
     assert 'ENTRYPOINT ["/usr/local/bin/python", "/app/entrypoint.py"]' in text
     assert "PYTHONDONTWRITEBYTECODE=1" in text and "PYTHONUNBUFFERED=1" in text
@@ -98,12 +98,16 @@ def test_dockerfile_follows_the_container_action_rules() -> None:
 
 
 def test_dockerfile_installs_git_pinned_without_recommends_or_lists() -> None:
-    """The data diff reads the base through git, which python slim images lack."""
+    """The data diff reads the base through git, which python slim images lack. The pin
+    is chosen by Debian release: the one FROM names, and bookworm for action-image."""
     text = (REPO / "Dockerfile").read_text(encoding="utf-8").replace("\\\n", " ")
     [install] = [line for line in text.splitlines() if "apt-get install" in line]
-    assert re.search(r"\bgit=1:\d+\.\d+\.\d+-\S+", install), "pin git to an exact version"
-    assert "--no-install-recommends" in install
+    assert '--no-install-recommends "$pin"' in install
     assert "rm -rf /var/lib/apt/lists/*" in install
+    pins = dict(re.findall(r"(\w+)\) pin=git=(1:\d+\.\d+\.\d+-\S+) ;;", install))
+    [release] = re.findall(r"^FROM python:[\d.]+-slim-(\w+)@sha256:[0-9a-f]{64}$", text, re.M)
+    assert {release, "bookworm"} <= set(pins), "pin git for the base's release and bookworm"
+    assert "*) echo" in install and "exit 1" in install, "another release must fail the build"
 
 
 def test_image_requirements_are_pinned_and_run_time_only() -> None:
