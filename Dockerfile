@@ -21,13 +21,12 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 # recommends (no ssh client, no perl modules beyond git's own), and the package lists
 # are removed, so the layer holds git alone.
 RUN . /etc/os-release \
+    && apt-get update \
     && case "$VERSION_CODENAME" in \
-         trixie) pin=git=1:2.47.3-0+deb13u1 ;; \
-         bookworm) pin=git=1:2.39.5-0+deb12u3 ;; \
+         trixie) apt-get install --yes --no-install-recommends git=1:2.47.3-0+deb13u1 ;; \
+         bookworm) apt-get install --yes --no-install-recommends git=1:2.39.5-0+deb12u3 ;; \
          *) echo "no git pin for Debian $VERSION_CODENAME: add one" >&2; exit 1 ;; \
        esac \
-    && apt-get update \
-    && apt-get install --yes --no-install-recommends "$pin" \
     && rm -rf /var/lib/apt/lists/* \
     && git --version
 
