@@ -116,8 +116,8 @@ def _intent_counts(file: FileDiff) -> str:
         (file.intents_renamed_count, "renamed"),
         (file.intents_changed_count, "changed"),
     ]
-    shown = ", ".join(f"{count} {word}" for count, word in kinds if count)
-    return f"intents {shown or 'unchanged'}"
+    shown = [f"{count} intent{'' if count == 1 else 's'} {word}" for count, word in kinds if count]
+    return ", ".join(shown) or "intents unchanged"
 
 
 def _table(files: Sequence[FileDiff], changes: Mapping[str, MetricChange]) -> str:
