@@ -29,7 +29,7 @@ from urllib.parse import quote, urlsplit
 
 from requests.utils import parse_header_links
 
-from ci_trainer.errors import ApiError, Interrupted
+from ci_trainer.errors import ApiError, CiTrainerError, Interrupted
 from ci_trainer.http.client import Call, HttpClient, HttpResponse
 from ci_trainer.http.loopback import is_loopback
 from ci_trainer.http.policy import RetryMode, RetryPolicy, parse_retry_after
@@ -73,7 +73,7 @@ POLICY = RetryPolicy(
 )
 
 
-class GitHubError(Exception):
+class GitHubError(CiTrainerError):
     """A GitHub call that did not succeed, by `kind`: forbidden, unauthorized, not-found,
     rate-limited, server, refused (another 4xx), network, deadline, too-many, unexpected,
     cancelled, config.

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ci_trainer.errors import CiTrainerError
 from ci_trainer.github_api import DEFAULT_API_URL
 
 PULL_REQUEST_EVENTS = ("pull_request", "pull_request_target")
@@ -29,7 +30,7 @@ class PullRequest:
     from_fork: bool  # its head is in another repository: the token is read-only there
 
 
-class NoPullRequest(Exception):
+class NoPullRequest(CiTrainerError):
     """No comment can be made for this run; `level` says whether that is worth a warning
     (`warning`: comment is on but something is missing) or only a log line (`info`)."""
 
