@@ -57,9 +57,7 @@ def intent_metric_changes(result: RunResult) -> dict[str, MetricChange]:
     champion = result.champion
     if champion is not None and champion.intent_changes:
         return {
-            change.intent: MetricChange(
-                RECALL, change.production_recall, change.candidate_recall
-            )
+            change.intent: MetricChange(RECALL, change.production_recall, change.candidate_recall)
             for change in champion.intent_changes
         }
     if result.metrics is None:
