@@ -1,4 +1,5 @@
-"""The data diff at scale: 1,000 intents, every one changed, read through git and rendered.
+"""The whole step summary at scale: 1,000 intents, every one changed in the data diff,
+flipped on the holdout and measured per intent.
 
 A temporary git repository holds a generated YAML dataset (and a holdout) on main, and a
 pull request's commit on a branch that changes every intent: examples added and removed,
@@ -7,8 +8,13 @@ one example moved to the next intent, and every tenth intent renamed. Measured, 
 
 - read: `read_base` (git finds the merge base and reads both files at it, then parses them);
 - compare: the per-intent comparison of the dataset and the holdout (`compare_files`);
-- render: `render_summary` of a RunResult carrying that diff and a per-intent recall for
-  every intent (the holdout comparison), and the summary's size against GitHub's 1 MiB.
+- holdout: `holdout_changes` of one outcome per holdout utterance (2 per intent): the
+  first of each intent lost by the candidate to the next intent, the second gained from
+  production's mistake, so every intent has flips and two confusions that changed;
+- render: `render_summary` of the RunResult a run would hold: that diff, those holdout
+  changes, the champion/challenger comparison with a recall test per intent, and the
+  service's metrics per intent for both models; its size against GitHub's 1 MiB, and
+  each section's size.
 
     python benchmarks/data_diff.py [--intents 1000] [--examples 30] [--repeat 3]
 """
@@ -25,14 +31,18 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TypeVar
 
+from ci_trainer.backend_types import EvalMetrics, IntentScore
 from ci_trainer.base_data import base_request, read_base
 from ci_trainer.config import load_config
 from ci_trainer.data_diff import compare_files
 from ci_trainer.data_diff_types import DataDiff
-from ci_trainer.datasets import load_dataset
+from ci_trainer.datasets import Dataset, load_dataset
 from ci_trainer.decision import Decision
+from ci_trainer.holdout_changes import holdout_changes
+from ci_trainer.holdout_types import HoldoutChanges, HoldoutOutcome
 from ci_trainer.report import SUMMARY_LIMIT_BYTES, render_summary
-from ci_trainer.result import ChampionComparison, IntentChange, Mode, RunResult
+from ci_trainer.report.summary import summary_sections
+from ci_trainer.result import ChampionComparison, IntentChange, Mode, ProductionInfo, RunResult
 
 T = TypeVar("T")
 CONFIG = """\
@@ -93,46 +103,95 @@ def best_of(action: Callable[[], T], repeat: int) -> tuple[T, float]:
     return result, best
 
 
-def run_result(diff: DataDiff, intents: int) -> RunResult:
+def outcomes(held: Dataset) -> list[HoldoutOutcome]:
+    """Per intent, flips one way or both (intent i: its first utterance lost by the
+    candidate to the next intent unless i % 3 == 2, its second gained from production's
+    taking it for the previous one unless i % 3 == 1), so intents' F1 moves apart and two
+    confusions change per intent or one; scores vary so the order is the sort's."""
+    names = sorted(set(held.labels))
+    place = {name: i for i, name in enumerate(names)}
+    seen: set[str] = set()
+    made = []
+    for index, (text, gold) in enumerate(zip(held.texts, held.labels, strict=True)):
+        first = gold not in seen
+        seen.add(gold)
+        kind = place[gold] % 3
+        lost = first and kind != 2
+        gained = not first and kind != 1
+        made.append(
+            HoldoutOutcome(
+                text=text,
+                expected=gold,
+                candidate=names[(place[gold] + 1) % len(names)] if lost else gold,
+                candidate_score=0.5 + (index % 50) / 100,
+                production=names[place[gold] - 1] if gained else gold,
+                production_score=0.4 + (index % 40) / 100,
+                flagged=lost and index % 7 == 0,
+            )
+        )
+    return made
+
+
+def metrics(version: str, names: list[str], base: float) -> EvalMetrics:
+    per_intent = [
+        IntentScore(
+            intent=name,
+            precision=base - (i % 9) / 100,
+            recall=base - (i % 7) / 100,
+            f1=base - (i % 8) / 100,
+            support=6,
+        )
+        for i, name in enumerate(names)
+    ]
+    return EvalMetrics(
+        version_id=version, f1=base, precision=base, recall=base, macro_f1=base,
+        per_intent=per_intent,
+    )  # fmt: skip
+
+
+def run_result(diff: DataDiff, changes: HoldoutChanges) -> RunResult:
     now = datetime.now(timezone.utc)
-    changes = [
+    intents = [score.intent for score in changes.intent_recall]
+    tested = [
         IntentChange(
-            intent=intent_name(i, True),
-            support=2,
-            candidate_recall=1.0,
-            production_recall=0.5,
+            intent=score.intent,
+            support=score.support,
+            candidate_recall=score.candidate,
+            production_recall=score.production,
             candidate_only=1,
-            production_only=0,
+            production_only=1,
             p_value=1.0,
             p_adjusted=1.0,
             significant=False,
         )
-        for i in range(intents)
+        for score in changes.intent_recall
     ]
     champion = ChampionComparison(
         holdout_path="holdout.yaml",
         holdout_sha256="0" * 64,
-        n=2 * intents,
+        n=len(changes.outcomes),
         candidate_version_id="v2",
         production_version_id="v1",
-        candidate_macro_f1=0.9,
-        production_macro_f1=0.8,
-        candidate_accuracy=0.9,
-        production_accuracy=0.8,
-        diff_macro_f1=0.1,
-        ci_low=0.05,
-        ci_high=0.15,
+        candidate_macro_f1=0.5,
+        production_macro_f1=0.5,
+        candidate_accuracy=0.5,
+        production_accuracy=0.5,
+        diff_macro_f1=0.0,
+        ci_low=-0.05,
+        ci_high=0.05,
         confidence=0.95,
         bootstrap_samples=1000,
         seed=1,
-        mcnemar_candidate_only=10,
-        mcnemar_production_only=2,
-        mcnemar_p=0.01,
+        mcnemar_candidate_only=changes.fixed,
+        mcnemar_production_only=changes.regressed,
+        mcnemar_p=1.0,
         margin=0.02,
-        verdict="better",
-        sentence="The candidate is better.",
-        intent_changes=changes,
+        verdict="no significant change",
+        sentence="No significant change.",
+        intent_changes=tested,
     )
+    candidate = metrics("v2", intents, 0.9)
+    weakest = sorted(candidate.per_intent, key=lambda score: score.f1 or 0.0)[:5]
     return RunResult(
         run_uuid="bench",
         tool_version="bench",
@@ -145,6 +204,10 @@ def run_result(diff: DataDiff, intents: int) -> RunResult:
         duration_seconds=1.0,
         champion=champion,
         data_diff=diff,
+        holdout_changes=changes,
+        metrics=candidate,
+        production=ProductionInfo(version_id="v1", metrics=metrics("v1", intents, 0.88)),
+        weakest_intents=weakest,
     )
 
 
@@ -182,19 +245,28 @@ def main() -> None:
             )
 
         diff, compare_s = best_of(compare, args.repeat)
-        result = run_result(diff, args.intents)
+        made = outcomes(held)
+        changes, holdout_s = best_of(lambda: holdout_changes(made), args.repeat)
+        result = run_result(diff, changes)
         summary, render_s = best_of(lambda: render_summary(result), args.repeat)
     file = diff.datasets[0]
     size = len(summary.encode("utf-8"))
+    trimmed = "Trimmed to fit" in summary
     print(
-        "intents | examples (head) | changed intents | read base s | compare s | render s "
-        "| summary bytes | under 1 MiB"
+        "intents | examples (head) | changed intents | flipped utterances | confusions changed "
+        "| read base s | compare s | holdout s | render s | summary bytes | under 1 MiB, untrimmed"
     )
-    print("---|---|---|---|---|---|---|---")
+    print("---|---|---|---|---|---|---|---|---|---|---")
+    fits = "yes" if size <= SUMMARY_LIMIT_BYTES and not trimmed else "no"
     print(
-        f"{args.intents} | {file.head_examples} | {file.changed_intents_count} | {read_s:.3f} | "
-        f"{compare_s:.3f} | {render_s:.3f} | {size} | {'yes' if size <= SUMMARY_LIMIT_BYTES else 'no'}"
+        f"{args.intents} | {file.head_examples} | {file.changed_intents_count} | "
+        f"{changes.regressed + changes.fixed} | {len(changes.confusions)} | {read_s:.3f} | "
+        f"{compare_s:.3f} | {holdout_s:.3f} | {render_s:.3f} | {size} | {fits}"
     )
+    print("\nsection | bytes")
+    print("---|---")
+    for part in summary_sections(result):
+        print(f"{part.title} | {len(part.body.encode('utf-8'))}")
     print(f"\nload average {os.getloadavg()[0]:.1f}")
 
 

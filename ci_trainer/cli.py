@@ -114,14 +114,29 @@ def build_parser() -> argparse.ArgumentParser:
 
     explain = commands.add_parser(
         "explain",
-        help="re-render what changed on the holdout (flips, confusions, per-intent F1) "
-        "from a run's predictions file, as Markdown",
+        help="re-render what changed (flips, confusions, per-intent F1; with --base the "
+        "data diff too) from a run's predictions file, as Markdown",
     )
     explain.add_argument(
         "predictions",
         metavar="PREDICTIONS",
         help="the run's predictions file (<audit log stem>.predictions.jsonl, the "
         "`predictions` output)",
+    )
+    explain.add_argument(
+        "--base",
+        default=None,
+        metavar="REF",
+        help="also show the data diff against the merge base of HEAD and REF, as the run "
+        "does, next to each intent's holdout recall from the file (needs the history, "
+        "e.g. git fetch origin main; default: no data diff)",
+    )
+    explain.add_argument(
+        "--config",
+        default=None,
+        metavar="PATH",
+        help="with --base: the training config whose datasets and holdout are compared "
+        "(default: training-config.yaml)",
     )
 
     schema = commands.add_parser(
@@ -212,7 +227,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "explain":
         from ci_trainer.explain import explain_cli
 
-        return explain_cli(args.predictions)
+        return explain_cli(args.predictions, base=args.base, config=args.config)
     if args.command == "schema":
         from ci_trainer.schemas import print_schema
 

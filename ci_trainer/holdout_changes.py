@@ -1,5 +1,6 @@
 """The one place that derives what changed on the holdout from its outcomes: the
-utterances that flipped, the confusions that grew, and each intent's F1 per model.
+utterances that flipped, the confusions that grew, and each intent's F1 and recall per
+model.
 
 The run calls it on the predictions it just made; `ci-trainer explain` on the outcomes
 it reads back from the predictions file. Both hand the result to the same renderer.
@@ -17,6 +18,7 @@ from ci_trainer.holdout_types import (
     HoldoutOutcome,
     IntentF1,
     IntentFlips,
+    IntentRecall,
 )
 
 
@@ -52,6 +54,7 @@ def holdout_changes(outcomes: Sequence[HoldoutOutcome]) -> HoldoutChanges:
         flips=flips,
         confusions=_confusions(outcomes),
         intent_f1=_intent_f1(outcomes),
+        intent_recall=_intent_recall(outcomes),
     )
 
 
@@ -126,4 +129,21 @@ def _intent_f1(outcomes: Sequence[HoldoutOutcome]) -> list[IntentF1]:
             production=f1("production", intent),
         )
         for intent in sorted(support)
+    ]
+
+
+def _intent_recall(outcomes: Sequence[HoldoutOutcome]) -> list[IntentRecall]:
+    """Recall of each gold intent: TP / support, per model (every gold intent, not only
+    those the gate tests, so a small intent's change is shown too)."""
+    support = Counter(o.expected for o in outcomes)
+    candidate = Counter(o.expected for o in outcomes if o.candidate == o.expected)
+    production = Counter(o.expected for o in outcomes if o.production == o.expected)
+    return [
+        IntentRecall(
+            intent=intent,
+            support=count,
+            candidate=candidate[intent] / count,
+            production=production[intent] / count,
+        )
+        for intent, count in sorted(support.items())
     ]

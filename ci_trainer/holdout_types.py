@@ -87,6 +87,16 @@ class IntentF1(_Model):
         return self.candidate - self.production
 
 
+class IntentRecall(_Model):
+    """One gold intent's recall on the holdout, per model: the share of its utterances
+    each model took for it."""
+
+    intent: str
+    support: int
+    candidate: float
+    production: float
+
+
 class HoldoutChanges(_Model):
     """Every holdout outcome and what changed between production and the candidate."""
 
@@ -98,6 +108,7 @@ class HoldoutChanges(_Model):
     # Every (expected, predicted) pair whose count changed, largest change first.
     confusions: list[ConfusionChange] = Field(default_factory=list)
     intent_f1: list[IntentF1] = Field(default_factory=list)  # every gold intent, by name
+    intent_recall: list[IntentRecall] = Field(default_factory=list)  # likewise
 
 
 class PredictionsFile(_Model):

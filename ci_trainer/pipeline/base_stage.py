@@ -14,7 +14,7 @@ from ci_trainer.base_data import BaseRequest, BaseUnavailable, read_base
 from ci_trainer.config import LoadedConfig
 from ci_trainer.data_diff import compare_files
 from ci_trainer.data_diff_types import DataDiff, FileDiff
-from ci_trainer.datasets import Dataset
+from ci_trainer.datasets import Dataset, load_dataset
 from ci_trainer.pipeline.context import StageContext
 from ci_trainer.pipeline.dataset_stages import Datasets
 
@@ -75,6 +75,18 @@ def diff_against_base(
             "holdout": held,
         }
     )
+
+
+def diff_working_tree(loaded: LoadedConfig, request: BaseRequest) -> DataDiff:
+    """The same diff for a command that has not loaded the datasets (`ci-trainer explain
+    --base`): the working tree's files read by the run's reader first. Raises
+    DatasetError when one of them cannot be read."""
+    local = {
+        ref.id: load_dataset(loaded.resolve(ref.path)) for ref in loaded.config.datasets if ref.path
+    }
+    section = loaded.config.holdout
+    holdout = load_dataset(loaded.resolve(section.path)) if section is not None else None
+    return diff_against_base(loaded, local, holdout, request)
 
 
 def describe(diff: DataDiff) -> str:

@@ -18,6 +18,8 @@ import re
 from urllib.parse import quote
 
 from ci_trainer.backend_types import EvalMetrics
+from ci_trainer.data_diff_types import DataDiff, FileDiff
+from ci_trainer.report.data_diff import MINUS
 from ci_trainer.report.headline import heading
 from ci_trainer.report.markdown import escape, fmt, fmt_signed, table
 from ci_trainer.report.outputs import verdict
@@ -33,6 +35,7 @@ MAX_MARKER_PATH_CHARS = 300
 MARKER_PREFIX = "<!-- ci-trainer pr-comment config="
 _MARKER_SAFE = "/._-~+@"
 _DIGITS = re.compile(r"[0-9]{1,20}")
+_COMMIT = re.compile(r"[0-9a-f]{7,64}")
 _REPOSITORY = re.compile(r"[A-Za-z0-9_.-]{1,100}/[A-Za-z0-9_.-]{1,100}")
 _SERVER = re.compile(r"https?://[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?")
 
@@ -78,13 +81,47 @@ def run_url(provenance: Provenance) -> str | None:
 
 
 def data_diff_line(result: RunResult) -> str | None:
-    """The data diff's one-line summary (what the pull request changes in the datasets).
+    """The data diff's one line: what the pull request changes in the datasets and
+    whether the holdout moved ("Data vs main (abc1234): 3 intents changed, +46 \u22122
+    examples, 1 moved; holdout unchanged"), or why there is no diff; None when no base
+    was asked for. The figures are the diff's counts, summed over the datasets."""
+    diff = result.data_diff
+    if diff is None:
+        return None
+    ref = escape(_cut(diff.base_ref, MAX_NAME_CHARS))
+    if diff.unavailable is not None:
+        why = escape(_cut(diff.unavailable, MAX_NOTE_CHARS))
+        hint = f" To get it: {escape(_cut(diff.hint, MAX_NOTE_CHARS))}." if diff.hint else ""
+        return f"**Data vs {ref}:** not compared ({why}).{hint}"
+    commit = diff.base_commit or ""
+    at = f" ({commit[:7]})" if _COMMIT.fullmatch(commit) else ""
+    return f"**Data vs {ref}{at}:** {_datasets_change(diff.datasets)}; {_holdout_change(diff)}."
 
-    The point where it joins the comment: RunResult does not carry the data diff yet
-    (`RunResult.data_diff` is being added beside this), so there is no line to show and
-    the comment says nothing about the data rather than something invented."""
-    del result
-    return None
+
+def _datasets_change(files: list[FileDiff]) -> str:
+    if not any(file.differs for file in files):
+        return "datasets unchanged"
+    intents = sum(file.changed_intents_count for file in files)
+    added = sum(file.examples_added_count for file in files)
+    removed = sum(file.examples_removed_count for file in files)
+    moved = sum(file.examples_moved_count for file in files)
+    return (
+        f"{intents} intent{'' if intents == 1 else 's'} changed, "
+        f"+{added} {MINUS}{removed} examples, {moved} moved"
+    )
+
+
+def _holdout_change(diff: DataDiff) -> str:
+    holdout = diff.holdout
+    if holdout is None:
+        return "no holdout"
+    if not holdout.differs:
+        return "holdout unchanged"
+    return (
+        f"holdout changed ({holdout.changed_intents_count} intents, "
+        f"+{holdout.examples_added_count} {MINUS}{holdout.examples_removed_count} examples, "
+        f"{holdout.examples_moved_count} moved)"
+    )
 
 
 def render_comment(result: RunResult, *, config: str, link: str | None) -> str:

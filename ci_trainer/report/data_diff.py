@@ -13,9 +13,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from ci_trainer.data_diff_types import NORMALISATION, DataDiff, FileDiff, IntentDiff
+from ci_trainer.holdout_types import HoldoutChanges
 from ci_trainer.report.markdown import escape, table
 from ci_trainer.result import RunResult
 
+RECALL = "holdout recall"
 MINUS = "\u2212"  # U+2212, the typographic minus before a count of removed examples
 MAX_ROWS = 50  # table rows over all files; the rest is counted
 DETAILED_INTENTS = 10  # intents whose example texts the collapsed list shows
@@ -38,15 +40,24 @@ class MetricChange:
     after: float | None
 
 
+def holdout_recall_changes(changes: HoldoutChanges) -> dict[str, MetricChange]:
+    """Per holdout intent: its recall, production -> candidate, as derived from the
+    outcomes (`holdout_changes`); the run and `ci-trainer explain` both take it from here."""
+    return {
+        score.intent: MetricChange(RECALL, score.production, score.candidate)
+        for score in changes.intent_recall
+    }
+
+
 def intent_metric_changes(result: RunResult) -> dict[str, MetricChange]:
     """Per intent: the holdout recall, production -> candidate, when the run compared
     them; else the service's F1 (production's when the service gave it)."""
+    if result.holdout_changes is not None and result.holdout_changes.intent_recall:
+        return holdout_recall_changes(result.holdout_changes)
     champion = result.champion
     if champion is not None and champion.intent_changes:
         return {
-            change.intent: MetricChange(
-                "holdout recall", change.production_recall, change.candidate_recall
-            )
+            change.intent: MetricChange(RECALL, change.production_recall, change.candidate_recall)
             for change in champion.intent_changes
         }
     if result.metrics is None:

@@ -23,7 +23,11 @@ def test_the_snippet_grants_pull_requests_write_and_passes_the_token() -> None:
     workflow = snippet()
     assert workflow["permissions"] == {"contents": "read", "pull-requests": "write"}
     assert "pull_request" in workflow[True]  # type: ignore[index]  # YAML 1.1 reads `on` as True
-    [step] = [s for s in workflow["jobs"]["train"]["steps"] if "with" in s]  # type: ignore[index]
+    steps = workflow["jobs"]["train"]["steps"]  # type: ignore[index]
+    [step] = [s for s in steps if s.get("uses", "").startswith("your-org/ci-trainer")]
+    # The comment's data diff line needs the merge base in the clone.
+    [checkout] = [s for s in steps if s.get("uses", "").startswith("actions/checkout")]
+    assert checkout["with"] == {"fetch-depth": 0}
     assert step["with"]["comment"] is True
     assert step["with"]["github-token"] == "${{ github.token }}"
     inputs = yaml.safe_load((REPO / "action.yml").read_text(encoding="utf-8"))["inputs"]

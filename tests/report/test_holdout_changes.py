@@ -26,7 +26,7 @@ from ci_trainer.report.changes import (
     render_changes,
 )
 from ci_trainer.report.convergence import MAX_CHART_POINTS
-from ci_trainer.stats import macro_f1
+from ci_trainer.stats import intent_recall_changes, macro_f1
 
 
 def outcome(
@@ -108,6 +108,24 @@ def test_per_intent_f1_is_counted_per_model_and_averages_to_the_gates_macro_f1()
         predicted = [getattr(o, model) for o in OUTCOMES]
         mean = sum(getattr(s, model) for s in changes.intent_f1) / len(changes.intent_f1)
         assert mean == pytest.approx(macro_f1(gold, predicted))
+
+
+def test_per_intent_recall_is_every_gold_intents_and_the_gates_own_figure() -> None:
+    changes = holdout_changes(OUTCOMES)
+    recall = {s.intent: (s.support, s.production, s.candidate) for s in changes.intent_recall}
+    assert recall == {"cancel": (4, 1.0, 0.25), "refund": (2, 0.0, 0.5), "track": (2, 1.0, 1.0)}
+    # The same figures as the gate's per-intent recall test (which leaves out intents
+    # below its min_support; here none are).
+    gold = [o.expected for o in OUTCOMES]
+    tested = intent_recall_changes(
+        gold,
+        [o.candidate for o in OUTCOMES],
+        [o.production for o in OUTCOMES],
+        min_support=1,
+    )
+    assert {t.intent: (t.support, t.production_recall, t.candidate_recall) for t in tested} == (
+        recall
+    )
 
 
 def test_outcomes_come_from_both_models_predictions_with_their_scores() -> None:

@@ -70,3 +70,11 @@ def test_schema_and_audit_verify_explain_their_argument() -> None:
     assert "audit: one audit log record (default: config)" in schema
     verify = " ".join(COMMANDS["audit verify"].format_help().split())
     assert "PATH the audit log file (JSON Lines) to check" in verify
+
+
+def test_explain_says_what_base_and_config_are_for() -> None:
+    text = " ".join(COMMANDS["explain"].format_help().split())
+    assert "--base REF also show the data diff against the merge base of HEAD and REF" in text
+    assert "default: no data diff)" in text
+    assert "--config PATH with --base: the training config" in text
+    assert "(default: training-config.yaml)" in text
