@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
+from ci_trainer.decision import Decision
 from ci_trainer.errors import CiTrainerError
 from ci_trainer.holdout_changes import holdout_changes
 from ci_trainer.holdout_types import HoldoutChanges, HoldoutOutcome
@@ -27,8 +28,10 @@ from ci_trainer.report.changes import render_changes
 DEFAULT_CONFIG = "training-config.yaml"
 
 
-class _Refused(Exception):
-    """Why explain cannot do what it was asked, in the line it prints."""
+class _Refused(CiTrainerError):
+    """Why explain cannot do what it was asked, in the line it prints (exit 2)."""
+
+    decision = Decision.INVALID
 
 
 def explain_cli(
