@@ -28,6 +28,7 @@ from typing import Any
 
 from ci_trainer.data_diff_types import DataDiff, FileDiff
 from ci_trainer.decision import Decision
+from ci_trainer.holdout_types import HoldoutChanges
 from ci_trainer.result import RunResult
 
 SOURCE = "ci-trainer"
@@ -78,6 +79,7 @@ def build_event(result: RunResult, event_id: str) -> dict[str, Any]:
         "productionVersionId": result.production.version_id if result.production else None,
         "mode": result.mode.value,
         "dataDiff": _data_diff(result.data_diff),
+        "holdoutChanges": _holdout_changes(result.holdout_changes),
         "auditId": result.run_uuid,
         "provenance": {
             "repository": provenance.repository,
@@ -138,6 +140,19 @@ def _data_diff(diff: DataDiff | None) -> dict[str, Any] | None:
         "unavailable": diff.unavailable,
         "datasets": [_file_counts(file) for file in diff.datasets],
         "holdout": _file_counts(diff.holdout) if diff.holdout is not None else None,
+    }
+
+
+def _holdout_changes(changes: HoldoutChanges | None) -> dict[str, int] | None:
+    """How many holdout utterances flipped each way, and how many confusion pairs
+    changed; the utterances themselves stay in the predictions file."""
+    if changes is None:
+        return None
+    return {
+        "utterances": len(changes.outcomes),
+        "regressed": changes.regressed,
+        "fixed": changes.fixed,
+        "confusionPairsChanged": len(changes.confusions),
     }
 
 

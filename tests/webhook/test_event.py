@@ -136,3 +136,31 @@ def test_signature_with_another_secret_fails() -> None:
     body = b'{"a":1}'
     assert not webhook.verify_signature(body, webhook.sign(body, SECRET), "other-secret")
     assert not webhook.verify_signature(body, webhook.sign(body, SECRET), "")
+
+
+def test_holdout_changes_are_sent_as_counts_without_an_utterance() -> None:
+    from ci_trainer.holdout_changes import holdout_changes
+    from ci_trainer.holdout_types import HoldoutOutcome
+
+    def said(text: str, expected: str, candidate: str | None, production: str) -> HoldoutOutcome:
+        return HoldoutOutcome(
+            text=text, expected=expected, candidate=candidate, production=production
+        )
+
+    outcomes = [
+        said("where is my parcel", "track_order", "track_order", "track_order"),
+        said("cancel it please", "cancel_order", "track_order", "cancel_order"),
+        said("stop my order now", "cancel_order", None, "cancel_order"),
+        said("money back for the shoes", "refund_status", "refund_status", "return_item"),
+    ]
+    event = webhook.build_event(make_result(holdout_changes=holdout_changes(outcomes)), "e")
+    # Changed off-diagonal pairs: cancel_order -> track_order and cancel_order -> no
+    # intent appeared, refund_status -> return_item went away.
+    assert event["holdoutChanges"] == {
+        "utterances": 4,
+        "regressed": 2,
+        "fixed": 1,
+        "confusionPairsChanged": 3,
+    }
+    assert not any(o.text in repr(event) for o in outcomes)
+    assert webhook.build_event(make_result(), "e")["holdoutChanges"] is None
