@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import re
 import shlex
-import shutil
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -134,8 +133,13 @@ def test_merge_requests_train_and_the_default_branch_promotes_with_the_cli_flags
     assert [rule["if"] for rule in train["rules"]] == [  # type: ignore[attr-defined]
         '$CI_PIPELINE_SOURCE == "merge_request_event"'
     ]
-    [command] = gitlab_commands("nlu-train")
+    fetch, command = gitlab_commands("nlu-train")
     assert parsed(command)["mode"] == "train"
+    # The data diff: the target branch fetched, the whole history, and --base naming it.
+    target = "origin/$CI_MERGE_REQUEST_TARGET_BRANCH_NAME"
+    assert parsed(command)["base"] == target
+    assert fetch.startswith("git fetch") and f":refs/remotes/{target[:6]}" in fetch
+    assert train["variables"] == {"GIT_DEPTH": "0"}
     [promote_command] = gitlab_commands("nlu-promote")
     assert parsed(promote_command)["mode"] == "promote"
     promote = jobs["nlu-promote"]
@@ -149,7 +153,7 @@ def test_the_gitlab_artifacts_are_what_the_commands_write() -> None:
     artifacts = config["default"]["artifacts"]
     assert artifacts["when"] == "always"
     for job in gitlab_jobs():
-        options = parsed(gitlab_commands(job)[0])
+        options = parsed(gitlab_commands(job)[-1])
         assert artifacts["reports"]["junit"] == options["junit"]
         assert options["audit_log"] in artifacts["paths"]
         assert predictions_of(str(options["audit_log"])) in artifacts["paths"]
@@ -166,6 +170,8 @@ def test_the_jenkins_stages_train_on_pull_requests_and_promote_on_main_under_a_l
     [train] = jenkins_commands("Train")
     [promote] = jenkins_commands("Promote")
     assert (parsed(train)["mode"], parsed(promote)["mode"]) == ("train", "promote")
+    assert parsed(train)["base"] == "origin/$CHANGE_TARGET"
+    assert train.startswith("git fetch") and "refs/remotes/origin/$CHANGE_TARGET" in train
     # Each stage binds its own client: the pull request's cannot promote.
     for stage, client in (("Train", "cognigy-train"), ("Promote", "cognigy-promote")):
         assert f"COGNIGY_CLIENT_SECRET = credentials('{client}-client-secret')" in stages[stage]
@@ -207,15 +213,37 @@ def predictions_of(audit_log: str) -> str:
 
 @pytest.fixture
 def checkout(tmp_path: Path) -> Path:
-    """A copy of the sample config and datasets, as a user's repository holds them."""
-    shutil.copy(REPO / "training-config.yaml", tmp_path / "training-config.yaml")
-    shutil.copytree(REPO / "datasets", tmp_path / "datasets")
-    return tmp_path
+    """A user's repository as a merge request's job finds it: the sample config and
+    datasets, main's commit, and the request's branch checked out, which adds examples to
+    one intent; its origin (a bare copy) holds both branches, but main is not fetched
+    yet, as in a merge request pipeline."""
+    from git_repos import base_and_pull_request, edit_yaml, git
+
+    work = tmp_path / "work"
+    work.mkdir()
+
+    def more_refunds(folder: Path) -> None:
+        edit_yaml(
+            folder,
+            "datasets/customer_service.yaml",
+            lambda data: data["refund_status"].extend(
+                ["has the refund for order 1182 gone out", "refund still not in my account"]
+            ),
+        )
+
+    base_and_pull_request(work, more_refunds)
+    git(tmp_path, "clone", "-q", "--bare", str(work), str(tmp_path / "origin.git"))
+    git(work, "remote", "add", "origin", (tmp_path / "origin.git").as_uri())
+    git(work, "branch", "-q", "-D", "main")
+    return work
 
 
-def run_script(shell: str, script: str, where: Path) -> subprocess.CompletedProcess[str]:
+def run_script(
+    shell: str, script: str, where: Path, variables: Mapping[str, str]
+) -> subprocess.CompletedProcess[str]:
     """A job's script as its CI runs it, against the embedded emulator instead of a
-    tenant (`--emulator` is the one word added), with no CI variables set."""
+    tenant (`--emulator` is the one word added), with no CI variables set but
+    `variables`."""
     env: Mapping[str, str] = {
         name: value
         for name, value in os.environ.items()
@@ -225,12 +253,28 @@ def run_script(shell: str, script: str, where: Path) -> subprocess.CompletedProc
     return subprocess.run(
         [shell, "-e", "-c", script.rstrip() + " --emulator"],
         cwd=where,
-        env={**env, "PATH": f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"},
+        env={**env, **variables, "PATH": f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"},
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
     )
+
+
+# What a merge request pipeline sets that the train job reads.
+GITLAB_MR = {"CI_MERGE_REQUEST_TARGET_BRANCH_NAME": "main"}
+
+
+def assert_the_data_diff_against_main(checkout: Path) -> None:
+    """The train job fetched main and compared the data with it: the intent the branch
+    added two examples to is the table's one row."""
+    summary = (checkout / "ci-trainer-output" / "summary.md").read_text(encoding="utf-8")
+    section = summary.split("### Data diff against the base\n", 1)[1].split("\n### ", 1)[0]
+    assert "Against origin/main at the merge base" in section
+    rows = [line for line in section.splitlines() if line.startswith("| ") and "---" not in line]
+    assert [row.split(" | ")[:2] for row in rows[1:]] == [
+        ["| refund\\_status", "+2 \u22120 (38 \u2192 40)"]
+    ]
 
 
 def snapshot(root: Path) -> dict[Path, int]:
@@ -239,11 +283,11 @@ def snapshot(root: Path) -> dict[Path, int]:
 
 def written(root: Path, before: dict[Path, int]) -> set[str]:
     """The files a run added or changed, relative to the checkout (the emulator's state
-    aside)."""
+    and git's own files aside)."""
     return {
         path.relative_to(root).as_posix()
         for path, mtime in snapshot(root).items()
-        if before.get(path) != mtime and ".ci-trainer-emulator" not in path.parts
+        if before.get(path) != mtime and not {".ci-trainer-emulator", ".git"} & set(path.parts)
     }
 
 
@@ -258,10 +302,13 @@ def test_the_gitlab_jobs_run_as_written_and_keep_every_file_they_write(checkout:
     artifacts = yaml.safe_load(GITLAB.read_text(encoding="utf-8"))["default"]["artifacts"]
     for job, decision in (("nlu-train", "approved"), ("nlu-promote", "promoted")):
         before = snapshot(checkout)
-        [script] = gitlab_commands(job)
-        done = run_script("bash", script, checkout)
+        # The runner runs a job's script lines one after the other in one shell.
+        script = "\n".join(gitlab_commands(job))
+        done = run_script("bash", script, checkout, GITLAB_MR)
         assert done.returncode == 0, done.stdout + done.stderr
         assert f"ci-trainer: {decision} - " in done.stdout
+        if decision == "approved":
+            assert_the_data_diff_against_main(checkout)
         added = written(checkout, before)
         assert artifacts["reports"]["junit"] in added
         assert {"cognigy_training_audit.log", "ci-trainer-output/summary.md"} <= added
@@ -282,9 +329,11 @@ def test_the_jenkins_stages_run_as_written_and_archive_every_file_they_write(
     for stage, decision in (("Train", "approved"), ("Promote", "promoted")):
         before = snapshot(checkout)
         [step] = re.findall(r"\bsh '''(.*?)'''", jenkins_stages()[stage], flags=re.S)
-        done = run_script("sh", step, checkout)
+        done = run_script("sh", step, checkout, {"CHANGE_TARGET": "main"})
         assert done.returncode == 0, done.stdout + done.stderr
         assert f"ci-trainer: {decision} - " in done.stdout
+        if decision == "approved":
+            assert_the_data_diff_against_main(checkout)
         added = written(checkout, before)
         assert "ci-trainer-output/junit.xml" in added
         assert [path for path in added if not covered(path, patterns)] == []
