@@ -16,6 +16,10 @@ goes through `send_reconciled`:
 4. if that also fails ambiguously, look once more (a read, never a third send). Use what
    is found, or else fail and say what the tenant may hold and where to check.
 
+A 2xx whose body cannot be read (not JSON, not the contract's shape) is no lost answer:
+the service accepted the write. It is looked up like one, but never sent again; if
+nothing it created is listed, the run fails and says where to check.
+
 The list can only show what the service has recorded. If it lagged behind the write, a
 Task that was created could go unseen in step 2, and step 3 would start a second one.
 No source documents such a lag; Tasks are records that exist before the answer is sent.
@@ -32,7 +36,7 @@ from typing import Generic, TypeVar
 
 from ci_trainer.backends.cognigy_v2.client import CognigyV2Client
 from ci_trainer.backends.cognigy_v2.wire import Task
-from ci_trainer.errors import ApiError
+from ci_trainer.errors import ApiError, ContractError
 from ci_trainer.redact import Redactor, one_line
 
 log = logging.getLogger("ci_trainer.backends.cognigy_v2")
@@ -68,6 +72,12 @@ def may_have_applied(exc: ApiError) -> bool:
     return exc.extra.get("sent", False) is not False
 
 
+def accepted_unreadable(exc: ApiError) -> bool:
+    """Whether the service answered the write with a 2xx whose body could not be read:
+    it did the write, so it must never be sent again."""
+    return isinstance(exc, ContractError) and exc.status is not None and 200 <= exc.status < 300
+
+
 @dataclass(frozen=True)
 class Write(Generic[T]):
     """One write that a blind repeat could apply twice.
@@ -97,6 +107,8 @@ def send_reconciled(
     found = _look(write, first, sent_at, redactor)
     if found is not None:
         return found
+    if accepted_unreadable(first):
+        raise _unread(write, first)
     _notice(
         redactor,
         f"{write.operation}: {_failure(first)} for {write.what}, and nothing it created is "
@@ -109,6 +121,8 @@ def send_reconciled(
     found = _look(write, second, sent_at, redactor)
     if found is not None:
         return found
+    if accepted_unreadable(second):
+        raise _unread(write, second)
     raise _unknown_state(write, first, second)
 
 
@@ -118,7 +132,7 @@ def _answer_or_lost(write: Write[T]) -> T | ApiError:
     try:
         return write.send()
     except ApiError as exc:
-        if not may_have_applied(exc):
+        if not (may_have_applied(exc) or accepted_unreadable(exc)):
             raise
         return exc
 
@@ -131,17 +145,32 @@ def _look(write: Write[T], lost: ApiError, sent_at: float, redactor: Redactor) -
         raise _reworded(
             lost,
             f"{_failure(lost)} for {write.what}, and what it created could not be looked "
-            f"up ({_shown(exc.message_text)}), so the service may or may not have applied it",
+            f"up ({_shown(exc.message_text)}), "
+            + (
+                "so what the service started cannot be followed"
+                if accepted_unreadable(lost)
+                else "so the service may or may not have applied it"
+            ),
             write.check,
         ) from None
     if found is not None:
         _notice(
             redactor,
-            f"{write.operation}: the answer was lost ({_failure(lost)}), but the service "
-            f"had applied it: using {write.name(found)} for {write.what} and not sending "
+            f"{write.operation}: the answer {_how_missed(lost)} ({_failure(lost)}), but the "
+            f"service had applied it: using {write.name(found)} for {write.what} and not sending "
             "it again",
         )
     return found
+
+
+def _unread(write: Write[T], answer: ApiError) -> ApiError:
+    return _reworded(
+        answer,
+        f"the service accepted {write.what} (HTTP {answer.status}), but its answer could "
+        f"not be read ({_shown(answer.message_text)}) and nothing it created is listed yet, "
+        "so it is not sent again",
+        write.check,
+    )
 
 
 def _unknown_state(write: Write[T], first: ApiError, second: ApiError) -> ApiError:
@@ -164,6 +193,10 @@ def _reworded(error: ApiError, message: str, check: str) -> ApiError:
         "finish or cancel it, then re-run the job",
         extra={**error.extra, "may_have_applied": True},
     )
+
+
+def _how_missed(exc: ApiError) -> str:
+    return "could not be read" if accepted_unreadable(exc) else "was lost"
 
 
 def _failure(exc: ApiError) -> str:

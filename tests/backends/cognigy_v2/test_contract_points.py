@@ -26,6 +26,8 @@ POINTS: dict[str, list[str]] = {
         "test_write_retries.py::test_a_429_on_a_write_is_repeated_because_nothing_was_processed",
         "test_reconcile_training.py::test_a_502_after_the_training_was_applied_adopts_its_task",
         "test_reconcile_training.py::test_a_502_after_the_import_was_applied_adopts_its_task_and_imports_once",
+        "test_unreadable_write.py::test_an_unreadable_202_after_the_training_adopts_its_task_without_a_resend",
+        "test_unreadable_write.py::test_an_unreadable_202_with_nothing_listed_fails_and_is_never_sent_again",
         "test_promotion_writes.py::test_a_lost_answer_to_create_snapshot_yields_one_snapshot",
         "test_promotion_writes.py::test_a_lost_answer_to_an_upload_yields_one_uploaded_snapshot",
         "test_promotion_writes.py::test_a_lost_answer_to_the_patch_is_read_back_and_not_sent_again",

@@ -216,7 +216,7 @@ class V2App:
                 self._authenticate(request)
             self._limits(request, str(endpoint))
             fault = self._take_fault(str(endpoint))
-            if fault is not None and fault.style in ("applied", "applied-slow"):
+            if fault is not None and fault.style.startswith("applied"):
                 self._handlers[str(endpoint)](request, dict(args))
             if fault is not None and fault.style == "applied-slow":
                 time.sleep(fault.delay)  # this request's thread only (a threaded server)

@@ -21,7 +21,10 @@ class HttpFault:
     status: int
     retry_after: str | None = None
     # or "oauth"; "applied": the work is done, then the fault; "applied-slow": the work
-    # is done, then the fault after `delay` seconds (a client's read timeout ends first)
+    # is done, then the fault after `delay` seconds (a client's read timeout ends first);
+    # "applied-garbled": the work is done, then `status` (a 2xx) with a body that is not
+    # JSON (a proxy's page, a truncated answer): accepted, but unreadable; "garbled": the
+    # same answer without the work (the body says nothing either way)
     style: str = "problem"
     delay: float = 0.0
 
@@ -92,6 +95,8 @@ def oauth(status: int, error: str, description: str) -> Response:
 
 
 def fault_response(request: Request, fault: HttpFault) -> Response:
+    if fault.style in ("garbled", "applied-garbled"):
+        return Response("<html>accepted", status=fault.status, content_type="text/html")
     if fault.style == "oauth":
         response = oauth(fault.status, "invalid_token", "the token is not valid (injected)")
     else:
