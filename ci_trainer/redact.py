@@ -67,6 +67,11 @@ def _base64_cores(data: bytes) -> list[str]:
     the groups lying wholly inside the secret encode the same way every time; those
     "cores" are registered (standard and URL-safe alphabets). At most the two edge
     characters, which also carry bits of the neighbouring bytes, stay visible.
+
+    A secret at the end of what was encoded (HTTP basic auth's `id:secret`) ends in a
+    last, partial group that holds its final bytes alone: that tail is registered too,
+    padded and unpadded (base64url often drops the `=`), or up to two bytes of the
+    secret would stay readable after the mask.
     """
     cores = []
     for start in range(3):
@@ -74,8 +79,11 @@ def _base64_cores(data: bytes) -> list[str]:
         if whole <= 0:
             continue
         core = base64.b64encode(data[start : start + whole]).decode("ascii")
-        if len(core) >= _MIN_BASE64_LEN:
-            cores += [core, core.replace("+", "-").replace("/", "_")]
+        if len(core) < _MIN_BASE64_LEN:
+            continue
+        ending = base64.b64encode(data[start:]).decode("ascii")
+        for form in dict.fromkeys([core, ending, ending.rstrip("=")]):
+            cores += [form, form.replace("+", "-").replace("/", "_")]
     return cores
 
 

@@ -40,6 +40,25 @@ def test_base64_is_masked_at_every_offset_and_in_both_alphabets(secret: str) -> 
             assert len(cleaned.replace(MASK, "")) <= len(text) - len(secret), (prefix, cleaned)
 
 
+@pytest.mark.parametrize("secret", SECRETS)
+def test_a_secret_at_the_end_of_base64_leaves_no_tail(secret: str) -> None:
+    """Basic auth encodes `id:secret`: the secret's last bytes sit alone in the final,
+    padded group, which must be masked with the rest (padded or not)."""
+    redactor = Redactor([secret])
+    for prefix in ("", "a", "ab", "some-client-id:"):
+        for encode in (base64.b64encode, base64.urlsafe_b64encode):
+            for text in (
+                encode(f"{prefix}{secret}".encode()).decode(),
+                encode(f"{prefix}{secret}".encode()).decode().rstrip("="),
+            ):
+                cleaned = redactor(f"Authorization: Basic {text}")
+                assert cleaned.endswith(MASK), (prefix, cleaned)
+                # before the mask: the groups that hold the prefix (the last of them may
+                # carry the secret's first bytes too, mixed with the prefix's)
+                shown = len(cleaned) - len(MASK) - len("Authorization: Basic ")
+                assert shown <= -(-len(prefix) // 3) * 4, (prefix, cleaned)
+
+
 def test_lowercase_percent_escapes_and_json_slash_escapes() -> None:
     secret = "a/b+c d&e=f"
     redactor = Redactor([secret])
