@@ -181,8 +181,10 @@ def render_changes(
 ) -> str:
     """The "what changed" part of a run's summary, re-rendered from `changes` (the
     predictions file `source`), after any `extra_sections` (e.g. a data diff)."""
+    # With a data diff first, the part is about the data too, not the holdout alone.
+    heading = "## What changed" if extra_sections else "## What changed on the holdout"
     parts = [
-        "## What changed on the holdout",
+        heading,
         f"<sub>Re-rendered from {cell(source, 300)} ({len(changes.outcomes)} utterances).</sub>",
         *extra_sections,
         *(body for render in CHANGE_PARTS if (body := render(changes))),

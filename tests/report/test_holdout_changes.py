@@ -300,7 +300,10 @@ def test_the_summary_and_explain_render_the_same_parts() -> None:
         assert part in summary
         assert part in explained
     assert explained.index("EXTRA") < explained.index("### Confusions that changed")
-    assert explained.startswith("## What changed on the holdout\n\n<sub>Re-rendered from ")
+    # With an extra section (the data diff) it is about more than the holdout.
+    assert explained.startswith("## What changed\n\n<sub>Re-rendered from ")
+    alone = render_changes(changes, source="run.predictions.jsonl")
+    assert alone.startswith("## What changed on the holdout\n\n<sub>Re-rendered from ")
 
 
 def test_a_huge_holdout_still_fits_the_step_summary() -> None:
