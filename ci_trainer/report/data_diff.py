@@ -51,15 +51,10 @@ def holdout_recall_changes(changes: HoldoutChanges) -> dict[str, MetricChange]:
 
 def intent_metric_changes(result: RunResult) -> dict[str, MetricChange]:
     """Per intent: the holdout recall, production -> candidate, when the run compared
-    them; else the service's F1 (production's when the service gave it)."""
+    them (the comparison and its outcomes are recorded together); else the service's F1
+    (production's when the service gave it)."""
     if result.holdout_changes is not None and result.holdout_changes.intent_recall:
         return holdout_recall_changes(result.holdout_changes)
-    champion = result.champion
-    if champion is not None and champion.intent_changes:
-        return {
-            change.intent: MetricChange(RECALL, change.production_recall, change.candidate_recall)
-            for change in champion.intent_changes
-        }
     if result.metrics is None:
         return {}
     production = result.production.metrics if result.production else None

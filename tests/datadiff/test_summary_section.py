@@ -20,7 +20,6 @@ from ci_trainer.report.data_diff import (
     data_diff_section,
     intent_metric_changes,
 )
-from ci_trainer.result import IntentChange
 
 ALLOWED_TAGS = {"h3", "p", "table", "thead", "tbody", "tr", "th", "td", "ul", "li",
                 "details", "summary", "blockquote"}  # fmt: skip
@@ -135,17 +134,26 @@ def test_rows_are_bounded_and_the_rest_counted() -> None:
 
 
 def test_the_summary_shows_the_section_after_the_comparison_with_holdout_recall() -> None:
-    result = approved()
-    assert result.champion is not None
-    change = IntentChange(
-        intent="card_lost", support=10, candidate_recall=0.9, production_recall=0.7,
-        candidate_only=2, production_only=0, p_value=0.5, p_adjusted=0.5, significant=False,
-    )  # fmt: skip
-    champion = result.champion.model_copy(update={"intent_changes": [change]})
+    from ci_trainer.holdout_changes import holdout_changes
+    from ci_trainer.holdout_types import HoldoutOutcome
+
+    def said(candidate: str, production: str) -> HoldoutOutcome:
+        return HoldoutOutcome(
+            text=f"card text {candidate} {production}",
+            expected="card_lost",
+            candidate=candidate,
+            production=production,
+        )
+
+    # 10 card_lost utterances: production right on 7, the candidate on 9.
+    outcomes = [said("card_lost", "card_lost")] * 7 + [said("card_lost", "other")] * 2
+    outcomes.append(said("other", "other"))
     diff = diff_with(
         {"card_lost": ["I lost my card"]}, {"card_lost": ["I lost my card", "card gone"]}
     )
-    result = result.model_copy(update={"champion": champion, "data_diff": diff})
+    result = approved().model_copy(
+        update={"holdout_changes": holdout_changes(outcomes), "data_diff": diff}
+    )
     assert intent_metric_changes(result)["card_lost"] == MetricChange("holdout recall", 0.7, 0.9)
     summary = render_summary(result)
     assert summary.index("### Champion / challenger") < summary.index(
