@@ -67,3 +67,19 @@ def base_and_pull_request(
     git(folder, "add", "-A")
     git(folder, "commit", "-q", "-m", "pull request")
     return base, git(folder, "rev-parse", "HEAD")
+
+
+def isolate_from_ci(monkeypatch: pytest.MonkeyPatch, ceiling: Path) -> None:
+    """No CI, credential, webhook or git variable of this machine reaches the run, and
+    git looks for no repository above `ceiling`."""
+    for name in list(os.environ):
+        if name.startswith(("GITHUB_", "COGNIGY_", "WEBHOOK_", "INPUT_", "GIT_")):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(ceiling))
+
+
+def shallow_clone(origin: Path, clone: Path, *, branch: str = "feature") -> None:
+    """actions/checkout's default: one commit of `branch`, no other ref fetched."""
+    git(
+        clone.parent, "clone", "-q", "--depth", "1", "--branch", branch, origin.as_uri(), str(clone)
+    )

@@ -18,7 +18,15 @@ from ci_trainer.datasets import load_dataset
 from ci_trainer.pipeline.base_stage import diff_against_base
 from ci_trainer.report.data_diff import data_diff_section
 
-from .git_repos import DATASET, HOLDOUT, base_and_pull_request, edit_yaml, git, needs_git
+from .git_repos import (
+    DATASET,
+    HOLDOUT,
+    base_and_pull_request,
+    edit_yaml,
+    git,
+    needs_git,
+    shallow_clone,
+)
 
 pytestmark = needs_git
 
@@ -164,17 +172,7 @@ def test_a_single_branch_checkout_has_no_base_ref(tmp_path: Path) -> None:
     origin = tmp_path / "origin"
     base_and_pull_request(origin, pull_request_change)
     clone = tmp_path / "clone"
-    git(
-        tmp_path,
-        "clone",
-        "-q",
-        "--depth",
-        "1",
-        "--branch",
-        "feature",
-        f"file://{origin}",
-        str(clone),
-    )
+    shallow_clone(origin, clone)
     diff = data_diff(clone, base=None, env={"GITHUB_BASE_REF": "main"})
     assert diff.unavailable == (
         "neither origin/main nor main is in this clone (the base, from GITHUB_BASE_REF main)"

@@ -6,12 +6,19 @@ either (issue 16 item 1)."""
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import pytest
-from git_repos import DATASET, HOLDOUT, base_and_pull_request, edit_yaml, git, needs_git
+from git_repos import (
+    DATASET,
+    HOLDOUT,
+    base_and_pull_request,
+    edit_yaml,
+    isolate_from_ci,
+    needs_git,
+    shallow_clone,
+)
 
 from ci_trainer import audit
 from ci_trainer.cli import main
@@ -42,10 +49,7 @@ def pull_request(project: Path) -> None:
 def test_a_run_shows_the_data_diff_in_the_summary_audit_and_webhook(
     harness: Harness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for name in list(os.environ):
-        if name.startswith(("GITHUB_", "COGNIGY_", "WEBHOOK_", "INPUT_", "GIT_")):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
+    isolate_from_ci(monkeypatch, tmp_path)
     project = tmp_path / "project"
     base, _ = base_and_pull_request(project, pull_request)
     receiver = harness.receiver()
@@ -95,24 +99,11 @@ def test_a_run_shows_the_data_diff_in_the_summary_audit_and_webhook(
 def test_a_shallow_pull_request_checkout_validates_as_before_with_the_one_line(
     harness: Harness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for name in list(os.environ):
-        if name.startswith(("GITHUB_", "COGNIGY_", "WEBHOOK_", "INPUT_", "GIT_")):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
+    isolate_from_ci(monkeypatch, tmp_path)
     origin = tmp_path / "origin"
     base_and_pull_request(origin, pull_request)
     clone = tmp_path / "clone"
-    git(
-        tmp_path,
-        "clone",
-        "-q",
-        "--depth",
-        "1",
-        "--branch",
-        "feature",
-        f"file://{origin}",
-        str(clone),
-    )
+    shallow_clone(origin, clone)
     # What a pull_request run on Actions sees (the one-commit checkout of actions/checkout).
     monkeypatch.setenv("GITHUB_EVENT_NAME", "pull_request")
     monkeypatch.setenv("GITHUB_BASE_REF", "main")

@@ -9,12 +9,11 @@ run's three sections exactly."""
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import pytest
-from git_repos import DATASET, edit_yaml, git, needs_git, sample_project
+from git_repos import DATASET, edit_yaml, git, isolate_from_ci, needs_git, sample_project
 
 from ci_trainer.cli import main
 from ci_trainer.holdout_types import HoldoutOutcome
@@ -31,13 +30,6 @@ WHAT_CHANGED = (
     "### Confusions that changed",
     "### Utterances that flipped",
 )
-
-
-def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in list(os.environ):
-        if name.startswith(("GITHUB_", "COGNIGY_", "WEBHOOK_", "INPUT_", "GIT_")):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
 
 
 def cut_to_two(project: Path) -> None:
@@ -68,7 +60,7 @@ def outputs(folder: Path) -> dict[str, str]:
 def test_the_cut_intent_is_named_in_the_data_diff_the_flips_and_the_confusions(
     harness: Harness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    clean_env(monkeypatch, tmp_path)
+    isolate_from_ci(monkeypatch, tmp_path)
     project = sample_project(tmp_path / "project")
     git(project, "init", "-q", "-b", "main")
     git(project, "add", "-A")
@@ -194,7 +186,7 @@ def test_explain_without_a_diff_says_the_runs_one_line(
     monkeypatch: pytest.MonkeyPatch,
     capfd: pytest.CaptureFixture[str],
 ) -> None:
-    clean_env(monkeypatch, tmp_path)
+    isolate_from_ci(monkeypatch, tmp_path)
     base = "main"
     if case == "shallow":
         project, base = shallow_clone(tmp_path), "origin/main"
@@ -221,7 +213,7 @@ def test_explain_without_a_diff_says_the_runs_one_line(
 def test_explain_refuses_a_config_without_base_and_names_a_broken_config(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    clean_env(monkeypatch, tmp_path)
+    isolate_from_ci(monkeypatch, tmp_path)
     monkeypatch.chdir(tmp_path)
     predictions = str(predictions_file(tmp_path))
     err = explain_refused(capfd, predictions, "--config", CONFIG)
